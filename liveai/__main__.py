@@ -1,0 +1,5 @@
+import sys
+
+from liveai.cli import main
+
+sys.exit(main())

@@ -1,0 +1,164 @@
+"""The `liveai` command: run (live), demo (no hardware), ports, train."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from liveai.config import GENERATORS, ConfigError, make_config
+from liveai.engine import MODES
+
+log = logging.getLogger("liveai")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """Flags shared by run and demo. Defaults are None so a TOML file's values survive."""
+    p.add_argument("--config", help="TOML configuration file; flags override it")
+    p.add_argument("--tempo", type=float, help="tempo in BPM (default 120; demo: the input's tempo)")
+    p.add_argument("--meter", help="beats per bar, e.g. 3/4 (default 4/4; demo: the input's time signature)")
+    p.add_argument("--mode", help=f"what the engine does: {', '.join(MODES)} (default accompany)")
+    p.add_argument("--generator", help=f"{', '.join(GENERATORS)} (default model; rules if the built-in model is missing)")
+    p.add_argument("--model", help="path of an ONNX model to use instead of the built-in one")
+    p.add_argument("--seed", type=int, help="random seed for the generator (default 0)")
+    p.add_argument("--temperature", type=float, help="sampling temperature of the model (default 0.7)")
+    p.add_argument("--top-p", dest="top_p", type=float, help="nucleus sampling share of the model (default 0.9)")
+    p.add_argument("--osc-port", dest="osc_port", type=int, help="UDP port for OSC control (default 9000)")
+    p.add_argument("--osc-host", dest="osc_host", help="address OSC control binds to (default 127.0.0.1; 0.0.0.0 opens it to the network)")
+    p.add_argument("--osc-out", dest="osc_out", action="append", metavar="HOST:PORT",
+                   help="where notes and feedback go over OSC; repeatable (default 127.0.0.1:9001)")
+    p.add_argument("--channel", action="append", metavar="PART=N", help="MIDI channel (1-16) of an engine part, e.g. bass=2; repeatable")
+    p.add_argument("--density", type=float, help="how busy the accompaniment is, 0..1 (default 1)")
+    p.add_argument("--start-now", dest="start_now", action="store_const", const=True,
+                   help="start the transport at once instead of at the player's first note")
+    p.add_argument("--idle-bars", dest="idle_bars", type=float, help="stop after this many bars of player silence (default 2; 0 never)")
+    p.add_argument("--lookahead", dest="lookahead_steps", type=int, help="planning lookahead in 16th steps (default 1)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def _midi(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--midi-api", dest="midi_api", choices=["alsa", "jack"], help="MIDI system (default alsa)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="liveai", description="A real-time improvisation engine that plays along with you.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    run = sub.add_parser("run", help="play live with a MIDI keyboard", description="Play live: listen on a MIDI input, play on a MIDI output and over OSC.")
+    _common(run)
+    _midi(run)
+    run.add_argument("--midi-in", dest="midi_in", metavar="NAME", help="connect to the input port whose name contains NAME")
+    run.add_argument("--midi-out", dest="midi_out", metavar="NAME", help="connect to the output port whose name contains NAME")
+    run.add_argument("--virtual", action="store_const", const=True, help="open virtual ports named liveai:in and liveai:out instead")
+    run.add_argument("--thru", action="store_const", const=True, help="echo the player's notes to the output")
+    run.add_argument("--record", metavar="DIR", help="record the session to a new .mid file in DIR")
+
+    demo = sub.add_parser("demo", help="play a built-in tune (or --input) with no hardware", description="Play a tune as the player, through the same path as live input.")
+    _common(demo)
+    _midi(demo)
+    demo.add_argument("--input", help="a MIDI file to play as the player (default: the built-in tune)")
+    demo.add_argument("--out", help="write the session to this .mid file")
+    demo.add_argument("--fast", action="store_true", help="run on the simulated clock, as fast as possible (no sound)")
+    demo.add_argument("--no-midi", action="store_true", help="real-time demo without the virtual MIDI port")
+
+    ports = sub.add_parser("ports", help="list MIDI ports")
+    _midi(ports)
+
+    sub.add_parser("train", help="train the model (needs the train extra)", add_help=False)
+    return ap
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    o = {k: v for k, v in vars(args).items() if v is not None}
+    if getattr(args, "channel", None):
+        ch = {}
+        for item in args.channel:
+            part, sep, n = item.partition("=")
+            if not sep or not n.isdigit():
+                raise ConfigError(f"--channel expects PART=N, not {item!r}")
+            ch[part] = int(n)
+        o["channels"] = ch
+    return o
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:
+        from liveai.train.cli import main as train_main
+        return train_main(argv[1:]) or 0
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args.cmd == "ports":
+            return cmd_ports(args)
+        if args.cmd == "demo":
+            return cmd_demo(args)
+        return cmd_run(args)
+    except (ConfigError, ValueError, LookupError, RuntimeError) as e:
+        print(f"liveai: error: {e}", file=sys.stderr)
+        return 2
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    from liveai.midi_io import list_ports
+    api = args.midi_api or "alsa"
+    ins, outs = list_ports(api)
+    print(f"MIDI inputs ({api}):")
+    for n in ins:
+        print(f"  {n}")
+    print(f"MIDI outputs ({api}):")
+    for n in outs:
+        print(f"  {n}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from liveai.app import run_realtime
+    from liveai.midi_io import PortSpec
+    cfg = make_config(args.config, _overrides(args))
+    midi_in = PortSpec(cfg.midi_api, cfg.midi_in, bool(cfg.virtual) or cfg.midi_in is None, "in")
+    midi_out = PortSpec(cfg.midi_api, cfg.midi_out, bool(cfg.virtual) or cfg.midi_out is None, "out")
+    run_realtime(cfg, midi_in, midi_out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from liveai.app import run_realtime, run_simulated, summary
+    from liveai.tunes import BUILTIN, read_midi, tune_events
+    o = _overrides(args)
+    if args.input:
+        part = read_midi(args.input)
+        events = part.events
+        o.setdefault("tempo", part.tempo)
+        if part.meter and "meter" not in o:
+            o["meter"] = str(part.meter)
+        name = args.input
+    else:
+        o.setdefault("tempo", BUILTIN.tempo)
+        o.setdefault("meter", str(BUILTIN.meter))
+        bpm = o["tempo"]
+        events = tune_events(BUILTIN.notes(), bpm)
+        name = BUILTIN.name
+    if args.input and o.get("tempo") is None:
+        o.pop("tempo")
+    o.setdefault("start_now", False)
+    cfg = make_config(args.config, o)
+    t0 = time.perf_counter()
+    print(f"liveai demo: {name} at {cfg.tempo:g} BPM in {cfg.meter}, mode {cfg.mode}", flush=True)
+    if args.fast:
+        session = run_simulated(cfg, events, args.out)
+    else:
+        from liveai.midi_io import PortSpec
+        midi_out = None if args.no_midi else PortSpec(cfg.midi_api, None, True, "out")
+        try:
+            session = run_realtime(cfg, None, midi_out, events=events, out=args.out)
+        except Exception as e:
+            if midi_out is None:
+                raise
+            print(f"liveai demo: no MIDI output ({e}); playing over OSC only", file=sys.stderr)
+            session = run_realtime(cfg, None, None, events=events, out=args.out)
+    print(summary(session, time.perf_counter() - t0))
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0

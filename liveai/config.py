@@ -1,0 +1,112 @@
+"""Configuration: one dataclass, loaded from TOML, overridden by command-line flags."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from liveai.engine import MODES, check_mode
+from liveai.transport import Meter, check_tempo
+
+GENERATORS = ("model", "rules")
+DEFAULT_CHANNELS = {"bass": 2, "tenor": 3, "alto": 4}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class Config:
+    """Everything `liveai run` and `liveai demo` can be told; TOML keys have the same names."""
+
+    tempo: float = 120.0
+    meter: str = "4/4"
+    mode: str = "accompany"
+    generator: str = "model"
+    model: str | None = None
+    seed: int = 0
+    temperature: float = 0.7
+    top_p: float = 0.9
+    midi_api: str = "alsa"
+    midi_in: str | None = None
+    midi_out: str | None = None
+    virtual: bool = False
+    thru: bool = False
+    channels: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
+    osc_port: int = 9000
+    osc_host: str = "127.0.0.1"
+    osc_out: list[str] = field(default_factory=lambda: ["127.0.0.1:9001"])
+    record: str | None = None
+    start_now: bool = False
+    idle_bars: float = 2.0
+    lookahead_steps: int = 1
+    density: float = 1.0
+
+    def validate(self) -> "Config":
+        """Raise ConfigError with a clear message for any bad value."""
+        try:
+            check_tempo(self.tempo)
+            Meter.parse(self.meter)
+            check_mode(self.mode)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        if self.generator not in GENERATORS:
+            raise ConfigError(f"unknown generator {self.generator!r}; known: {', '.join(GENERATORS)}")
+        if self.midi_api not in ("alsa", "jack"):
+            raise ConfigError(f"midi_api must be alsa or jack, not {self.midi_api!r}")
+        for part, ch in self.channels.items():
+            if not isinstance(ch, int) or not 1 <= ch <= 16:
+                raise ConfigError(f"channel of {part} must be 1..16, not {ch!r}")
+        if not 0 <= self.osc_port < 65536:
+            raise ConfigError(f"bad osc_port {self.osc_port}")
+        if not 1 <= self.lookahead_steps <= 16:
+            raise ConfigError("lookahead_steps must be 1..16")
+        if not 0.0 <= self.density <= 1.0:
+            raise ConfigError("density must be 0..1")
+        if not (0.0 < self.temperature <= 5.0 and 0.0 < self.top_p <= 1.0):
+            raise ConfigError("temperature must be in (0, 5] and top_p in (0, 1]")
+        return self
+
+
+_FIELDS = {f.name: f for f in fields(Config)}
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown keys {', '.join(unknown)}; known keys: {', '.join(_FIELDS)}")
+    return data
+
+
+def make_config(toml_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults, then the TOML file, then flags given on the command line (None = not given)."""
+    cfg = Config()
+    layers = []
+    if toml_path:
+        layers.append(load_toml(toml_path))
+    if overrides:
+        layers.append({k: v for k, v in overrides.items() if v is not None and k in _FIELDS})
+    for layer in layers:
+        for k, v in layer.items():
+            if k == "channels":
+                if not isinstance(v, dict):
+                    raise ConfigError("channels must be a table of part = channel")
+                merged = dict(cfg.channels)
+                merged.update(v)
+                v = merged
+            elif k == "tempo":
+                v = float(v)
+            setattr(cfg, k, v)
+    return cfg.validate()
+
+
+__all__ = ["Config", "ConfigError", "make_config", "load_toml", "GENERATORS", "MODES"]

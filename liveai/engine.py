@@ -1,0 +1,330 @@
+"""The engine: listens to the player, plans each grid step ahead of time, hands notes to the sender.
+
+Everything here runs on one control Clock (a real-time loop thread on stage, the SimClock in tests):
+player input, OSC control and the step planner are callbacks on it, so there are no locks in the
+musical logic. The Scheduler (sender) runs on a clock of its own in real time. The generator may
+be slow or fail: the primary generator runs through clock.run_worker with a deadline, and the rules
+fallback, planned every step anyway, plays any step the primary misses.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import mido
+
+from liveai.clock import Clock, Timer
+from liveai.evaluation import LOOKAHEAD_STEPS, visible_player
+from liveai.generators.base import HOLD, Generator, PlayerNote, StepContext, StepPlan
+from liveai.output import OutEvent
+from liveai.scheduler import Scheduler
+from liveai.transport import Meter, Transport, check_tempo
+
+log = logging.getLogger(__name__)
+
+MODES = ("accompany",)
+
+
+def check_mode(mode: str, modes: tuple[str, ...] = MODES) -> str:
+    if mode not in modes:
+        raise ValueError(f"unknown mode {mode!r}; known modes: {', '.join(modes)}")
+    return mode
+
+
+@dataclass
+class EngineSettings:
+    """What the engine needs to know to play (the config module fills it from TOML and flags)."""
+
+    tempo: float = 120.0
+    meter: Meter = field(default_factory=Meter)
+    mode: str = "accompany"
+    channels: dict[str, int] = field(default_factory=lambda: {"bass": 2, "tenor": 3, "alto": 4})
+    thru: bool = False
+    start_now: bool = False
+    lookahead_steps: int = LOOKAHEAD_STEPS
+    idle_bars: float = 2.0
+    density: float = 1.0
+    key_lock: int | None = None
+    commit_margin: float = 0.002  # seconds before a step's time by which its notes are committed
+
+
+@dataclass
+class EngineStats:
+    steps: int = 0
+    primary_steps: int = 0
+    fallback_steps: int = 0
+    late_steps: int = 0
+    errors: int = 0
+    bad_input: int = 0
+
+
+class Engine:
+    def __init__(self, clock: Clock, scheduler: Scheduler, generator: Generator,
+                 fallback: Generator, settings: EngineSettings | None = None) -> None:
+        self.clock = clock
+        self.scheduler = scheduler
+        self.settings = settings or EngineSettings()
+        self.transport = Transport(self.settings.tempo, self.settings.meter)
+        self.primary = generator
+        self.fallback = fallback
+        if tuple(generator.voices) != tuple(fallback.voices):
+            raise ValueError("generator and fallback must have the same voices")
+        self.voices = tuple(generator.voices)
+        self.stats = EngineStats()
+        self.on_player: list[Callable[[mido.Message, float], None]] = []  # recorder, listeners
+        self.on_stop: list[Callable[[], None]] = []
+        self._player: list[PlayerNote] = []
+        self._open: dict[int, int] = {}
+        self._sounding: dict[str, int | None] = {v: None for v in self.voices}
+        self._history: deque[StepPlan] = deque(maxlen=64)
+        self._plan_timer: Timer | None = None
+        self._next_step = 0
+        self._committed_step = -1
+        self._busy = False
+        self._last_note_on = float("-inf")
+        self._vel = 80.0
+        self.running = False
+
+    # ------------------------------------------------------------------ player input
+    def post_input(self, msg: mido.Message, t: float) -> None:
+        """Hand a player message (timestamped on arrival) to the engine; any thread."""
+        self.clock.call_soon(self.handle_input, msg, t)
+
+    def handle_input(self, msg: mido.Message, t: float) -> None:
+        for fn in self.on_player:
+            fn(msg, t)
+        kind = msg.type
+        if kind == "note_on" and msg.velocity > 0:
+            self._note_on(msg, t)
+        elif kind in ("note_off", "note_on"):
+            self._note_off(msg, t)
+        else:
+            return
+        if self.settings.thru:
+            ev = (OutEvent.note_on(msg.channel, msg.note, msg.velocity, "player") if kind == "note_on" and msg.velocity
+                  else OutEvent.note_off(msg.channel, msg.note, "player"))
+            self.scheduler.now([ev])
+
+    def _note_on(self, msg: mido.Message, t: float) -> None:
+        if not self.transport.running:
+            self.start(t)
+        step = max(0, self.transport.step_at(t))
+        if msg.note in self._open:
+            self._note_off(msg, t)
+        self._open[msg.note] = len(self._player)
+        self._player.append(PlayerNote(msg.note, msg.velocity, step))
+        self._last_note_on = t
+        self._vel = 0.75 * self._vel + 0.25 * msg.velocity
+        if len(self._player) > 1024:  # keep recent memory bounded; indexes shift
+            drop = len(self._player) - 512
+            self._player = self._player[drop:]
+            self._open = {p: i - drop for p, i in self._open.items() if i >= drop}
+
+    def _note_off(self, msg: mido.Message, t: float) -> None:
+        i = self._open.pop(msg.note, None)
+        if i is None or not self.transport.running:
+            return
+        n = self._player[i]
+        self._player[i] = replace(n, end_step=max(n.start_step + 1, self.transport.step_at(t)))
+
+    # ------------------------------------------------------------------ transport
+    def start(self, t: float | None = None) -> None:
+        """Start the transport at t (default now): that instant is beat 1 of bar 1."""
+        t = self.clock.now() if t is None else t
+        self.transport.start(t)
+        self.running = True
+        self._player.clear()
+        self._open.clear()
+        self._history.clear()
+        self.primary.reset()
+        self.fallback.reset()
+        self._committed_step = -1
+        self._last_note_on = t
+        # Step 0 coincides with the first note; the engine joins from the next step it can plan.
+        first = 0 if self.settings.start_now else 1
+        self._schedule_plan(first)
+
+    def _plan_time(self, step: int) -> float:
+        return self.transport.time_of_step(step) - self.settings.lookahead_steps * self.transport.step_seconds
+
+    def _schedule_plan(self, step: int) -> None:
+        if self._plan_timer is not None:
+            self._plan_timer.cancel()
+        self._next_step = step
+        self._plan_timer = self.clock.call_at(max(self._plan_time(step), self.clock.now()), self._plan, step)
+
+    def stop_transport(self) -> None:
+        """Stop playing: close every note; the next note-on starts again at bar 1."""
+        if self._plan_timer is not None:
+            self._plan_timer.cancel()
+            self._plan_timer = None
+        self.transport.stop()
+        self.running = False
+        self.release_all()
+
+    def release_all(self) -> None:
+        """Every sounding note off, CC123 on every channel used; voices start afresh."""
+        self.scheduler.release_all()
+        self._sounding = {v: None for v in self.voices}
+
+    def panic(self) -> None:
+        log.info("panic")
+        self.release_all()
+
+    def set_tempo(self, bpm: float) -> None:
+        bpm = check_tempo(bpm)
+        if self.transport.running:
+            self.release_all()
+            self.transport.set_tempo(bpm, from_step=self._next_step)
+            self._schedule_plan(self._next_step)
+        else:
+            self.transport.set_tempo(bpm)
+        self.settings.tempo = bpm
+
+    def set_mode(self, mode: str) -> None:
+        check_mode(mode)
+        if mode != self.settings.mode:
+            self.release_all()
+            self.settings.mode = mode
+
+    def shutdown(self) -> None:
+        """Final stop: nothing left sounding, outputs closed. Call once the sender loop is stopped
+        (or on the simulated clock)."""
+        if self._plan_timer is not None:
+            self._plan_timer.cancel()
+        self.running = False
+        self.transport.stop()
+        self.scheduler.release_all_now()
+        for fn in self.on_stop:
+            fn()
+
+    # ------------------------------------------------------------------ planning
+    def context(self, step: int) -> StepContext:
+        known = step - self.settings.lookahead_steps - 1
+        return StepContext(step=step, steps_per_bar=self.transport.steps_per_bar, known_until=known,
+                           player=visible_player(self._player, known), sounding=dict(self._sounding),
+                           history=tuple(self._history)[-16:], density=self.settings.density,
+                           velocity=int(max(30, min(120, self._vel * 0.85))), key_lock=self.settings.key_lock)
+
+    def _plan(self, step: int) -> None:
+        if not self.running:
+            return
+        s = self.settings
+        if (not s.start_now and s.idle_bars > 0 and not self._open and self.clock.now() - self._last_note_on
+                > s.idle_bars * self.transport.steps_per_bar * self.transport.step_seconds):
+            log.info("player silent for %s bars: stopping until the next note", s.idle_bars)
+            self.stop_transport()
+            return
+        self._schedule_plan(step + 1)
+        ctx = self.context(step)
+        try:
+            fallback_plan = self.fallback.plan(ctx)
+        except Exception:
+            log.exception("fallback generator failed at step %d", step)
+            fallback_plan = {}
+        if self.primary is self.fallback:
+            self._commit(step, ctx, fallback_plan, primary=True)
+            return
+        if self._busy:  # the primary is still working on an earlier step
+            self.stats.late_steps += 1
+            self._commit(step, ctx, fallback_plan, primary=False)
+            return
+        self._busy = True
+        deadline = self.clock.call_at(self.transport.time_of_step(step) - s.commit_margin,
+                                      self._deadline, step, ctx, fallback_plan)
+        self.clock.run_worker(lambda: self.primary.plan(ctx),
+                              lambda res, err: self._primary_done(step, ctx, res, err, deadline, fallback_plan))
+
+    def _deadline(self, step: int, ctx: StepContext, fallback_plan: StepPlan) -> None:
+        if self._committed_step < step and self.running:
+            self.stats.late_steps += 1
+            log.warning("generator %s missed step %d; rules played it", self.primary.name, step)
+            self._commit(step, ctx, fallback_plan, primary=False)
+
+    def _primary_done(self, step: int, ctx: StepContext, plan: Any, err: BaseException | None,
+                      deadline: Timer, fallback_plan: StepPlan) -> None:
+        self._busy = False
+        if self._committed_step >= step or not self.running:
+            return  # too late; the fallback already played this step
+        deadline.cancel()
+        if err is None:
+            err_text = check_plan(plan, self.voices)
+        else:
+            err_text = f"{type(err).__name__}: {err}"
+        if err_text:
+            self.stats.errors += 1
+            log.warning("generator %s failed at step %d (%s); rules played it", self.primary.name, step, err_text)
+            self._commit(step, ctx, fallback_plan, primary=False)
+        else:
+            self._commit(step, ctx, plan, primary=True)
+
+    def _commit(self, step: int, ctx: StepContext, plan: StepPlan, primary: bool) -> None:
+        """Turn one step's plan into events at the step's time, and tell the generators."""
+        self._committed_step = step
+        self.stats.steps += 1
+        if primary:
+            self.stats.primary_steps += 1
+        else:
+            self.stats.fallback_steps += 1
+        full = {v: plan.get(v, HOLD) for v in self.voices}
+        offs: list[OutEvent] = []
+        ons: list[OutEvent] = []
+        for v, act in full.items():
+            if act.kind == "hold":
+                continue
+            ch = self.settings.channels.get(v, 1) - 1
+            prev = self._sounding[v]
+            if prev is not None:
+                offs.append(OutEvent.note_off(ch, prev, v))
+            if act.kind == "note":
+                ons.append(OutEvent.note_on(ch, act.pitch, act.velocity, v))
+                self._sounding[v] = act.pitch
+            else:
+                self._sounding[v] = None
+        if offs or ons:
+            self.scheduler.at(self.transport.time_of_step(step), offs + ons)
+        self._history.append(full)
+        if self.primary is not self.fallback:
+            self.clock.run_worker(lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))
+        try:
+            self.fallback.observe(ctx, full)
+        except Exception:
+            log.exception("fallback observe failed")
+
+    def _observe_done(self, err: BaseException | None) -> None:
+        if err is not None:
+            self.stats.errors += 1
+            log.warning("generator %s observe failed: %s", self.primary.name, err)
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict[str, Any]:
+        t = self.transport
+        if t.running:
+            tick = t.tick_at(self.clock.now())
+            beat = int(tick // 480)
+            bar, beat_in_bar = divmod(max(beat, 0), t.meter.beats)
+        else:
+            bar, beat_in_bar = -1, -1
+        key, chord = getattr(self.fallback, "current", lambda: (None, None))()
+        return {"running": t.running, "bar": bar + 1, "beat": beat_in_bar + 1, "tempo": t.bpm,
+                "meter": str(t.meter), "mode": self.settings.mode, "generator": self.primary.name,
+                "key": str(key) if key else "", "chord": str(chord) if chord else ""}
+
+
+def check_plan(plan: Any, voices: tuple[str, ...]) -> str:
+    """Why a generator's plan is unusable ('' if it is fine): garbage from a model never plays."""
+    if not hasattr(plan, "items"):
+        return f"plan is {type(plan).__name__}, not a mapping"
+    for v, act in plan.items():
+        if v not in voices:
+            return f"unknown voice {v!r}"
+        kind = getattr(act, "kind", None)
+        if kind not in ("hold", "rest", "note"):
+            return f"bad action {act!r}"
+        if kind == "note":
+            p, vel = getattr(act, "pitch", None), getattr(act, "velocity", None)
+            if not (isinstance(p, int) and 0 <= p <= 127 and isinstance(vel, int) and 1 <= vel <= 127):
+                return f"bad note {act!r}"
+    return ""

@@ -1,0 +1,136 @@
+"""Output events and the one tiny interface every output device implements.
+
+An OutEvent carries its wire bytes, built when the note is planned (ahead of time), so that the
+sender does nothing at the deadline but hand bytes to the devices.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+log = logging.getLogger(__name__)
+
+NOTE_ON, NOTE_OFF, CONTROL = "on", "off", "cc"
+CC_SUSTAIN, CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF = 64, 120, 123
+
+
+def osc_note_datagram(part: str, pitch: int, velocity: int) -> bytes:
+    """`/liveai/<part>/note ii` (velocity 0 is the note-off), as sent over UDP."""
+    b = OscMessageBuilder(address=f"/liveai/{part}/note")
+    b.add_arg(int(pitch), "i")
+    b.add_arg(int(velocity), "i")
+    return b.build().dgram
+
+
+@dataclass(frozen=True, slots=True)
+class OutEvent:
+    """One MIDI message to all outputs. channel is 0-15. part names the engine part (voice)."""
+
+    kind: str
+    channel: int
+    data1: int
+    data2: int
+    part: str = ""
+    midi: tuple[int, ...] = field(default=(), compare=False)
+    osc: bytes | None = field(default=None, compare=False)
+
+    @classmethod
+    def note_on(cls, channel: int, pitch: int, velocity: int, part: str) -> "OutEvent":
+        velocity = max(1, min(127, int(velocity)))
+        return cls(NOTE_ON, channel, pitch, velocity, part, (0x90 | channel, pitch, velocity),
+                   osc_note_datagram(part, pitch, velocity) if part else None)
+
+    @classmethod
+    def note_off(cls, channel: int, pitch: int, part: str) -> "OutEvent":
+        return cls(NOTE_OFF, channel, pitch, 0, part, (0x80 | channel, pitch, 0),
+                   osc_note_datagram(part, pitch, 0) if part else None)
+
+    @classmethod
+    def control(cls, channel: int, cc: int, value: int, part: str = "") -> "OutEvent":
+        return cls(CONTROL, channel, cc, value, part, (0xB0 | channel, cc, value), None)
+
+
+class OutputDevice:
+    """Where events go: a MIDI port, OSC targets, the recorder. Subclasses implement send()."""
+
+    name = "output"
+
+    def send(self, ev: OutEvent) -> None:
+        raise NotImplementedError
+
+    def note_on(self, channel: int, pitch: int, velocity: int, part: str = "") -> None:
+        self.send(OutEvent.note_on(channel, pitch, velocity, part))
+
+    def note_off(self, channel: int, pitch: int, part: str = "") -> None:
+        self.send(OutEvent.note_off(channel, pitch, part))
+
+    def control(self, channel: int, cc: int, value: int) -> None:
+        self.send(OutEvent.control(channel, cc, value))
+
+    def all_notes_off(self, channels: Iterable[int]) -> None:
+        for ch in channels:
+            self.send(OutEvent.control(ch, CC_ALL_NOTES_OFF, 0))
+
+    def close(self) -> None:
+        pass
+
+
+class ListOutput(OutputDevice):
+    """Collects (time, event) pairs; used by the simulated demo and by tests as a real sink."""
+
+    name = "list"
+
+    def __init__(self, clock=None) -> None:
+        self.clock = clock
+        self.events: list[tuple[float, OutEvent]] = []
+
+    def send(self, ev: OutEvent) -> None:
+        self.events.append((self.clock.now() if self.clock else time.perf_counter(), ev))
+
+
+class NoteTracker:
+    """What is really sounding, per (channel, pitch), reference-counted so that two voices on
+    one channel sharing a pitch never cut each other off or leave the note hanging."""
+
+    def __init__(self) -> None:
+        self.count: dict[tuple[int, int], int] = {}
+        self.parts: dict[tuple[int, int], str] = {}
+        self.channels_used: set[int] = set()
+
+    def admit(self, ev: OutEvent) -> bool:
+        """Update the state for ev; True if ev must go out on the wire."""
+        if ev.kind == NOTE_ON:
+            key = (ev.channel, ev.data1)
+            self.channels_used.add(ev.channel)
+            n = self.count.get(key, 0)
+            self.count[key] = n + 1
+            self.parts[key] = ev.part
+            return n == 0
+        if ev.kind == NOTE_OFF:
+            key = (ev.channel, ev.data1)
+            n = self.count.get(key, 0)
+            if n <= 1:
+                self.count.pop(key, None)
+                self.parts.pop(key, None)
+                return n == 1
+            self.count[key] = n - 1
+            return False
+        self.channels_used.add(ev.channel)
+        return True
+
+    def sounding(self) -> list[tuple[int, int, str]]:
+        return [(ch, p, self.parts.get((ch, p), "")) for (ch, p) in sorted(self.count)]
+
+    def release_all(self) -> list[OutEvent]:
+        """Note-offs for everything sounding, then sustain off and CC123 on every channel used."""
+        evs = [OutEvent.note_off(ch, p, part) for ch, p, part in self.sounding()]
+        self.count.clear()
+        self.parts.clear()
+        for ch in sorted(self.channels_used):
+            evs.append(OutEvent.control(ch, CC_SUSTAIN, 0))
+            evs.append(OutEvent.control(ch, CC_ALL_NOTES_OFF, 0))
+        return evs

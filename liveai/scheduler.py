@@ -1,0 +1,88 @@
+"""The sender: emits planned events at their time, on a clock of its own.
+
+On stage the sender's RealtimeClock runs in its own thread and spins the last moment before each
+deadline, so the engine's Python work (planning, model glue, OSC parsing) never makes a note late;
+the entry point also shortens the GIL switch interval (field notes section 2). In tests the same
+Scheduler runs on the engine's SimClock.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Callable, Iterable, Sequence
+
+from liveai.clock import Clock, Timer
+from liveai.output import NoteTracker, OutEvent, OutputDevice
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Owns the outputs and the truth of what is sounding on them."""
+
+    def __init__(self, clock: Clock, outputs: Sequence[OutputDevice] = ()) -> None:
+        self.clock = clock
+        self.outputs: list[OutputDevice] = list(outputs)
+        self.tracker = NoteTracker()
+        self.lateness: deque[float] = deque(maxlen=100_000)
+        self.listeners: list[Callable[[float, OutEvent], None]] = []
+        self._pending: set[Timer] = set()
+        self._failed: set[str] = set()
+
+    def at(self, when: float, events: Sequence[OutEvent]) -> Timer:
+        """Emit events (in order) at clock time when."""
+        t = self.clock.call_at(when, self._emit, events, when)
+        self._pending.add(t)
+        return t
+
+    def now(self, events: Sequence[OutEvent]) -> None:
+        """Emit events as soon as possible (the reactive path)."""
+        self.clock.call_soon(self._emit, events, None)
+
+    def cancel_pending(self) -> None:
+        for t in list(self._pending):
+            t.cancel()
+        self._pending.clear()
+
+    def release_all(self) -> None:
+        """On the sender's loop: drop what is planned, close every sounding note, CC123."""
+        self.clock.call_soon(self.release_all_now)
+
+    def release_all_now(self) -> None:
+        """Same, at once, in the calling thread (for shutdown, once the sender loop is stopped)."""
+        self.cancel_pending()
+        self._send(self.tracker.release_all())
+
+    def _emit(self, events: Sequence[OutEvent], when: float | None) -> None:
+        if when is not None:
+            self.lateness.append(self.clock.now() - when)
+            self._pending.discard(self._current_timer(when))
+        admitted = [ev for ev in events if self.tracker.admit(ev)]
+        self._send(admitted)
+
+    def _current_timer(self, when: float) -> Timer | None:
+        # Timers are few (one group per grid step); drop fired ones by time.
+        for t in list(self._pending):
+            if t.when <= when:
+                self._pending.discard(t)
+        return None
+
+    def _send(self, events: Iterable[OutEvent]) -> None:
+        now = self.clock.now()
+        for ev in events:
+            for dev in self.outputs:
+                try:
+                    dev.send(ev)
+                except Exception as e:  # a vanished port or unreachable host must not stop the music
+                    if dev.name not in self._failed:
+                        self._failed.add(dev.name)
+                        log.error("output %s failed: %s (further errors from it are quiet)", dev.name, e)
+            for fn in self.listeners:
+                fn(now, ev)
+
+    def close(self) -> None:
+        for dev in self.outputs:
+            try:
+                dev.close()
+            except Exception as e:
+                log.warning("closing %s: %s", dev.name, e)

@@ -1,0 +1,148 @@
+"""Built-in public-domain tunes (melody and chords) for the demo and for scoring accompanists,
+and reading a player's part from a MIDI file. Durations are in 16th-note steps."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+
+from liveai.generators.base import PlayerNote
+from liveai.transport import Meter
+
+_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_QUAL = {"": (0, 4, 7), "m": (0, 3, 7), "7": (0, 4, 7, 10), "m7": (0, 3, 7, 10), "dim": (0, 3, 6)}
+
+
+def pitch(name: str) -> int:
+    """'F#4' -> 66 (C4 = 60)."""
+    pc = _NAMES[name[0]]
+    i = 1
+    while i < len(name) and name[i] in "#b":
+        pc += 1 if name[i] == "#" else -1
+        i += 1
+    return 12 * (int(name[i:]) + 1) + pc
+
+
+def chord_pcs(symbol: str) -> frozenset[int]:
+    """'F#m' -> {6, 9, 1}."""
+    root = _NAMES[symbol[0]]
+    i = 1
+    while i < len(symbol) and symbol[i] in "#b":
+        root += 1 if symbol[i] == "#" else -1
+        i += 1
+    return frozenset((root + d) % 12 for d in _QUAL[symbol[i:]])
+
+
+@dataclass(frozen=True)
+class Tune:
+    name: str
+    meter: Meter
+    tempo: float
+    tonic: int  # pitch class, for the drone baseline
+    melody: str  # "F#4 4, G4 4, R 4 ..." (R is a rest)
+    chords: str  # bars separated by |, each bar's chords share it evenly
+
+    def notes(self, transpose: int = 0) -> list[PlayerNote]:
+        out, step = [], 0
+        for item in self.melody.replace("\n", " ").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            name, dur = item.split()
+            if name != "R":
+                out.append(PlayerNote(pitch(name) + transpose, 90 if step % 4 == 0 else 76, step, step + int(dur)))
+            step += int(dur)
+        return out
+
+    @property
+    def total_steps(self) -> int:
+        return max(n.end_step for n in self.notes())
+
+    def chord_steps(self, transpose: int = 0) -> list[frozenset[int]]:
+        """The true chord's pitch classes at every step."""
+        spb = self.meter.steps_per_bar
+        out: list[frozenset[int]] = []
+        for bar in self.chords.split("|"):
+            syms = bar.split()
+            for i, sym in enumerate(syms):
+                n = spb // len(syms) + (spb % len(syms) if i == len(syms) - 1 else 0)
+                pcs = frozenset((p + transpose) % 12 for p in chord_pcs(sym))
+                out.extend([pcs] * n)
+        return out
+
+
+ODE_TO_JOY = Tune(
+    "Ode to Joy (Beethoven), D major, 4/4", Meter(4, 4), 100.0, 2,
+    """F#4 4, F#4 4, G4 4, A4 4, A4 4, G4 4, F#4 4, E4 4, D4 4, D4 4, E4 4, F#4 4, F#4 6, E4 2, E4 8,
+    F#4 4, F#4 4, G4 4, A4 4, A4 4, G4 4, F#4 4, E4 4, D4 4, D4 4, E4 4, F#4 4, E4 6, D4 2, D4 8,
+    E4 4, E4 4, F#4 4, D4 4, E4 4, F#4 2, G4 2, F#4 4, D4 4, E4 4, F#4 2, G4 2, F#4 4, E4 4, D4 4, E4 4, A3 8,
+    F#4 4, F#4 4, G4 4, A4 4, A4 4, G4 4, F#4 4, E4 4, D4 4, D4 4, E4 4, F#4 4, E4 6, D4 2, D4 8""",
+    "D | A7 | D | D A | D | A7 | D | A D | A D | A D | A D | D A | D | A7 | D | A D",
+)
+
+SILENT_NIGHT_F = Tune(
+    "Silent Night (Gruber), F major, 3/4", Meter(3, 4), 90.0, 5,
+    """C5 6, D5 2, C5 4, A4 12, C5 6, D5 2, C5 4, A4 12, G5 8, G5 4, E5 12, F5 8, F5 4, C5 12,
+    D5 8, D5 4, F5 6, E5 2, D5 4, C5 6, D5 2, C5 4, A4 12, D5 8, D5 4, F5 6, E5 2, D5 4,
+    C5 6, D5 2, C5 4, A4 12, G5 8, G5 4, Bb5 6, G5 2, E5 4, F5 12, A5 12, F5 6, C5 2, A4 4,
+    C5 6, Bb4 2, G4 4, F4 12""",
+    "F | F | F | F | C7 | C7 | F | F | Bb | Bb | F | F | Bb | Bb | F | F | C7 | C7 | F | F | F | C7 | F",
+)
+
+AMAZING_GRACE_G = Tune(
+    "Amazing Grace (New Britain), G major, 3/4, from the first downbeat", Meter(3, 4), 80.0, 7,
+    """G4 8, B4 2, G4 2, B4 8, A4 4, G4 8, E4 4, D4 8, D4 4, G4 8, B4 2, G4 2, B4 8, A4 4, D5 12,
+    D5 8, B4 4, D5 6, B4 2, G4 4, B4 8, A4 4, G4 8, E4 4, D4 8, D4 4, G4 8, B4 2, G4 2, B4 8, A4 4, G4 12""",
+    "G | G | C | G | G | G | D | D | G | G7 | C | G | G | D | G",
+)
+
+BUILTIN = ODE_TO_JOY
+TUNES = {"ode": ODE_TO_JOY, "silent-night": SILENT_NIGHT_F, "amazing-grace": AMAZING_GRACE_G}
+
+
+def tune_events(notes: list[PlayerNote], bpm: float, channel: int = 0) -> list[tuple[float, mido.Message]]:
+    """Player notes -> (seconds from the first note, message), note-offs before note-ons at ties."""
+    step_s = 60.0 / bpm / 4
+    evs = []
+    for n in notes:
+        evs.append((n.start_step * step_s, 1, mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity)))
+        evs.append(((n.end_step or n.start_step + 1) * step_s, 0, mido.Message("note_off", channel=channel, note=n.pitch)))
+    evs.sort(key=lambda e: (e[0], e[1]))
+    return [(t, m) for t, _, m in evs]
+
+
+@dataclass
+class InputFile:
+    events: list[tuple[float, mido.Message]]  # seconds from the first note-on
+    tempo: float | None
+    meter: Meter | None
+
+
+def read_midi(path: str | Path) -> InputFile:
+    """The player's part from a MIDI file: every channel-voice message, times in seconds from the
+    first note-on, with the file's first tempo and time signature. Clear errors on bad files."""
+    try:
+        mf = mido.MidiFile(str(path))
+    except FileNotFoundError:
+        raise ValueError(f"input file {path} does not exist") from None
+    except Exception as e:
+        raise ValueError(f"cannot read MIDI file {path}: {e}") from None
+    tempo = meter = None
+    evs: list[tuple[float, mido.Message]] = []
+    t = 0.0
+    for msg in mf:  # merged tracks, time in seconds
+        t += msg.time
+        if msg.is_meta:
+            if msg.type == "set_tempo" and tempo is None:
+                tempo = mido.tempo2bpm(msg.tempo)
+            elif msg.type == "time_signature" and meter is None:
+                meter = Meter(msg.numerator, msg.denominator)
+            continue
+        if msg.type in ("note_on", "note_off", "control_change", "pitchwheel", "aftertouch", "polytouch"):
+            evs.append((t, msg.copy(time=0)))
+    first = next((t for t, m in evs if m.type == "note_on" and m.velocity > 0), None)
+    if first is None:
+        raise ValueError(f"{path} has no notes")
+    evs = [(t - first, m) for t, m in evs if t >= first]
+    return InputFile(evs, tempo, meter)
