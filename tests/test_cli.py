@@ -1,0 +1,71 @@
+"""The command line, run as a user would."""
+import subprocess
+import sys
+
+import mido
+
+from liveai.cli import build_parser
+
+
+def liveai(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "liveai", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_demo_fast_writes_a_closed_type1_file(tmp_path):
+    out = tmp_path / "x.mid"
+    r = liveai("demo", "--fast", "--out", str(out), "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    assert "played" in r.stdout
+    mf = mido.MidiFile(out)
+    names = [t.name for t in mf.tracks]
+    assert "player" in names
+    engine_notes = sum(1 for t in mf.tracks if t.name not in ("player", "liveai") for m in t
+                       if m.type == "note_on" and m.velocity)
+    assert engine_notes > 0
+
+
+def test_demo_fast_is_deterministic_for_a_seed(tmp_path):
+    a, b = tmp_path / "a.mid", tmp_path / "b.mid"
+    for p in (a, b):
+        assert liveai("demo", "--fast", "--out", str(p), "--seed", "3").returncode == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_demo_reads_meter_from_input_file(tmp_path):
+    from liveai.tunes import AMAZING_GRACE_G, tune_events
+    mf = mido.MidiFile(type=0)
+    tr = mido.MidiTrack()
+    mf.tracks.append(tr)
+    tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(80)))
+    tr.append(mido.MetaMessage("time_signature", numerator=3, denominator=4))
+    last = 0.0
+    for t, m in tune_events(AMAZING_GRACE_G.notes(), 80):
+        tr.append(m.copy(time=int(round((t - last) * 80 / 60 * mf.ticks_per_beat))))
+        last = t
+    src = tmp_path / "grace.mid"
+    mf.save(src)
+    r = liveai("demo", "--fast", "--input", str(src), "--out", str(tmp_path / "o.mid"))
+    assert r.returncode == 0, r.stderr
+    assert "in 3/4" in r.stdout and "80 BPM" in r.stdout
+
+
+def test_unknown_mode_lists_the_modes():
+    r = liveai("demo", "--fast", "--mode", "polka")
+    assert r.returncode == 2 and "known modes: accompany" in r.stderr
+
+
+def test_run_help_documents_every_flag():
+    helptext = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
+    for flag in ("--midi-api", "--midi-in", "--midi-out", "--virtual", "--thru", "--tempo", "--meter",
+                 "--mode", "--generator", "--osc-port", "--osc-out", "--record", "--start-now", "--config"):
+        assert flag in helptext
+
+
+def test_unknown_port_lists_ports():
+    from liveai.midi_io import PortNotFound, find_port
+    try:
+        find_port(["Keystation 49:0", "Synth"], "nanoKEY", "input")
+    except PortNotFound as e:
+        assert "Keystation 49:0" in str(e) and "nanoKEY" in str(e)
+    else:
+        raise AssertionError("no error")
