@@ -25,6 +25,7 @@ from liveai.transport import Meter, Transport, check_tempo
 log = logging.getLogger(__name__)
 
 MODES = ("accompany",)
+SYNC_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
 
 
 def check_mode(mode: str, modes: tuple[str, ...] = MODES) -> str:
@@ -48,6 +49,7 @@ class EngineSettings:
     density: float = 1.0
     key_lock: int | None = None
     commit_margin: float = 0.002  # seconds before a step's time by which its notes are committed
+    external_clock: bool = False  # the transport follows a clock source (MIDI clock, Link), not the first note
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Engine:
         self.stats = EngineStats()
         self.on_player: list[Callable[[mido.Message, float], None]] = []  # recorder, listeners
         self.on_stop: list[Callable[[], None]] = []
+        self.sync_handlers: list[Callable[[mido.Message, float], None]] = []  # MIDI clock followers
         self._player: list[PlayerNote] = []
         self._open: dict[int, int] = {}
         self._sounding: dict[str, int | None] = {v: None for v in self.voices}
@@ -93,9 +96,13 @@ class Engine:
         self.clock.call_soon(self.handle_input, msg, t)
 
     def handle_input(self, msg: mido.Message, t: float) -> None:
+        kind = msg.type
+        if kind in SYNC_TYPES:
+            for fn in self.sync_handlers:
+                fn(msg, t)
+            return
         for fn in self.on_player:
             fn(msg, t)
-        kind = msg.type
         if kind == "note_on" and msg.velocity > 0:
             self._note_on(msg, t)
         elif kind in ("note_off", "note_on"):
@@ -109,6 +116,8 @@ class Engine:
 
     def _note_on(self, msg: mido.Message, t: float) -> None:
         if not self.transport.running:
+            if self.settings.external_clock:
+                return  # waiting for the clock source to start the transport
             self.start(t)
         step = max(0, self.transport.step_at(t))
         if msg.note in self._open:
@@ -145,6 +154,14 @@ class Engine:
         # Step 0 coincides with the first note; the engine joins from the next step it can plan.
         first = 0 if self.settings.start_now else 1
         self._schedule_plan(first)
+
+    def retime(self, bpm: float, step: float, t: float) -> None:
+        """Follow an external clock: from now on, grid step `step` (may be fractional) falls at
+        time t and the tempo is bpm. Steps already committed keep their times; no note is cut."""
+        self.transport.anchor(step, t, bpm)
+        self.settings.tempo = self.transport.bpm
+        if self.running and self._plan_timer is not None:
+            self._schedule_plan(max(self._next_step, self._committed_step + 1))
 
     def _plan_time(self, step: int) -> float:
         return self.transport.time_of_step(step) - self.settings.lookahead_steps * self.transport.step_seconds
@@ -212,7 +229,7 @@ class Engine:
         if not self.running:
             return
         s = self.settings
-        if (not s.start_now and s.idle_bars > 0 and not self._open and self.clock.now() - self._last_note_on
+        if (not s.start_now and not s.external_clock and s.idle_bars > 0 and not self._open and self.clock.now() - self._last_note_on
                 > s.idle_bars * self.transport.steps_per_bar * self.transport.step_seconds):
             log.info("player silent for %s bars: stopping until the next note", s.idle_bars)
             self.stop_transport()

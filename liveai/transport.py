@@ -30,6 +30,11 @@ class Meter:
             raise ValueError(f"unsupported meter {text!r}")
         return m
 
+    def anchor(self, step: float, t: float, bpm: float) -> None:
+        """Make grid step `step` fall at time t, at tempo bpm (for following an external clock)."""
+        self.bpm = check_tempo(bpm)
+        self._t0, self._tick0 = t, step * STEP_TICKS
+
     @property
     def steps_per_bar(self) -> int:
         return self.beats * 16 // self.unit
@@ -93,6 +98,11 @@ class Transport:
             tick = from_step * STEP_TICKS
             self._t0, self._tick0 = self.time_of_tick(tick), tick
         self.bpm = bpm
+
+    def anchor(self, step: float, t: float, bpm: float) -> None:
+        """Make grid step `step` fall at time t, at tempo bpm (for following an external clock)."""
+        self.bpm = check_tempo(bpm)
+        self._t0, self._tick0 = t, step * STEP_TICKS
 
     @property
     def steps_per_bar(self) -> int:
