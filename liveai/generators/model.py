@@ -1,0 +1,210 @@
+"""The neural accompanist as a Generator, and melody continuation for call-and-response.
+
+ModelGenerator plans step k from the player's input up to step k-2 (ctx.known_until) and its own
+*committed* actions up to step k-1 (what the engine really played, which may come from the rules
+fallback), so the recurrent state always follows what was heard. Each plan() runs the ONNX network
+once (catching up first if steps were skipped); observe() only records what was committed.
+
+MelodyModel.continue_melody(notes, steps_per_bar, start_step, n_steps) samples how the player's
+line could go on (the model's melody head, trained on chorale sopranos and folk tunes).
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from liveai import model as rt
+from liveai.generators.base import HOLD, REST, PlayerNote, StepContext, StepPlan, note
+
+VOICES = rt.VOICES
+HEAD_INDEX = {h: i for i, h in enumerate(rt.HEADS)}
+MAX_CATCH_UP = 64
+
+
+def player_state_at(player: Sequence[PlayerNote], t: int) -> tuple[tuple[int, int], int]:
+    """((kind, pitch), steps since last onset) of the player's top line at step t, from the
+    notes known so far. kind: 0 rest, 1 hold, 2 onset."""
+    if t < 0:
+        return (0, 0), -1
+    top = None
+    last_onset = None
+    for n in player[-64:]:  # the recent notes are enough (player is sorted by start)
+        if n.start_step > t:
+            break  # player is sorted by start
+        last_onset = n.start_step if last_onset is None else max(last_onset, n.start_step)
+        if n.end_step is None or n.end_step > t:
+            if top is None or n.pitch > top.pitch or (n.pitch == top.pitch and n.start_step > top.start_step):
+                top = n
+    since = (t - last_onset) if last_onset is not None else -1
+    if top is None:
+        return (0, 0), since
+    return ((2 if top.start_step == t else 1), top.pitch), since
+
+
+class ModelGenerator:
+    """The ONNX accompanist: voices bass, tenor, alto (as the rules accompanist)."""
+
+    name = "model"
+    voices = VOICES
+
+    def __init__(self, path: str | os.PathLike | None = None, seed: int = 0, temperature: float = 0.3,
+                 top_p: float = 0.9, model: rt.AccompanistModel | None = None) -> None:
+        self.model = model or rt.AccompanistModel(path)
+        self.seed, self.temperature, self.top_p = seed, temperature, top_p
+        self._feat = np.zeros(rt.FEATURE_DIM, np.float32)
+        self.reset()
+
+    # -- Generator interface
+
+    def reset(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+        self._state = self.model.initial_state()
+        self._t = -1  # last step consumed into _state
+        self._prev: tuple[int, np.ndarray] | None = None  # (step, state before it) for re-plans
+        self._committed: dict[int, dict[str, tuple[int, int]]] = {}  # step -> voice -> (kind, pitch)
+        self._sounding: dict[str, int | None] = {v: None for v in VOICES}
+        self._mode: tuple[int, bool] | None = None
+
+    def plan(self, ctx: StepContext) -> StepPlan:
+        k = ctx.step
+        if self._prev is not None and self._prev[0] == k:  # asked again for the same step
+            self._state, self._t = self._prev[1], k - 1
+        if k <= self._t or k - self._t - 1 > MAX_CATCH_UP:  # transport jumped: start afresh
+            self._state, self._t = self.model.initial_state(), k - 1
+        while self._t < k - 1:  # steps that were never planned (fallback played them)
+            self._advance(self._t + 1, ctx, ctx.steps_per_bar)
+        before = self._state
+        logits = self._advance(k, ctx, ctx.steps_per_bar)
+        self._prev = (k, before)
+        return self._sample(logits, ctx)
+
+    def observe(self, ctx: StepContext, committed: StepPlan) -> None:
+        rec = {}
+        for v in VOICES:
+            act = committed.get(v, HOLD)
+            cur = self._sounding.get(v)
+            if act.kind == "note":
+                cur = int(act.pitch)
+                rec[v] = (2, cur)
+            elif act.kind == "rest" or cur is None:
+                cur = None
+                rec[v] = (0, 0)
+            else:
+                rec[v] = (1, cur)
+            self._sounding[v] = cur
+        self._committed[ctx.step] = rec
+        for old in [s for s in self._committed if s < ctx.step - MAX_CATCH_UP - 2]:
+            del self._committed[old]
+
+    # -- internals
+
+    def _own(self, step: int, ctx: StepContext) -> dict[str, tuple[int, int]]:
+        rec = self._committed.get(step)
+        if rec is not None:
+            return rec
+        if step == ctx.step - 1:  # not observed: use the engine's view of what sounds
+            return {v: ((1, p) if (p := ctx.sounding.get(v)) is not None else (0, 0)) for v in VOICES}
+        return {v: (0, 0) for v in VOICES}
+
+    def _advance(self, k: int, ctx: StepContext, spb: int) -> np.ndarray:
+        sop, since = player_state_at(ctx.player, k - 2)
+        own = self._own(k - 1, ctx)
+        parts = [sop, own["alto"], own["tenor"], own["bass"]]
+        rt.encode_step(k, spb, parts, since, self._feat)
+        logits, self._state = self.model.step(self._feat, self._state)
+        self._t = k
+        return logits
+
+    def _key_mask(self, ctx: StepContext) -> np.ndarray | None:
+        if ctx.key_lock is None:
+            return None
+        tonic = ctx.key_lock % 12
+        if self._mode is None or self._mode[0] != tonic or ctx.step % 16 == 0:
+            pd = [(n.pitch, (n.end_step or ctx.known_until + 1) - n.start_step) for n in ctx.player[-64:]]
+            self._mode = (tonic, rt.guess_minor(tonic, pd))
+        return rt.scale_mask(tonic, self._mode[1])
+
+    def _sample(self, logits: np.ndarray, ctx: StepContext) -> dict:
+        kmask = self._key_mask(ctx)
+        vel = int(max(1, min(127, ctx.velocity)))
+        out = {}
+        for v in VOICES:
+            lg = logits[HEAD_INDEX[v]].copy()
+            mask = rt.RANGE_MASKS[v].copy()
+            if kmask is not None:
+                mask &= kmask
+            if ctx.density < 1.0:  # sparser: favour holding on
+                lg[rt.HOLD] += float(np.log(1.0 / max(ctx.density, 0.05)))
+            tok = rt.sample_token(lg, self.rng, self.temperature, self.top_p, mask)
+            if tok == rt.REST:
+                out[v] = REST
+            elif tok == rt.HOLD:
+                out[v] = HOLD
+            else:
+                out[v] = note(rt.token_pitch(tok), vel)
+        return out
+
+
+class MelodyModel:
+    """Melody continuation with the model's melody head (for call-and-response).
+
+    continue_melody(notes, steps_per_bar, start_step, n_steps) reads the player's notes before
+    start_step and returns sampled PlayerNotes for steps start_step .. start_step+n_steps-1
+    (velocity = that of the last input note, or 80)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, seed: int = 0, temperature: float = 0.8,
+                 top_p: float = 0.9, model: rt.AccompanistModel | None = None) -> None:
+        self.model = model or rt.AccompanistModel(path)
+        self.seed, self.temperature, self.top_p = seed, temperature, top_p
+
+    def continue_melody(self, notes: Sequence[PlayerNote], steps_per_bar: int, start_step: int,
+                        n_steps: int, history_steps: int = 256) -> list[PlayerNote]:
+        rng = np.random.default_rng(self.seed)
+        notes = sorted((n for n in notes if n.start_step < start_step), key=lambda n: n.start_step)
+        vel = notes[-1].velocity if notes else 80
+        first = max(0, start_step - history_steps)
+        first -= first % steps_per_bar
+        # the line as (kind, pitch) per step; known part from the notes
+        line: dict[int, tuple[int, int]] = {}
+        for t in range(first, start_step):
+            clipped = [PlayerNote(n.pitch, n.velocity, n.start_step,
+                                  n.end_step if n.end_step is not None and n.end_step <= start_step else None)
+                       for n in notes]
+            (kind, p), _ = player_state_at(clipped, t)
+            line[t] = (kind, p)
+        state = self.model.initial_state()
+        feat = np.zeros(rt.FEATURE_DIM, np.float32)
+        mask = rt.RANGE_MASKS["melody"]
+        out: list[PlayerNote] = []
+        cur: tuple[int, int] | None = None  # (pitch, start) of the generated note sounding
+        last_on: int | None = None
+        for k in range(first, start_step + n_steps + 1):
+            t = k - 2
+            sop = line.get(t, (0, 0))
+            if sop[0] == 2:
+                last_on = t
+            since = (t - last_on) if last_on is not None and t >= 0 else -1
+            rt.encode_step(k, steps_per_bar, [sop, (0, 0), (0, 0), (0, 0)], since, feat)
+            logits, state = self.model.step(feat, state)
+            s = k - 1  # the melody head predicts the player's step k-1
+            if s < start_step or s >= start_step + n_steps:
+                continue
+            prev = line.get(s - 1, (0, 0))
+            tok = rt.sample_token(logits[HEAD_INDEX["melody"]], rng, self.temperature, self.top_p, mask)
+            if tok == rt.HOLD and prev[0] != 0:
+                line[s] = (1, prev[1])
+                continue
+            if cur is not None:
+                out.append(PlayerNote(cur[0], vel, cur[1], s))
+                cur = None
+            if tok >= 2:
+                p = rt.token_pitch(tok)
+                line[s] = (2, p)
+                cur = (p, s)
+            else:
+                line[s] = (0, 0)
+        if cur is not None:
+            out.append(PlayerNote(cur[0], vel, cur[1], start_step + n_steps))
+        return out

@@ -1,0 +1,146 @@
+"""`liveai train`: reproduce the shipped accompanist end to end.
+
+    liveai train [--out models/accompanist] [--epochs N] [--quick] ...   data, train, export,
+        quantize, evaluate, write the card (OUT.onnx int8, OUT.json, OUT.md; fp32 file and weights
+        go to the cache dir)
+    liveai train evaluate [--out models/accompanist]   re-run the evaluation of existing files
+    liveai train data                                   only extract/cache the corpus
+
+Also `python -m liveai.train ...` (same arguments).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_OUT = "models/accompanist"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="liveai train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("action", nargs="?", default="all", choices=["all", "evaluate", "data"],
+                    help="all (default): data+train+export+quantize+evaluate+card")
+    ap.add_argument("--out", default=DEFAULT_OUT, help="output path without suffix (default %(default)s)")
+    ap.add_argument("--epochs", type=int, default=24)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--crop", type=int, default=128, help="training window in steps")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=0, help="training seed")
+    ap.add_argument("--split-seed", type=int, default=1234, help="train/val/test split seed")
+    ap.add_argument("--max-pieces", type=int, default=None, help="only the first N chorales (smoke tests)")
+    ap.add_argument("--folk-files", type=int, default=None, help="only N folk collection files")
+    ap.add_argument("--no-folk", action="store_true", help="no folk melodies (melody head from chorales only)")
+    ap.add_argument("--folk-per-epoch", type=int, default=600)
+    ap.add_argument("--no-transpose", action="store_true", help="train in the original keys only")
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny smoke run: 12 chorales, hidden 32, 1 epoch, no folk, no transposition")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--workers", type=int, default=2, help="processes for corpus parsing")
+    ap.add_argument("--time-limit", type=float, default=None, help="stop training after N minutes")
+    ap.add_argument("--cache", default=None, help="cache dir (default .cache/liveai-train)")
+    ap.add_argument("--temperature", type=float, default=0.0, help="sampling for the online evaluation (0 = greedy)")
+    ap.add_argument("--per-channel", action="store_true", help="per-channel int8 weights")
+    ap.add_argument("--skip-online", action="store_true", help="skip the online evaluation")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.quick:
+        args.max_pieces = args.max_pieces or 12
+        args.hidden, args.layers, args.epochs = 32, 1, min(args.epochs, 1)
+        args.no_folk = args.no_transpose = True
+        args.workers = 1
+    import torch  # noqa: F401  (the `train` extra)
+    from liveai.train import data as D
+    t_start = time.time()
+    log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+    cache = D.cache_dir(args.cache)
+    chorales = D.load_chorales(cache, args.max_pieces, workers=args.workers)
+    folk = [] if args.no_folk else D.load_folk(cache, args.folk_files, workers=args.workers)
+    log(f"data: {len(chorales)} chorales, {len(folk)} folk tunes")
+    if args.action == "data":
+        return 0
+    tr, va, te = D.split_pieces(chorales, seed=args.split_seed)
+    ftr, fva, fte = D.split_pieces(folk, seed=args.split_seed) if folk else ([], [], [])
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tag = out.name + ("-quick" if args.quick else "")
+    work = cache / "runs" / tag
+    work.mkdir(parents=True, exist_ok=True)
+    fp32_path = work / f"{out.name}.fp32.onnx"
+    int8_path = out.with_suffix(".onnx")
+    weights = work / "weights.npz"
+
+    from liveai.train import train as T
+    from liveai.train.model import export_onnx, quantize, weight_bytes
+    log("encoding ...")
+    val_seqs = T.build(va, False, "val")
+    test_seqs = T.build(te, False, "test")
+    history: list = []
+    if args.action == "all":
+        train_seqs = T.build(tr, not args.no_transpose, "train")
+        rng = np.random.default_rng(args.seed)
+        folk_seqs = []
+        for p in ftr:  # one random key per tune
+            sh = T.transpositions(p, not args.no_transpose)
+            if sh:
+                folk_seqs.append(T.encode_piece(p, int(rng.choice(sh))))
+        log(f"training on {len(train_seqs)} chorale sequences ({len(tr)} pieces) + {len(folk_seqs)} folk; "
+            f"val {len(va)}, test {len(te)} pieces")
+        model, history = T.train(train_seqs, folk_seqs, val_seqs, hidden=args.hidden, layers=args.layers,
+                                 epochs=args.epochs, batch=args.batch, crop=args.crop, lr=args.lr,
+                                 seed=args.seed, folk_per_epoch=args.folk_per_epoch, threads=args.threads,
+                                 time_limit_s=args.time_limit * 60 if args.time_limit else None, log=log)
+        T.save_weights(model, weights)
+        export_onnx(model, fp32_path)
+        quantize(fp32_path, int8_path, per_channel=args.per_channel)
+        log(f"exported {fp32_path} and {int8_path}")
+        train_time = time.time() - t_start
+    else:
+        if not fp32_path.exists() or not int8_path.exists():
+            log(f"evaluate needs {fp32_path} and {int8_path}: run `liveai train` first")
+            return 2
+        model = T.load_weights(weights) if weights.exists() else None
+        train_time = None
+        old = out.with_suffix(".json")
+        if old.exists():
+            history = json.loads(old.read_text()).get("training", {}).get("history", [])
+
+    from liveai.train.baselines import MarkovAccompanist
+    from liveai.train.evaluate import evaluate_all
+    log("evaluating ...")
+    markov = MarkovAccompanist().fit(tr, (lambda p: T.transpositions(p, not args.no_transpose)))
+    if args.skip_online:
+        test_eval_pieces = []
+    else:
+        test_eval_pieces = te
+    res = evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, test_eval_pieces, markov,
+                       temperature=args.temperature, seed=0, log=log)
+    # melody head on held-out folk tunes
+    if fte:
+        from liveai.train.evaluate import teacher_forced_onnx
+        fseqs = T.build(fte[:60], False, "folk test")
+        res["melody_folk_test"] = {t: teacher_forced_onnx(p, fseqs).get("melody")
+                                   for t, p in (("fp32", fp32_path), ("int8", int8_path))}
+    wb = {"fp32": weight_bytes(fp32_path), "int8": weight_bytes(int8_path)}
+    from liveai.train.card import write_card
+    argv_used = list(argv) if argv is not None else sys.argv[1:]
+    write_card(out, args=args, argv=argv_used, results=res, weights=wb, history=history,
+               split={"train": [p.name for p in tr], "val": [p.name for p in va], "test": [p.name for p in te]},
+               folk_split={"train": len(ftr), "val": len(fva), "test": len(fte)},
+               n_train_seqs=None, train_time_s=train_time, fp32_path=fp32_path, int8_path=int8_path)
+    log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} ({time.time() - t_start:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
