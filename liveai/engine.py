@@ -9,6 +9,7 @@ fallback, planned every step anyway, plays any step the primary misses.
 from __future__ import annotations
 
 import logging
+import random
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -24,7 +25,7 @@ from liveai.transport import Meter, Transport, check_tempo
 
 log = logging.getLogger(__name__)
 
-MODES = ("accompany",)
+MODES = ("accompany", "call", "harmonize")
 SYNC_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
 
 
@@ -41,7 +42,7 @@ class EngineSettings:
     tempo: float = 120.0
     meter: Meter = field(default_factory=Meter)
     mode: str = "accompany"
-    channels: dict[str, int] = field(default_factory=lambda: {"bass": 2, "tenor": 3, "alto": 4})
+    channels: dict[str, int] = field(default_factory=lambda: {"bass": 2, "tenor": 3, "alto": 4, "melody": 5})
     thru: bool = False
     start_now: bool = False
     lookahead_steps: int = LOOKAHEAD_STEPS
@@ -50,6 +51,12 @@ class EngineSettings:
     key_lock: int | None = None
     commit_margin: float = 0.002  # seconds before a step's time by which its notes are committed
     external_clock: bool = False  # the transport follows a clock source (MIDI clock, Link), not the first note
+    humanize_ms: float = 0.0  # standard deviation of timing variation (0: off)
+    humanize_velocity: float = 0.0  # standard deviation of velocity variation (0: off)
+    swing: float = 0.0  # 0 straight .. 1 full triplet swing of off-beat 8ths (and 16ths)
+    swing_unit: int = 2  # steps: 2 swings 8ths, 1 swings 16ths
+    follow_tempo: bool = False
+    seed: int = 0
 
 
 @dataclass
@@ -69,11 +76,15 @@ class Engine:
         self.scheduler = scheduler
         self.settings = settings or EngineSettings()
         self.transport = Transport(self.settings.tempo, self.settings.meter)
-        self.primary = generator
-        self.fallback = fallback
-        if tuple(generator.voices) != tuple(fallback.voices):
-            raise ValueError("generator and fallback must have the same voices")
+        self.modes: dict[str, tuple[Generator, Generator]] = {}
+        self.add_mode("accompany", generator, fallback)
+        self.primary, self.fallback = self.modes["accompany"]
         self.voices = tuple(generator.voices)
+        self.harmonizer: Any = None  # liveai.modes.Harmonizer, for the reactive harmonize mode
+        self._harmony: dict[int, list[OutEvent]] = {}
+        self.input_map: Callable[[mido.Message], list[mido.Message]] | None = None
+        self.tempo_follower: Any = None  # liveai.listening.TempoFollower with --follow-tempo
+        self._rng = random.Random(self.settings.seed)
         self.stats = EngineStats()
         self.on_player: list[Callable[[mido.Message, float], None]] = []  # recorder, listeners
         self.on_stop: list[Callable[[], None]] = []
@@ -90,6 +101,12 @@ class Engine:
         self._vel = 80.0
         self.running = False
 
+    def add_mode(self, name: str, primary: Generator, fallback: Generator) -> None:
+        """Register the generator pair of a mode (primary, and the fallback for missed steps)."""
+        if tuple(primary.voices) != tuple(fallback.voices):
+            raise ValueError("generator and fallback must have the same voices")
+        self.modes[name] = (primary, fallback)
+
     # ------------------------------------------------------------------ player input
     def post_input(self, msg: mido.Message, t: float) -> None:
         """Hand a player message (timestamped on arrival) to the engine; any thread."""
@@ -103,16 +120,44 @@ class Engine:
             return
         for fn in self.on_player:
             fn(msg, t)
+        if self.input_map is not None and kind in ("note_on", "note_off"):
+            mapped = self.input_map(msg)
+            for m in mapped:
+                self._player_note(m, t, echo=True)
+            return
+        self._player_note(msg, t, echo=self.settings.thru)
+
+    def _player_note(self, msg: mido.Message, t: float, echo: bool) -> None:
+        kind = msg.type
         if kind == "note_on" and msg.velocity > 0:
             self._note_on(msg, t)
         elif kind in ("note_off", "note_on"):
             self._note_off(msg, t)
         else:
             return
-        if self.settings.thru:
+        if echo:
             ev = (OutEvent.note_on(msg.channel, msg.note, msg.velocity, "player") if kind == "note_on" and msg.velocity
                   else OutEvent.note_off(msg.channel, msg.note, "player"))
             self.scheduler.now([ev])
+        if self.settings.mode == "harmonize" and self.harmonizer is not None:
+            self._harmonize(msg, kind == "note_on" and msg.velocity > 0)
+
+    def _harmonize(self, msg: mido.Message, on: bool) -> None:
+        """The reactive path: harmony voices at once for each melody note, closed with it."""
+        offs = self._harmony.pop(msg.note, None)
+        if offs:
+            self.scheduler.now(offs)
+        if not on or not self.transport.running:
+            return
+        step = self.transport.step_at(self.clock.now())
+        h = self.harmonizer.harmonize(msg.note, self._player, step, self.settings.key_lock)
+        vel = int(max(1, min(127, msg.velocity * 0.8)))
+        ons = []
+        for voice, pitch in h.notes:
+            ch = self.settings.channels.get(voice, 1) - 1
+            ons.append(OutEvent.note_on(ch, pitch, vel, voice))
+        self.scheduler.now(ons)
+        self._harmony[msg.note] = [OutEvent.note_off(e.channel, e.data1, e.part) for e in ons]
 
     def _note_on(self, msg: mido.Message, t: float) -> None:
         if not self.transport.running:
@@ -125,6 +170,8 @@ class Engine:
         self._open[msg.note] = len(self._player)
         self._player.append(PlayerNote(msg.note, msg.velocity, step))
         self._last_note_on = t
+        if self.tempo_follower is not None and self.settings.follow_tempo:
+            self._follow(t)
         self._vel = 0.75 * self._vel + 0.25 * msg.velocity
         if len(self._player) > 1024:  # keep recent memory bounded; indexes shift
             drop = len(self._player) - 512
@@ -154,6 +201,13 @@ class Engine:
         # Step 0 coincides with the first note; the engine joins from the next step it can plan.
         first = 0 if self.settings.start_now else 1
         self._schedule_plan(first)
+
+    def _follow(self, t: float) -> None:
+        """--follow-tempo: let the grid follow the player's onsets."""
+        est = self.tempo_follower.onset(t, self.transport)
+        if est is not None:
+            bpm, step, at = est
+            self.retime(bpm, step, at)
 
     def retime(self, bpm: float, step: float, t: float) -> None:
         """Follow an external clock: from now on, grid step `step` (may be fractional) falls at
@@ -185,6 +239,7 @@ class Engine:
         """Every sounding note off, CC123 on every channel used; voices start afresh."""
         self.scheduler.release_all()
         self._sounding = {v: None for v in self.voices}
+        self._harmony.clear()
 
     def panic(self) -> None:
         log.info("panic")
@@ -201,10 +256,23 @@ class Engine:
         self.settings.tempo = bpm
 
     def set_mode(self, mode: str) -> None:
-        check_mode(mode)
+        check_mode(mode, tuple(self.modes))
         if mode != self.settings.mode:
             self.release_all()
             self.settings.mode = mode
+            self.primary, self.fallback = self.modes[mode]
+            self.voices = tuple(self.primary.voices)
+            self._sounding = {v: None for v in self.voices}
+            self._history.clear()
+            self.primary.reset()
+            self.fallback.reset()
+
+    def set_energy(self, energy: float) -> None:
+        """One number (a sensor, a fader) for how much the band plays: density and loudness."""
+        if not 0.0 <= energy <= 1.0:
+            raise ValueError(f"energy must be 0..1, not {energy}")
+        self.settings.density = energy
+        self._energy_velocity = 40 + 80 * energy
 
     def shutdown(self) -> None:
         """Final stop: nothing left sounding, outputs closed. Call once the sender loop is stopped
@@ -223,7 +291,15 @@ class Engine:
         return StepContext(step=step, steps_per_bar=self.transport.steps_per_bar, known_until=known,
                            player=visible_player(self._player, known), sounding=dict(self._sounding),
                            history=tuple(self._history)[-16:], density=self.settings.density,
-                           velocity=int(max(30, min(120, self._vel * 0.85))), key_lock=self.settings.key_lock)
+                           velocity=self._velocity(), key_lock=self.settings.key_lock)
+
+    def _velocity(self) -> int:
+        """Dynamics follow the player's (and the energy control, if set)."""
+        v = self._vel * 0.85
+        ev = getattr(self, "_energy_velocity", None)
+        if ev is not None:
+            v = 0.5 * v + 0.5 * ev
+        return int(max(30, min(120, v)))
 
     def _plan(self, step: int) -> None:
         if not self.running:
@@ -301,7 +377,11 @@ class Engine:
             else:
                 self._sounding[v] = None
         if offs or ons:
-            self.scheduler.at(self.transport.time_of_step(step), offs + ons)
+            when = self.transport.time_of_step(step) + self._feel(step)
+            if self.settings.humanize_ms > 0 or self.settings.humanize_velocity > 0:
+                self._humanized(when, offs, ons)
+            else:
+                self.scheduler.at(when, offs + ons)
         self._history.append(full)
         if self.primary is not self.fallback:
             self.clock.run_worker(lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))
@@ -309,6 +389,35 @@ class Engine:
             self.fallback.observe(ctx, full)
         except Exception:
             log.exception("fallback observe failed")
+
+    def _feel(self, step: int) -> float:
+        """Swing: off-beat 8ths (or 16ths) late by up to a third of their pair (a triplet feel)."""
+        s = self.settings
+        if s.swing <= 0:
+            return 0.0
+        u = s.swing_unit
+        if (step // u) % 2 == 1 and step % u == 0:
+            return s.swing * (2 * u / 3 - u / 2) * 2 * self.transport.step_seconds
+        return 0.0
+
+    def _humanized(self, when: float, offs: list[OutEvent], ons: list[OutEvent]) -> None:
+        """Each voice a little early or late and louder or softer, seeded (off by default). Never
+        earlier than now, so planning ahead still holds."""
+        s = self.settings
+        groups: dict[str, list[OutEvent]] = {}
+        for ev in offs + ons:
+            groups.setdefault(ev.part, []).append(ev)
+        now = self.clock.now()
+        for part, evs in groups.items():
+            dt = self._rng.gauss(0.0, s.humanize_ms / 1000.0) if s.humanize_ms > 0 else 0.0
+            dt = max(-0.5 * self.transport.step_seconds, min(0.5 * self.transport.step_seconds, dt))
+            out = []
+            for ev in evs:
+                if ev.kind == "on" and s.humanize_velocity > 0:
+                    v = int(round(ev.data2 + self._rng.gauss(0.0, s.humanize_velocity)))
+                    ev = OutEvent.note_on(ev.channel, ev.data1, max(1, min(127, v)), ev.part)
+                out.append(ev)
+            self.scheduler.at(max(now, when + dt), out)
 
     def _observe_done(self, err: BaseException | None) -> None:
         if err is not None:
