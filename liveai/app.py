@@ -23,6 +23,10 @@ from liveai.config import Config
 from liveai.engine import Engine, EngineSettings
 from liveai.generators import make_generator
 from liveai.generators.rules import RulesAccompanist
+from liveai.input_map import make_input_map, parse_key
+from liveai.modes import CallResponse, Harmonizer, Silent
+from liveai.style import StyleMemory
+from liveai.tempo import TempoFollower
 from liveai.midi_io import MidiInput, MidiOutput, PortSpec
 from liveai.osc_io import OscOutput, OscServer, parse_target
 from liveai.output import ListOutput, OutputDevice
@@ -37,9 +41,32 @@ SWITCH_INTERVAL_S = 50e-6  # field notes section 2: 0.08 ms median lateness unde
 
 
 def settings_from(cfg: Config) -> EngineSettings:
+    key = parse_key(cfg.key) if cfg.key else None
     return EngineSettings(tempo=cfg.tempo, meter=Meter.parse(cfg.meter), mode=cfg.mode,
                           channels=dict(cfg.channels), thru=cfg.thru, start_now=cfg.start_now,
-                          lookahead_steps=cfg.lookahead_steps, idle_bars=cfg.idle_bars, density=cfg.density)
+                          lookahead_steps=cfg.lookahead_steps, idle_bars=cfg.idle_bars, density=cfg.density,
+                          key_lock=key.tonic if key else None, humanize_ms=cfg.humanize_ms,
+                          humanize_velocity=cfg.humanize_velocity, swing=cfg.swing,
+                          follow_tempo=cfg.follow_tempo, seed=cfg.seed,
+                          external_clock=getattr(cfg, "clock", "internal") != "internal")
+
+
+def add_modes(engine: Engine, cfg: Config) -> None:
+    """Register call and harmonize beside accompany; set up input maps and tempo following."""
+    style = StyleMemory.load(cfg.style) if cfg.style else None
+    call = CallResponse(seed=cfg.seed, gap_beats=cfg.call_gap_beats, max_bars=cfg.answer_max_bars,
+                        style=style, blend=cfg.style_blend if style is not None else cfg.style_blend * 0.5)
+    engine.add_mode("call", call, call)
+    silent = Silent(("bass", "tenor", "alto"))
+    engine.add_mode("harmonize", silent, silent)
+    engine.harmonizer = Harmonizer()
+    if cfg.input_map:
+        engine.input_map = make_input_map(cfg.input_map, parse_key(cfg.key or "C"))
+    if cfg.follow_tempo:
+        engine.tempo_follower = TempoFollower()
+    mode = engine.settings.mode
+    engine.settings.mode = "accompany"
+    engine.set_mode(mode)
 
 
 @dataclass
@@ -63,6 +90,7 @@ def build_session(cfg: Config, control: Clock, sender: Clock, outputs: list[Outp
     sink = ListOutput(sender)
     scheduler = Scheduler(sender, [*outputs, sink])
     engine = Engine(control, scheduler, generator, fallback, settings_from(cfg))
+    add_modes(engine, cfg)
     recorder = None
     if record:
         m = Meter.parse(cfg.meter)
@@ -153,8 +181,12 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
     control = RealtimeClock(spin=0.0, name="engine")
     sender = RealtimeClock(spin=SENDER_SPIN_S, name="sender")
     outputs: list[OutputDevice] = []
-    if midi_out is not None:
-        outputs.append(MidiOutput(midi_out))
+    if midi_out is not None and not midi_out.hotplug:  # hot-plug outputs: liveai/box/wire.py
+        if getattr(cfg, "sender", "thread") == "process":  # the sender in a process of its own (liveai/sync.py)
+            from liveai.sync import ProcessMidiOutput
+            outputs.append(ProcessMidiOutput(midi_out))
+        else:
+            outputs.append(MidiOutput(midi_out))
     if cfg.osc_out:
         outputs.append(OscOutput([parse_target(t) for t in cfg.osc_out]))
     return build_session(cfg, control, sender, outputs, record=record)
@@ -162,8 +194,9 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
 
 def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | None,
                  events: list[tuple[float, mido.Message]] | None = None, out: str | None = None,
-                 on_ready: Callable[[Session], None] | None = None) -> Session:
-    """Play live until SIGINT/SIGTERM (or, with events, until the demo part ends)."""
+                 on_ready: Callable[[Session], None] | None = None, box: bool = False) -> Session:
+    """Play live until SIGINT/SIGTERM (or, with events, until the demo part ends). box: the
+    headless box's extras (real-time sender, recordings cap); hot-plug follows PortSpec.hotplug."""
     t_start = time.perf_counter()
     record = bool(out or cfg.record)
     session = open_realtime(cfg, midi_out, record)
@@ -175,11 +208,15 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
     try:
         server = OscServer(cfg.osc_port, cfg.osc_host)
         attach_osc(session, server)
+        from liveai.box.wire import attach_box
+        inp = attach_box(session, server, midi_in, midi_out, box)  # hot-plug, /liveai/config/save
         server.start()
         session.closers.append(server.stop)
-        if midi_in is not None:
+        if midi_in is not None and inp is None:
             inp = MidiInput(midi_in, session.engine.post_input)
             session.closers.append(inp.close)
+        from liveai.sync import attach_sync
+        session.closers.extend(attach_sync(session, cfg))  # clock source, clock out, latency offsets
         session.sender.start_thread()
         session.control.start_thread()
         if cfg.start_now:
@@ -215,6 +252,9 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
             path = out or session_filename(cfg.record)
             session.recorder.save(path)
             print(f"liveai: recorded {path}", flush=True)
+            if cfg.record_cap_mb and not out:
+                from liveai.box.recordings import prune_recordings
+                prune_recordings(Path(path).parent, cfg.record_cap_mb, keep=path)
         session.scheduler.close()
         log.info("stopped in %.3f s", time.perf_counter() - t0)
     return session

@@ -33,6 +33,18 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="start the transport at once instead of at the player's first note")
     p.add_argument("--idle-bars", dest="idle_bars", type=float, help="stop after this many bars of player silence (default 2; 0 never)")
     p.add_argument("--lookahead", dest="lookahead_steps", type=int, help="planning lookahead in 16th steps (default 1)")
+    p.add_argument("--key", help="lock the key (e.g. D, Bb, F#m); also the key of --input-map (default: listen)")
+    p.add_argument("--input-map", dest="input_map", help="accessible play: degrees (white keys = scale degrees), "
+                   "pads (8 pads from note 36 steer a melody), chord (one finger, a full chord)")
+    p.add_argument("--follow-tempo", dest="follow_tempo", action="store_const", const=True,
+                   help="the grid follows the player's tempo (onset tracking)")
+    p.add_argument("--humanize", dest="humanize_ms", type=float, metavar="MS", help="timing variation in ms (default 0: off)")
+    p.add_argument("--humanize-velocity", dest="humanize_velocity", type=float, help="velocity variation (default 0: off)")
+    p.add_argument("--swing", type=float, help="swing of off-beat 8ths, 0..1 (default 0)")
+    p.add_argument("--style", help="a style profile made by `liveai learn`")
+    p.add_argument("--style-blend", dest="style_blend", type=float, help="how much answers follow the style memory, 0..1 (default 0.3)")
+    p.add_argument("--call-gap", dest="call_gap_beats", type=float, help="beats of silence that end a call (default 1)")
+    p.add_argument("--answer-max-bars", dest="answer_max_bars", type=int, help="longest answer in bars (default 4)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -47,11 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="play live with a MIDI keyboard", description="Play live: listen on a MIDI input, play on a MIDI output and over OSC.")
     _common(run)
     _midi(run)
-    run.add_argument("--midi-in", dest="midi_in", metavar="NAME", help="connect to the input port whose name contains NAME")
-    run.add_argument("--midi-out", dest="midi_out", metavar="NAME", help="connect to the output port whose name contains NAME")
+    run.add_argument("--midi-in", dest="midi_in", metavar="NAME", help="connect to the input port whose name contains NAME; "
+                     "auto: the first hardware-like input (or config auto_in), followed when unplugged and replugged")
+    run.add_argument("--midi-out", dest="midi_out", metavar="NAME", help="connect to the output port whose name contains NAME; auto: as --midi-in")
+    run.add_argument("--box", action="store_true", help="headless box (the service): --midi-in/--midi-out auto unless given, "
+                     "hot-plug, config from --config or ~/.config/liveai/liveai.toml (a broken file: logged, defaults used), "
+                     "real-time sender where allowed")
     run.add_argument("--virtual", action="store_const", const=True, help="open virtual ports named liveai:in and liveai:out instead")
     run.add_argument("--thru", action="store_const", const=True, help="echo the player's notes to the output")
     run.add_argument("--record", metavar="DIR", help="record the session to a new .mid file in DIR")
+    run.add_argument("--clock", choices=["internal", "midi", "link"],
+                     help="clock source: internal (default), midi (follow MIDI clock in), link (Ableton Link; needs liveai[link])")
+    run.add_argument("--clock-in", dest="clock_in", metavar="NAME", help="with --clock midi: the port the clock comes from (default: --midi-in)")
+    run.add_argument("--clock-out", dest="clock_out", metavar="PORT",
+                     help="send MIDI clock, start and stop to the port whose name contains PORT ('virtual': open liveai:clock)")
+    run.add_argument("--latency", action="append", metavar="OUT=MS",
+                     help="latency compensation: send to OUT (midi, osc, clock) MS milliseconds early; repeatable")
+    run.add_argument("--link-start-stop", dest="link_start_stop", action="store_const", const=True,
+                     help="with --clock link: start and stop with the Link session")
+    run.add_argument("--sender", choices=["thread", "process"],
+                     help="where the MIDI sender runs: thread (default) or process (a process of its own, "
+                          "on SCHED_FIFO where allowed: no other Python thread can delay a note)")
 
     demo = sub.add_parser("demo", help="play a built-in tune (or --input) with no hardware", description="Play a tune as the player, through the same path as live input.")
     _common(demo)
@@ -65,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     _midi(ports)
 
     sub.add_parser("train", help="train the model (needs the train extra)", add_help=False)
+    from liveai.box.service import add_parser as add_service_parser
+    add_service_parser(sub)
+
+    learn = sub.add_parser("learn", help="build a style profile from your own MIDI files",
+                           description="Learn the interval and rhythm style of MIDI files (no torch needed).")
+    learn.add_argument("paths", nargs="+", help="MIDI files or directories of them")
+    learn.add_argument("--out", required=True, help="the style profile to write (JSON)")
     return ap
 
 
@@ -78,6 +113,17 @@ def _overrides(args: argparse.Namespace) -> dict:
                 raise ConfigError(f"--channel expects PART=N, not {item!r}")
             ch[part] = int(n)
         o["channels"] = ch
+    if getattr(args, "latency", None):
+        lat = {}
+        for item in args.latency:
+            out, sep, ms = item.partition("=")
+            try:
+                lat[out] = float(ms)
+            except ValueError:
+                raise ConfigError(f"--latency expects OUT=MS, not {item!r}") from None
+            if not sep:
+                raise ConfigError(f"--latency expects OUT=MS, not {item!r}")
+        o["latency"] = lat
     return o
 
 
@@ -94,10 +140,24 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ports(args)
         if args.cmd == "demo":
             return cmd_demo(args)
+        if args.cmd == "service":
+            from liveai.box.service import main as service_main
+            return service_main(args)
+        if args.cmd == "learn":
+            return cmd_learn(args)
         return cmd_run(args)
     except (ConfigError, ValueError, LookupError, RuntimeError) as e:
         print(f"liveai: error: {e}", file=sys.stderr)
         return 2
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    from liveai.style import learn_files
+    t0 = time.perf_counter()
+    mem = learn_files(args.paths)
+    mem.save(args.out)
+    print(f"learned {mem.n_symbols} notes in {time.perf_counter() - t0:.2f} s; wrote {args.out}")
+    return 0
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
@@ -116,10 +176,18 @@ def cmd_ports(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from liveai.app import run_realtime
     from liveai.midi_io import PortSpec
-    cfg = make_config(args.config, _overrides(args))
-    midi_in = PortSpec(cfg.midi_api, cfg.midi_in, bool(cfg.virtual) or cfg.midi_in is None, "in")
-    midi_out = PortSpec(cfg.midi_api, cfg.midi_out, bool(cfg.virtual) or cfg.midi_out is None, "out")
-    run_realtime(cfg, midi_in, midi_out)
+    if args.box:  # never a dead box: a broken config file is logged and the defaults used
+        from liveai.box.persist import default_config_path, load_or_defaults
+        cfg, _ = load_or_defaults(args.config or default_config_path(), _overrides(args))
+        if not cfg.virtual:
+            cfg.midi_in, cfg.midi_out = cfg.midi_in or "auto", cfg.midi_out or "auto"
+    else:
+        cfg = make_config(args.config, _overrides(args))
+    def hot(name: str | None) -> bool:  # follow the device (liveai/box/hotplug.py)
+        return not cfg.virtual and name is not None and (args.box or name.lower() == "auto")
+    midi_in = PortSpec(cfg.midi_api, cfg.midi_in, bool(cfg.virtual) or cfg.midi_in is None, "in", hot(cfg.midi_in))
+    midi_out = PortSpec(cfg.midi_api, cfg.midi_out, bool(cfg.virtual) or cfg.midi_out is None, "out", hot(cfg.midi_out))
+    run_realtime(cfg, midi_in, midi_out, box=args.box)
     return 0
 
 

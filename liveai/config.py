@@ -1,6 +1,7 @@
 """Configuration: one dataclass, loaded from TOML, overridden by command-line flags."""
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -10,7 +11,7 @@ from liveai.engine import MODES, check_mode
 from liveai.transport import Meter, check_tempo
 
 GENERATORS = ("model", "rules")
-DEFAULT_CHANNELS = {"bass": 2, "tenor": 3, "alto": 4}
+DEFAULT_CHANNELS = {"bass": 2, "tenor": 3, "alto": 4, "melody": 5}
 
 
 class ConfigError(ValueError):
@@ -43,6 +44,26 @@ class Config:
     idle_bars: float = 2.0
     lookahead_steps: int = 1
     density: float = 1.0
+    key: str | None = None  # key lock, e.g. "D" or "F#m"; also the key of --input-map
+    input_map: str | None = None  # degrees | pads | chord
+    follow_tempo: bool = False
+    humanize_ms: float = 0.0
+    humanize_velocity: float = 0.0
+    swing: float = 0.0
+    style: str | None = None  # a profile made by `liveai learn`
+    style_blend: float = 0.3
+    call_gap_beats: float = 1.0
+    answer_max_bars: int = 4
+    auto_in: str | None = None  # regex: which input `midi_in = "auto"` picks (default: the first hardware-like one)
+    auto_out: str | None = None  # the same for `midi_out = "auto"`
+    hotplug_poll: float = 1.5  # seconds between looks at the MIDI port lists (hot-plug)
+    record_cap_mb: float = 0.0  # recordings directory cap: oldest .mid files removed beyond it (0 = no cap)
+    clock: str = "internal"  # clock source: internal | midi | link (liveai.sync)
+    clock_in: str | None = None  # MIDI port the clock comes from (default: the player's input)
+    clock_out: str | None = None  # MIDI port to send MIDI clock to ("virtual": our own liveai:clock)
+    latency: dict[str, float] = field(default_factory=dict)  # ms early per output: midi, osc, clock
+    link_start_stop: bool = False  # with --clock link: follow the Link session's start/stop
+    sender: str = "thread"  # MIDI sender: thread (in the engine's process) | process (one of its own, liveai/sync.py)
 
     def validate(self) -> "Config":
         """Raise ConfigError with a clear message for any bad value."""
@@ -65,8 +86,42 @@ class Config:
             raise ConfigError("lookahead_steps must be 1..16")
         if not 0.0 <= self.density <= 1.0:
             raise ConfigError("density must be 0..1")
+        if self.input_map is not None:
+            from liveai.input_map import MAPS
+            if self.input_map not in MAPS:
+                raise ConfigError(f"unknown input map {self.input_map!r}; known: {', '.join(MAPS)}")
+        if self.key is not None:
+            from liveai.input_map import parse_key
+            try:
+                parse_key(self.key)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+        if not (0.0 <= self.swing <= 1.0 and 0.0 <= self.style_blend <= 1.0):
+            raise ConfigError("swing and style_blend must be 0..1")
+        if not (0.0 <= self.humanize_ms <= 50.0 and 0.0 <= self.humanize_velocity <= 40.0):
+            raise ConfigError("humanize_ms must be 0..50 and humanize_velocity 0..40")
+        if not (0.25 <= self.call_gap_beats <= 8 and 1 <= self.answer_max_bars <= 16):
+            raise ConfigError("call_gap_beats must be 0.25..8 and answer_max_bars 1..16")
+        for pat in (self.auto_in, self.auto_out):
+            if pat is not None:
+                try:
+                    re.compile(pat)
+                except (re.error, TypeError) as e:
+                    raise ConfigError(f"auto_in/auto_out {pat!r} is not a regular expression: {e}") from None
+        if not 0.1 <= self.hotplug_poll <= 10.0:
+            raise ConfigError("hotplug_poll must be 0.1..10 seconds")
+        if not 0.0 <= self.record_cap_mb:
+            raise ConfigError("record_cap_mb must be 0 (no cap) or more")
         if not (0.0 < self.temperature <= 5.0 and 0.0 < self.top_p <= 1.0):
             raise ConfigError("temperature must be in (0, 5] and top_p in (0, 1]")
+        from liveai.sync import check_clock_source, check_latency
+        try:
+            check_clock_source(self.clock)
+            if self.sender not in ("thread", "process"):
+                raise ValueError(f"sender must be thread or process, not {self.sender!r}")
+            self.latency = check_latency(dict(self.latency or {}))
+        except (ValueError, TypeError) as e:
+            raise ConfigError(str(e)) from None
         return self
 
 
@@ -106,7 +161,9 @@ def make_config(toml_path: str | Path | None = None, overrides: dict[str, Any] |
             elif k == "tempo":
                 v = float(v)
             setattr(cfg, k, v)
-    return cfg.validate()
+    cfg.validate()
+    cfg.source = str(toml_path) if toml_path else None  # where /liveai/config/save writes
+    return cfg
 
 
 __all__ = ["Config", "ConfigError", "make_config", "load_toml", "GENERATORS", "MODES"]

@@ -9,6 +9,7 @@ fallback, planned every step anyway, plays any step the primary misses.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -57,6 +58,17 @@ class EngineSettings:
     swing_unit: int = 2  # steps: 2 swings 8ths, 1 swings 16ths
     follow_tempo: bool = False
     seed: int = 0
+    mix: dict[str, PartMix] = field(default_factory=dict)  # per part; absent = PartMix()
+
+
+@dataclass
+class PartMix:
+    """How one engine part is heard (OSC /liveai/<part>/mute, volume, octave); the channel is in
+    EngineSettings.channels."""
+
+    mute: bool = False
+    volume: float = 1.0  # velocity scale; 0 is silent
+    octave: int = 0
 
 
 @dataclass
@@ -89,9 +101,13 @@ class Engine:
         self.on_player: list[Callable[[mido.Message, float], None]] = []  # recorder, listeners
         self.on_stop: list[Callable[[], None]] = []
         self.sync_handlers: list[Callable[[mido.Message, float], None]] = []  # MIDI clock followers
+        self.on_transport: list[Callable[[bool, float], None]] = []  # (running, time): MIDI clock out
         self._player: list[PlayerNote] = []
         self._open: dict[int, int] = {}
         self._sounding: dict[str, int | None] = {v: None for v in self.voices}
+        self._emitted: dict[str, tuple[int, int]] = {}  # voice -> (channel, pitch) it sent last, for its note-off
+        self._echoed: set[tuple[int, int]] = set()  # (channel, key) of player notes echoed (--thru)
+        self._floor: dict[str, float] = {}  # part -> time of its latest planned events: the next never goes earlier
         self._history: deque[StepPlan] = deque(maxlen=64)
         self._plan_timer: Timer | None = None
         self._next_step = 0
@@ -135,10 +151,20 @@ class Engine:
             self._note_off(msg, t)
         else:
             return
-        if echo:
-            ev = (OutEvent.note_on(msg.channel, msg.note, msg.velocity, "player") if kind == "note_on" and msg.velocity
-                  else OutEvent.note_off(msg.channel, msg.note, "player"))
-            self.scheduler.now([ev])
+        if echo:  # one echo per key: a repeated note-on retriggers, a stray note-off is not echoed
+            key = (msg.channel, msg.note)
+            if kind == "note_on" and msg.velocity:
+                evs = [OutEvent.note_on(msg.channel, msg.note, msg.velocity, "player")]
+                if key in self._echoed:
+                    evs.insert(0, OutEvent.note_off(msg.channel, msg.note, "player"))
+                self._echoed.add(key)
+            elif key in self._echoed:
+                self._echoed.discard(key)
+                evs = [OutEvent.note_off(msg.channel, msg.note, "player")]
+            else:
+                evs = []
+            if evs:
+                self.scheduler.now(evs)
         if self.settings.mode == "harmonize" and self.harmonizer is not None:
             self._harmonize(msg, kind == "note_on" and msg.velocity > 0)
 
@@ -154,8 +180,9 @@ class Engine:
         vel = int(max(1, min(127, msg.velocity * 0.8)))
         ons = []
         for voice, pitch in h.notes:
-            ch = self.settings.channels.get(voice, 1) - 1
-            ons.append(OutEvent.note_on(ch, pitch, vel, voice))
+            on = self._part_note(voice, pitch, vel)
+            if on is not None:
+                ons.append(on)
         self.scheduler.now(ons)
         self._harmony[msg.note] = [OutEvent.note_off(e.channel, e.data1, e.part) for e in ons]
 
@@ -186,21 +213,33 @@ class Engine:
         self._player[i] = replace(n, end_step=max(n.start_step + 1, self.transport.step_at(t)))
 
     # ------------------------------------------------------------------ transport
-    def start(self, t: float | None = None) -> None:
-        """Start the transport at t (default now): that instant is beat 1 of bar 1."""
+    def start(self, t: float | None = None, step: float = 0.0) -> None:
+        """Start the transport at t (default now): that instant is beat 1 of bar 1 (or grid step
+        `step`, for a clock source that continues mid-song)."""
         t = self.clock.now() if t is None else t
         self.transport.start(t)
+        if step:
+            self.transport.anchor(step, t, self.transport.bpm)
         self.running = True
         self._player.clear()
         self._open.clear()
         self._history.clear()
-        self.primary.reset()
-        self.fallback.reset()
+        self._reset_generators()
         self._committed_step = -1
         self._last_note_on = t
         # Step 0 coincides with the first note; the engine joins from the next step it can plan.
         first = 0 if self.settings.start_now else 1
-        self._schedule_plan(first)
+        self._schedule_plan(math.ceil(step) + first)
+        for fn in self.on_transport:
+            fn(True, t)
+
+    def _reset_generators(self) -> None:
+        """Reset both generators; a model that fails to reset must not stop the transport."""
+        for g in {id(self.primary): self.primary, id(self.fallback): self.fallback}.values():
+            try:
+                g.reset()
+            except Exception:
+                log.exception("generator %s failed to reset", getattr(g, "name", g))
 
     def _follow(self, t: float) -> None:
         """--follow-tempo: let the grid follow the player's onsets."""
@@ -234,11 +273,16 @@ class Engine:
         self.transport.stop()
         self.running = False
         self.release_all()
+        for fn in self.on_transport:
+            fn(False, self.clock.now())
 
     def release_all(self) -> None:
         """Every sounding note off, CC123 on every channel used; voices start afresh."""
         self.scheduler.release_all()
         self._sounding = {v: None for v in self.voices}
+        self._emitted.clear()
+        self._floor.clear()
+        self._echoed.clear()
         self._harmony.clear()
 
     def panic(self) -> None:
@@ -264,8 +308,7 @@ class Engine:
             self.voices = tuple(self.primary.voices)
             self._sounding = {v: None for v in self.voices}
             self._history.clear()
-            self.primary.reset()
-            self.fallback.reset()
+            self._reset_generators()
 
     def set_energy(self, energy: float) -> None:
         """One number (a sensor, a fader) for how much the band plays: density and loudness."""
@@ -305,8 +348,9 @@ class Engine:
         if not self.running:
             return
         s = self.settings
-        if (not s.start_now and not s.external_clock and s.idle_bars > 0 and not self._open and self.clock.now() - self._last_note_on
-                > s.idle_bars * self.transport.steps_per_bar * self.transport.step_seconds):
+        if (not s.start_now and not s.external_clock and s.idle_bars > 0 and not self._open
+                and step > getattr(self.primary, "busy_until", -1)
+                and self.clock.now() - self._last_note_on > s.idle_bars * self.transport.steps_per_bar * self.transport.step_seconds):
             log.info("player silent for %s bars: stopping until the next note", s.idle_bars)
             self.stop_transport()
             return
@@ -343,7 +387,10 @@ class Engine:
             return  # too late; the fallback already played this step
         deadline.cancel()
         if err is None:
-            err_text = check_plan(plan, self.voices)
+            try:
+                err_text = check_plan(plan, self.voices)
+            except Exception as e:  # a plan that cannot even be read is garbage too
+                err_text = f"unreadable plan: {type(e).__name__}: {e}"
         else:
             err_text = f"{type(err).__name__}: {err}"
         if err_text:
@@ -367,20 +414,26 @@ class Engine:
         for v, act in full.items():
             if act.kind == "hold":
                 continue
-            ch = self.settings.channels.get(v, 1) - 1
-            prev = self._sounding[v]
+            prev = self._emitted.pop(v, None)
             if prev is not None:
-                offs.append(OutEvent.note_off(ch, prev, v))
+                offs.append(OutEvent.note_off(prev[0], prev[1], v))
             if act.kind == "note":
-                ons.append(OutEvent.note_on(ch, act.pitch, act.velocity, v))
+                on = self._part_note(v, act.pitch, act.velocity)
+                if on is not None:
+                    ons.append(on)
+                    self._emitted[v] = (on.channel, on.data1)
                 self._sounding[v] = act.pitch
             else:
                 self._sounding[v] = None
         if offs or ons:
             when = self.transport.time_of_step(step) + self._feel(step)
+            # A retime, swing or humanize must never let a note-off overtake its note-on (a hung note).
+            when = max([when] + [self._floor.get(ev.part, when) for ev in offs + ons])
             if self.settings.humanize_ms > 0 or self.settings.humanize_velocity > 0:
                 self._humanized(when, offs, ons)
             else:
+                for ev in offs + ons:
+                    self._floor[ev.part] = when
                 self.scheduler.at(when, offs + ons)
         self._history.append(full)
         if self.primary is not self.fallback:
@@ -389,6 +442,64 @@ class Engine:
             self.fallback.observe(ctx, full)
         except Exception:
             log.exception("fallback observe failed")
+
+    def _part_note(self, part: str, pitch: int, velocity: int) -> OutEvent | None:
+        """The note-on a part really sends: its channel, octave and volume; None when muted."""
+        mix = self.settings.mix.get(part)
+        ch = self.settings.channels.get(part, 1) - 1
+        if mix is not None:
+            velocity = int(round(velocity * mix.volume))
+            if mix.mute or velocity < 1:
+                return None
+            pitch += 12 * mix.octave
+            while pitch > 127:
+                pitch -= 12
+            while pitch < 0:
+                pitch += 12
+        return OutEvent.note_on(ch, pitch, velocity, part)
+
+    def set_part(self, part: str, mute: bool | None = None, volume: float | None = None,
+                 octave: int | None = None, channel: int | None = None) -> None:
+        """Mix one part. Takes effect from the part's next note; a sounding note ends as it began."""
+        if part not in self.settings.channels:
+            raise ValueError(f"unknown part {part!r}; parts: {', '.join(self.settings.channels)}")
+        mix = self.settings.mix.setdefault(part, PartMix())
+        if volume is not None and not 0.0 <= volume <= 1.0:
+            raise ValueError(f"volume must be 0..1, not {volume}")
+        if octave is not None and not -3 <= octave <= 3:
+            raise ValueError(f"octave must be -3..3, not {octave}")
+        if channel is not None and not 1 <= channel <= 16:
+            raise ValueError(f"channel must be 1..16, not {channel}")
+        if mute is not None:
+            mix.mute = bool(mute)
+        if volume is not None:
+            mix.volume = float(volume)
+        if octave is not None:
+            mix.octave = int(octave)
+        if channel is not None:
+            self.settings.channels[part] = int(channel)
+
+    def set_meter(self, meter: Meter) -> None:
+        """A new meter. While playing, the transport restarts at the next step, which becomes beat 1
+        of bar 1 (the pulse goes on; what was heard so far is forgotten, as at a new song)."""
+        self.settings.meter = meter
+        if not self.transport.running:
+            self.transport.meter = meter
+            return
+        t = max(self.transport.time_of_step(self._next_step), self.clock.now())
+        self.stop_transport()
+        self.transport.meter = meter
+        self.start(t)
+
+    def set_generator(self, generator: Generator) -> None:
+        """Swap the accompany mode's generator; its rules fallback stays (rules: the fallback itself)."""
+        _, fallback = self.modes["accompany"]
+        if generator.name == fallback.name:
+            generator = fallback
+        self.add_mode("accompany", generator, fallback)
+        generator.reset()
+        if self.settings.mode == "accompany":
+            self.primary = generator
 
     def _feel(self, step: int) -> float:
         """Swing: off-beat 8ths (or 16ths) late by up to a third of their pair (a triplet feel)."""
@@ -417,7 +528,9 @@ class Engine:
                     v = int(round(ev.data2 + self._rng.gauss(0.0, s.humanize_velocity)))
                     ev = OutEvent.note_on(ev.channel, ev.data1, max(1, min(127, v)), ev.part)
                 out.append(ev)
-            self.scheduler.at(max(now, when + dt), out)
+            at = max(now, when + dt, self._floor.get(part, now))
+            self._floor[part] = at
+            self.scheduler.at(at, out)
 
     def _observe_done(self, err: BaseException | None) -> None:
         if err is not None:

@@ -66,7 +66,7 @@ def answer_start(last_end: int, gap: int, steps_per_bar: int) -> int:
 
 
 def develop(call: Sequence[tuple[int, int, int]], key: Key, length: int, rng: np.random.Generator,
-            style: StyleMemory | None = None, blend: float = 0.0) -> list[tuple[int, int, int]]:
+            style: "StyleMemory | StyleBlend | None" = None, blend: float = 0.0) -> list[tuple[int, int, int]]:
     """An answer of `length` steps from a call of (relative start, pitch, duration) notes: the call's
     rhythm and contour, transformed (sequence, inversion, retrograde or varied echo), blended with
     the player's style memory, kept in key and register, ending on a tonic-chord tone."""
@@ -107,28 +107,56 @@ def develop(call: Sequence[tuple[int, int, int]], key: Key, length: int, rng: np
         while len(contour) < len(src):
             contour.append(degree_shift(contour[-1], int(rng.choice([-1, 1, -2, 2])), key))
     out: list[tuple[int, int, int]] = []
-    hist = symbols([(p, d) for (_, p, d) in call])
-    prev = None
-    for i, (s, d) in enumerate(slots):
-        p = contour[i % len(contour)]
+    hist: list = []  # the answer's own history: style continues the answer, the motif carries the call
+    prev: int | None = None
+    pos = 0
+    i = 0
+    slot_starts = [st for st, _ in slots]
+    while pos < length:
+        sym = None
         if style is not None and blend > 0 and prev is not None and rng.random() < blend:
-            sym = style.sample(hist, rng)
-            if sym is not None:
-                p = snap_to_scale(prev + sym[0], key)
+            sym = style.sample(hist, rng)  # the player's (or the profile's) own interval and rhythm
+        if sym is not None:
+            p = snap_to_scale(prev + sym[0], key)
+            d = min(sym[1], length - pos)
+        else:
+            # the next note of the transformed motif, on the call's rhythm
+            while i < len(slots) and slot_starts[i] < pos:
+                i += 1
+            if i >= len(slots):
+                break
+            if slot_starts[i] > pos and out:  # keep the call's rests
+                pos = slot_starts[i]
+            p, d = contour[i % len(contour)], slots[i][1]
+            i += 1
         while p < lo:
             p += 12
         while p > hi:
             p -= 12
         if prev is not None:
             hist.append((max(-12, min(12, p - prev)), max(1, min(16, d))))
-        out.append((s, p, d))
+        out.append((pos, p, d))
         prev = p
+        pos += d
+    if not out:
+        return []
     # Cadence: the last note on the nearest tonic-chord tone, held to the end.
     tonic_pcs = Chord(key.tonic, "min" if key.minor else "maj").pcs
     s, p, d = out[-1]
     best = min((q for q in range(lo - 2, hi + 3) if q % 12 in tonic_pcs), key=lambda q: (abs(q - p), q))
     out[-1] = (s, best, length - s)
     return out
+
+
+class StyleBlend:
+    """Sample from the live memory with probability w_live, else from the learnt profile."""
+
+    def __init__(self, base: StyleMemory, live: StyleMemory, w_live: float) -> None:
+        self.base, self.live, self.w_live = base, live, w_live
+
+    def sample(self, history, rng: np.random.Generator):
+        first, second = (self.live, self.base) if rng.random() < self.w_live else (self.base, self.live)
+        return first.sample(history, rng) or second.sample(history, rng)
 
 
 class CallResponse:
@@ -152,13 +180,24 @@ class CallResponse:
         self.answer: dict[int, tuple[int, int]] = {}  # absolute step -> (pitch, end step)
         self.answer_span = (0, 0)
         self.answered_call = -1  # start step of the last call answered
-        self.live = StyleMemory()
         self._learned_upto = 0
+        if not hasattr(self, "live"):
+            self.live = StyleMemory()  # the player's licks: kept for the whole session
 
-    def style(self) -> StyleMemory | None:
+    @property
+    def busy_until(self) -> int:
+        """The engine does not stop for the player's silence before the answer has ended."""
+        return self.answer_span[1]
+
+    def style(self) -> "StyleMemory | StyleBlend | None":
+        """The style answers draw on: the learnt profile, taken over by the live memory of this
+        session as the player plays more (Continuator-like), never merged into one table so the
+        live memory's exact matches of the call cannot drown the profile."""
         if self.base_style is None:
             return self.live if self.live.n_symbols else None
-        return self.base_style.merged(self.live, weight=2.0) if self.live.n_symbols else self.base_style
+        if not self.live.n_symbols:
+            return self.base_style
+        return StyleBlend(self.base_style, self.live, self.live.n_symbols / (self.live.n_symbols + 400.0))
 
     def _learn(self, player: Sequence[PlayerNote]) -> None:
         """Live style memory: learn each finished phrase of the player once."""

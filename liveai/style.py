@@ -62,11 +62,22 @@ class StyleMemory:
         return None
 
     def sample(self, history: Sequence[Symbol], rng: np.random.Generator) -> Symbol | None:
-        d = self.distribution(history)
-        if d is None:
+        """Sample a continuation. The context order is drawn at random (longer ones likelier),
+        not always the longest match, so answers recombine the style instead of looping on one
+        remembered phrase."""
+        orders = []
+        for k in range(0, min(MAX_ORDER, len(history)) + 1):
+            ctx = tuple(history[len(history) - k:]) if k else ()
+            c = self.counts.get(ctx)
+            if c:
+                orders.append((k, c))
+        if not orders:
             return None
-        syms, p = d
-        return syms[int(rng.choice(len(syms), p=p))]
+        w = np.array([k + 1.0 for k, _ in orders])
+        k, c = orders[int(rng.choice(len(orders), p=w / w.sum()))]
+        syms = sorted(c)
+        p = np.array([c[s] for s in syms], dtype=float)
+        return syms[int(rng.choice(len(syms), p=p / p.sum()))]
 
     def merged(self, other: "StyleMemory", weight: float = 1.0) -> "StyleMemory":
         m = StyleMemory()
