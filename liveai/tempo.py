@@ -1,9 +1,8 @@
 """Tempo following of free playing (`--follow-tempo`) and tap tempo: pure functions of onset times.
 
-TempoFollower places each onset on the 8th-note grid of the current tempo map, fits a line
-(time = a + b * position) through the last few onsets, and moves the grid to it: the tempo is the
-slope, the phase the line itself, so a tempo change is followed within a couple of bars and phase
-errors cannot pile up. Onsets far off the grid (ornaments, mistakes) are ignored.
+TempoFollower places each onset on the 8th-note grid of the current tempo map and pulls the grid's
+phase and tempo towards it, so a tempo change is followed within a couple of bars and phase errors
+cannot pile up. Onsets far off the grid (ornaments, mistakes) are ignored.
 """
 from __future__ import annotations
 
@@ -17,48 +16,44 @@ UNIT_STEPS = 2  # positions are 8th notes
 
 
 class TempoFollower:
-    def __init__(self, window: int = 8, gain: float = 0.7, tolerance: float = 0.3,
-                 max_change: float = 0.2) -> None:
-        self.window = window
-        self.gain = gain
+    """A phase-locked loop on the 8th-note grid: each onset near a grid position pulls the grid's
+    phase towards it (phase_gain) and its tempo by the error per 8th since the last onset
+    (tempo_gain). Errors are corrected at every onset, so they cannot pile up into drift."""
+
+    def __init__(self, phase_gain: float = 0.6, tempo_gain: float = 0.6, tolerance: float = 0.35,
+                 max_interval: int = 8) -> None:
+        self.phase_gain = phase_gain
+        self.tempo_gain = tempo_gain
         self.tolerance = tolerance  # of an 8th: onsets further from the grid are ignored
-        self.max_change = max_change  # relative tempo change accepted at once
-        self.points: deque[tuple[float, int]] = deque(maxlen=window)
+        self.max_interval = max_interval  # 8ths: after a longer gap only the phase is corrected
+        self.last_k: int | None = None
 
     def reset(self) -> None:
-        self.points.clear()
+        self.last_k = None
 
     def onset(self, t: float, transport: Transport) -> tuple[float, float, float] | None:
         """Take an onset at time t; returns (bpm, step, time) to re-anchor the grid, or None."""
         if not transport.running:
             return None
-        pos = transport.tick_at(t) / (STEP_TICKS * UNIT_STEPS)
+        unit = STEP_TICKS * UNIT_STEPS
+        pos = transport.tick_at(t) / unit
         k = int(round(pos))
-        if abs(pos - k) > self.tolerance:
+        err = pos - k  # in 8ths; negative: the player is early
+        if abs(err) > self.tolerance:
             return None
-        if self.points and k <= self.points[-1][1]:
+        if self.last_k is not None and k <= self.last_k:
             return None  # a chord or a grace note: same position
-        self.points.append((t, k))
-        if len(self.points) < 4:
-            return None
-        ts = np.array([p[0] for p in self.points])
-        ks = np.array([p[1] for p in self.points], dtype=float)
-        b, a = np.polyfit(ks, ts, 1)
-        if b <= 0:
-            return None
-        bpm_fit = 60.0 / (b * 2)
-        bpm = transport.bpm + self.gain * (bpm_fit - transport.bpm)
-        if abs(bpm / transport.bpm - 1) > self.max_change:
-            self.points.clear()
-            return None
+        bpm = transport.bpm
+        if self.last_k is not None and k - self.last_k <= self.max_interval:
+            rel = err / (k - self.last_k)  # period error per 8th, relative
+            bpm = bpm / (1.0 + self.tempo_gain * rel)
+        self.last_k = k
         try:
             bpm = check_tempo(bpm)
         except ValueError:
             return None
-        at = a + b * k
-        t_grid = transport.time_of_tick(k * STEP_TICKS * UNIT_STEPS)
-        at = t_grid + self.gain * (at - t_grid)
-        return bpm, float(k * UNIT_STEPS), at
+        grid_t = transport.time_of_tick(k * unit)
+        return bpm, float(k * UNIT_STEPS), grid_t + self.phase_gain * (t - grid_t)
 
 
 class TapTempo:
