@@ -62,6 +62,7 @@ class PortSpec:
     name: str | None = None  # substring of an existing port
     virtual: bool = False  # open our own port instead
     port_name: str = "in"  # the name of our port (virtual) / our client-side port
+    hotplug: bool = False  # follow the device: wait for it, reconnect by name (liveai/box/hotplug.py)
 
 
 class MidiInput:

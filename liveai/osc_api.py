@@ -26,6 +26,9 @@ TABLE: tuple[Address, ...] = (
     Address("/liveai/status/reply", "iiifsss", "Reply to /liveai/status.", "out"),
     Address("/liveai/error", "s", "Sent to the sender of a bad message, saying what was wrong.", "out"),
     Address("/liveai/<part>/note", "ii", "An engine note: pitch, velocity (0 is its note-off).", "out"),
+    Address("/liveai/config/save", "", "Write the current settings (tempo, mode, ...) to the config file, atomically; "
+            "the box loads it at start-up. Replies /liveai/config/saved (liveai/box/wire.py)."),
+    Address("/liveai/config/saved", "s", "Reply to /liveai/config/save: the file written.", "out"),
 )
 
 ADDRESSES: dict[str, Address] = {a.path: a for a in TABLE}

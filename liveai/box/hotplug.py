@@ -1,0 +1,373 @@
+"""Hot-plug and auto-connect for MIDI ports.
+
+rtmidi does not report unplugged devices (field notes section 4): input just goes quiet and output
+goes nowhere. So a watcher thread polls the port lists every 1-2 s, notices when the port an
+endpoint is connected to has gone, and reconnects by name when it comes back.
+
+- Input gone: the notes the player was holding get note-offs (through the same path as live input),
+  so nothing the engine echoes or plans around is left hanging; the engine's clock keeps running.
+- Output gone: what was sounding on it is forgotten (its own per-port state; the scheduler's tracker
+  stays right for the other outputs); on reconnect it gets CC64=0 and CC123 on every channel used
+  before anything else, because a synth that lost its cable may still hold notes.
+
+`--midi-in auto` picks the first input that looks like hardware and is not liveai itself, or the
+first that matches the config's `auto_in` pattern (likewise `auto_out` for `--midi-out auto`).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Callable, Iterable
+
+import mido
+import rtmidi
+
+from liveai.midi_io import CLIENT, APIS, PortSpec
+from liveai.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+DEFAULT_POLL_S = 1.5
+CONNECT_SETTLE_S = 0.1  # JACK drops what is sent in the first periods after jack_connect (measured)
+_ALSA_ADDR = re.compile(r"\s+(\d+):(\d+)$")
+_A2J_ID = re.compile(r"\s*\[\d+\]")
+_JACK_DUP = re.compile(r"^([^:]+?)-\d+:")
+_SOFTWARE = ("midi through", "rtmidi", "pipewire", "timer", "announce", "jack_midi", "qjackctl")
+
+
+def is_ours(name: str) -> bool:
+    return name.lower().startswith(CLIENT)
+
+
+def port_key(name: str) -> str:
+    """A port's identity across replugs: ALSA client:port numbers, a2j's [client] ids and JACK's
+    -NN suffixes for duplicate client names change when a device comes back; the names do not."""
+    k = _ALSA_ADDR.sub("", name.strip())
+    k = _A2J_ID.sub("", k)
+    k = _JACK_DUP.sub(r"\1:", k)
+    return k.lower()
+
+
+def looks_like_hardware(name: str) -> bool:
+    """ALSA: kernel clients (numbers 16-127) are devices, user-space clients are 128 and up, 14 is
+    Midi Through. JACK: physical ports are system:..., system_midi:... or bridged by a2j."""
+    low = name.lower()
+    if is_ours(name) or any(s in low for s in _SOFTWARE):
+        return False
+    m = _ALSA_ADDR.search(name)
+    if m:
+        return 16 <= int(m.group(1)) < 128
+    return bool(re.match(r"^(system|system_midi|a2j(-\d+)?)\s*:", low))
+
+
+def choose_port(names: Iterable[str], want: str, pattern: str | None = None,
+                prefer_key: str | None = None) -> str | None:
+    """The port to connect to, or None. want is a substring of the name or "auto"; with auto the
+    config's pattern (a regular expression) or else the hardware test decides. A port we were
+    connected to before (prefer_key) wins over any other candidate."""
+    cands = [n for n in names if not is_ours(n)]
+    if want.lower() == AUTO:
+        if pattern:
+            rx = re.compile(pattern, re.IGNORECASE)
+            cands = [n for n in cands if rx.search(n)]
+        else:
+            cands = [n for n in cands if looks_like_hardware(n)]
+    else:
+        cands = [n for n in cands if want.lower() in n.lower()]
+    if prefer_key:
+        for n in cands:
+            if port_key(n) == prefer_key:
+                return n
+    return cands[0] if cands else None
+
+
+def _open(cls, api: str, port: str, port_name: str):
+    """A new rtmidi object connected to the port named port; (object, exact name) or (None, None)."""
+    m = cls(APIS[api], name=CLIENT)
+    try:
+        ports = m.get_ports()
+        if port not in ports:
+            m.delete()
+            return None, None
+        m.open_port(ports.index(port), port_name)
+        return m, port
+    except Exception:
+        m.delete()
+        raise
+
+
+class _Endpoint:
+    """Shared bookkeeping: what we want, what we are connected to."""
+
+    direction = "input"
+
+    def __init__(self, spec: PortSpec, pattern: str | None) -> None:
+        self.spec = spec
+        self.want = spec.name or AUTO
+        self.pattern = pattern
+        self.connected: str | None = None
+        self.key: str | None = None
+        self.losses = self.connects = 0
+
+    @property
+    def name(self) -> str:
+        return self.connected or f"{self.want} (waiting for a device)"
+
+    def check(self, names: list[str]) -> None:
+        """Called by the watcher with the current port list of our direction."""
+        if self.connected is not None and self.connected not in names:
+            self.losses += 1
+            log.warning("MIDI %s %s is gone; waiting for it to come back", self.direction, self.connected)
+            self.lose()
+        if self.connected is None:
+            port = choose_port(names, self.want, self.pattern, self.key)
+            if port is not None:
+                try:
+                    if self.connect(port):
+                        self.connects += 1
+                        self.key = port_key(port)
+                        log.info("MIDI %s connected: %s", self.direction, port)
+                except Exception as e:
+                    log.warning("MIDI %s %s: cannot connect (%s); will retry", self.direction, port, e)
+
+    def connect(self, port: str) -> bool:
+        raise NotImplementedError
+
+    def lose(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class HotplugInput(_Endpoint):
+    """A player input that follows its device: handler(mido.Message, arrival_time) as MidiInput."""
+
+    direction = "input"
+
+    def __init__(self, spec: PortSpec, handler: Callable[[mido.Message, float], None],
+                 pattern: str | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+        super().__init__(spec, pattern)
+        self.handler = handler
+        self.clock = clock
+        self.held: set[tuple[int, int]] = set()
+        self._lock = threading.Lock()
+        self._in = None
+        self.dropped = 0
+
+    def connect(self, port: str) -> bool:
+        m, name = _open(rtmidi.MidiIn, self.spec.api, port, self.spec.port_name)
+        if m is None:
+            return False
+        m.ignore_types(sysex=True, timing=False, active_sense=True)
+        m.set_callback(self._callback)
+        with self._lock:
+            self._in, self.connected = m, name
+        return True
+
+    def _callback(self, event, data=None) -> None:
+        t = self.clock()
+        try:
+            msg = mido.Message.from_bytes(event[0])
+        except (ValueError, TypeError, IndexError):
+            self.dropped += 1
+            return
+        with self._lock:
+            if msg.type == "note_on" and msg.velocity > 0:
+                self.held.add((msg.channel, msg.note))
+            elif msg.type in ("note_off", "note_on"):
+                self.held.discard((msg.channel, msg.note))
+        try:
+            self.handler(msg, t)
+        except Exception:
+            log.exception("MIDI input handler failed")
+
+    def lose(self) -> None:
+        with self._lock:
+            m, self._in, self.connected = self._in, None, None
+            held, self.held = sorted(self.held), set()
+        if m is not None:
+            _delete(m, cancel=True)
+        t = self.clock()
+        for ch, note in held:
+            self.handler(mido.Message("note_off", channel=ch, note=note, velocity=0), t)
+        if held:
+            log.info("released %d note(s) held on the lost input", len(held))
+
+    def close(self) -> None:
+        with self._lock:
+            m, self._in, self.connected = self._in, None, None
+        if m is not None:
+            _delete(m, cancel=True)
+
+
+class HotplugOutput(_Endpoint, OutputDevice):
+    """A MIDI output that follows its device. send() runs on the sender's loop; connecting and
+    losing are handed to that loop too (post), so the rtmidi object is swapped between sends."""
+
+    direction = "output"
+
+    def __init__(self, spec: PortSpec, pattern: str | None = None, channels: Iterable[int] = (),
+                 post: Callable[..., object] | None = None) -> None:
+        _Endpoint.__init__(self, spec, pattern)
+        self.post = post  # run a callable on the sender's loop; None: call at once (tests, start-up)
+        self.sounding: set[tuple[int, int]] = set()  # what this port really has on, by its own wire
+        self.channels: set[int] = {c for c in channels}  # 0-15
+        self.dropped_notes = 0
+        self._out = None
+
+    # -- sender loop side
+    def send(self, ev: OutEvent) -> None:
+        if ev.kind == NOTE_ON:
+            self.sounding.add((ev.channel, ev.data1))
+            self.channels.add(ev.channel)
+        elif ev.kind == NOTE_OFF:
+            self.sounding.discard((ev.channel, ev.data1))
+        elif ev.kind == CONTROL:
+            self.channels.add(ev.channel)
+        out = self._out
+        if out is not None:
+            out.send_message(ev.midi)
+
+    def send_raw(self, data) -> None:
+        if self._out is not None:
+            self._out.send_message(data)
+
+    def _attach(self, m, done: threading.Event | None = None) -> None:
+        for ch in sorted(self.channels):  # the synth may still hold notes from before
+            m.send_message((0xB0 | ch, CC_SUSTAIN, 0))
+            m.send_message((0xB0 | ch, CC_ALL_NOTES_OFF, 0))
+        self.sounding.clear()
+        self._out = m
+        if done:
+            done.set()
+
+    def _detach(self, done: threading.Event | None = None) -> None:
+        self._out = None
+        n = len(self.sounding)
+        self.dropped_notes += n
+        self.sounding.clear()  # those notes are closed as far as this port is concerned
+        if n:
+            log.info("closed %d note(s) sounding on the lost output", n)
+        if done:
+            done.set()
+
+    def _on_loop(self, fn, *args) -> None:
+        if self.post is None:
+            fn(*args)
+            return
+        done = threading.Event()
+        self.post(fn, *args, done)
+        if not done.wait(2.0):
+            log.warning("sender loop did not answer within 2 s")
+
+    # -- watcher side
+    def connect(self, port: str) -> bool:
+        m, name = _open(rtmidi.MidiOut, self.spec.api, port, self.spec.port_name)
+        if m is None:
+            return False
+        self.connected = name
+        time.sleep(CONNECT_SETTLE_S)  # JACK: a connection takes effect a few periods later
+        self._on_loop(self._attach, m)
+        return True
+
+    def lose(self) -> None:
+        old = self._out
+        self.connected = None
+        self._on_loop(self._detach)
+        if old is not None:
+            _delete(old)
+
+    def close(self) -> None:
+        m, self._out, self.connected = self._out, None, None
+        if m is not None:
+            _delete(m)
+
+
+def _delete(m, cancel: bool = False) -> None:
+    try:
+        if cancel:
+            m.cancel_callback()
+        m.close_port()
+        m.delete()
+    except Exception as e:  # a port whose device vanished may complain; it is gone either way
+        log.debug("closing rtmidi port: %s", e)
+
+
+class PortWatcher:
+    """Polls the port lists every poll_s seconds and lets each endpoint follow its device."""
+
+    def __init__(self, api: str, inputs: Iterable[HotplugInput] = (), outputs: Iterable[HotplugOutput] = (),
+                 poll_s: float = DEFAULT_POLL_S) -> None:
+        self.api = api
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.poll_s = poll_s
+        self.polls = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._probes: dict[str, object] = {}
+        self._warned = False
+
+    def _lister(self, kind: str):
+        """An rtmidi object to list ports of one direction with. Under JACK, listing is thread-safe
+        and every client costs a wake-up per period (about 0.7 % of a core here), so a connected
+        endpoint's own client is used and a probe client exists only while one is disconnected."""
+        if self.api == "jack":
+            own = ([ep._in for ep in self.inputs] if kind == "in" else [ep._out for ep in self.outputs])
+            own = next((m for m in own if m is not None), None)
+            if own is not None:
+                self._drop_probe(kind)
+                return own
+        if self._probes.get(kind) is None:
+            cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
+            self._probes[kind] = cls(APIS[self.api], name=f"{CLIENT}-probe")
+        return self._probes[kind]
+
+    def _drop_probe(self, kind: str) -> None:
+        m = self._probes.pop(kind, None)
+        if m is not None:
+            try:
+                m.delete()
+            except Exception:
+                pass
+
+    def _drop_probes(self) -> None:
+        for kind in list(self._probes):
+            self._drop_probe(kind)
+
+    def poll(self) -> None:
+        self.polls += 1
+        for kind, eps in (("in", self.inputs), ("out", self.outputs)):
+            if not eps:
+                continue
+            try:
+                names = self._lister(kind).get_ports()
+            except Exception as e:  # no ALSA sequencer / JACK server (yet): keep trying quietly
+                if not self._warned:
+                    log.warning("MIDI API %s is not available (%s); will keep trying", self.api, e)
+                    self._warned = True
+                self._drop_probe(kind)
+                continue
+            for ep in eps:
+                ep.check(names)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.poll()
+            except Exception:
+                log.exception("hot-plug poll failed")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hotplug", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self._drop_probes()

@@ -1,0 +1,154 @@
+"""Configuration that persists: saved atomically on request (OSC /liveai/config/save), loaded at
+start-up, and a broken file never stops the box: it logs a clear error and plays on the defaults.
+
+Writes happen only on an explicit save (field notes section 7: keep writes off the SD card), to a
+temporary file in the same directory, fsynced, then os.replace()d over the old one, so a power cut
+leaves either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from liveai.config import Config, ConfigError, load_toml, make_config
+
+log = logging.getLogger(__name__)
+
+ENV_PATH = "LIVEAI_CONFIG"
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def default_config_path() -> Path:
+    """$LIVEAI_CONFIG, else $XDG_CONFIG_HOME/liveai/liveai.toml (~/.config/liveai/liveai.toml)."""
+    if os.environ.get(ENV_PATH):
+        return Path(os.environ[ENV_PATH]).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "liveai" / "liveai.toml"
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ConfigError(f"cannot save the number {v}")
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    raise ConfigError(f"cannot save a {type(v).__name__} in TOML")
+
+
+def _key(k: str) -> str:
+    return k if _BARE.match(k) else _value(k)
+
+
+def to_toml(cfg: Config, only_changed: bool = True) -> str:
+    """The TOML text of cfg (keys that differ from the defaults, unless only_changed is False)."""
+    base = Config()
+    lines = ["# liveai configuration, written by /liveai/config/save; flags given on the command line override it"]
+    tables = []
+    for f in fields(Config):
+        v = getattr(cfg, f.name)
+        if v is None or (only_changed and v == getattr(base, f.name)):
+            continue
+        if isinstance(v, dict):
+            tables.append(f"\n[{f.name}]\n" + "".join(f"{_key(k)} = {_value(x)}\n" for k, x in v.items()))
+        else:
+            lines.append(f"{f.name} = {_value(v)}")
+    return "\n".join(lines) + "\n" + "".join(tables)
+
+
+def snapshot(cfg: Config, settings: Any | None = None) -> Config:
+    """cfg with the values the engine runs with now (tempo, mode, density... as changed over OSC)."""
+    data = {f.name: getattr(cfg, f.name) for f in fields(Config)}
+    if settings is not None:
+        for name in data:
+            if hasattr(settings, name):
+                v = getattr(settings, name)
+                data[name] = str(v) if name == "meter" else (dict(v) if isinstance(v, dict) else v)
+    out = Config(**data)
+    out.source = getattr(cfg, "source", None)
+    return out.validate()
+
+
+def to_save(path: str | os.PathLike | None, start: Config, live: Config) -> Config:
+    """What /liveai/config/save writes: the file as it is (when it loads), plus every setting that
+    was changed while running (live differs from start). Command-line flags are not baked into the
+    file unless they were changed live."""
+    data: dict[str, Any] = {}
+    if path is not None and Path(path).expanduser().exists():
+        try:
+            data = load_toml(Path(path).expanduser())
+            make_config(None, data)
+        except ConfigError:
+            data = {}  # a broken file is replaced as a whole
+    for f in fields(Config):
+        v = getattr(live, f.name)
+        if v != getattr(start, f.name):
+            data[f.name] = v
+    return make_config(None, data)
+
+
+def save_config(cfg: Config, path: str | os.PathLike) -> Path:
+    """Write cfg to path atomically; the text is checked by loading it back before it replaces
+    anything. Returns the path."""
+    path = Path(path).expanduser()
+    text = to_toml(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        make_config(tmp)  # never replace a good file with one that would not load
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # the rename itself survives a power cut once the directory is synced
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+def load_or_defaults(path: str | os.PathLike | None, overrides: dict[str, Any] | None = None,
+                     must_exist: bool = False) -> tuple[Config, str | None]:
+    """(config, error). A missing file (unless must_exist) is not an error; a broken one is logged
+    with what is wrong and the defaults (plus the command-line overrides) are used."""
+    err = None
+    if path is not None and (must_exist or Path(path).expanduser().exists()):
+        try:
+            cfg = make_config(Path(path).expanduser(), overrides)
+            cfg.source = str(path)
+            return cfg, None
+        except ConfigError as e:
+            err = str(e) if str(path) in str(e) else f"config file {path}: {e}"
+            log.error("%s; starting on the default settings (fix or delete the file, or save a new "
+                      "one with /liveai/config/save)", err)
+    try:
+        cfg = make_config(None, overrides)
+    except ConfigError as e:  # a bad flag: that one is the operator's, say so and drop the flags
+        log.error("%s; ignoring the command-line settings too", e)
+        err = f"{err}; {e}" if err else str(e)
+        cfg = make_config(None, None)
+    cfg.source = str(path) if path is not None else None
+    return cfg, err

@@ -1,0 +1,90 @@
+"""What the box adds to a live session, in one call from app.run_realtime: hot-plug endpoints and
+their watcher, OSC /liveai/config/save, real-time scheduling of the sender, the recordings cap."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from liveai.box.hotplug import HotplugInput, HotplugOutput, PortWatcher
+from liveai.box.persist import default_config_path, save_config, snapshot, to_save
+from liveai.box.recordings import prune_recordings
+from liveai.box.rt import lock_memory, promote_current_thread
+
+log = logging.getLogger(__name__)
+
+SAVE, SAVED = "/liveai/config/save", "/liveai/config/saved"
+
+
+def attach_config_save(session: Any, server: Any) -> None:
+    """OSC /liveai/config/save: the engine's current settings over the config file, atomically.
+    The snapshot is taken on the engine's loop; the file is written on a thread of its own (an SD
+    card can stall a write for a long time) and the sender gets /liveai/config/saved s (the path)."""
+    from liveai.osc_api import ADDRESSES
+    if SAVE not in ADDRESSES:
+        return
+    cfg, eng = session.cfg, session.engine
+    start = snapshot(cfg, eng.settings)  # what it started with: flags are not saved unless changed live
+
+    def write(snap, addr) -> None:
+        path = getattr(cfg, "source", None) or default_config_path()
+        try:
+            p = save_config(to_save(path, start, snap), path)
+        except Exception as e:
+            log.error("config save to %s failed: %s", path, e)
+            server.reply(addr, "/liveai/error", f"{SAVE}: {e}"[:200])
+            return
+        log.info("config saved to %s", p)
+        server.reply(addr, SAVED, str(p))
+
+    def take(addr) -> None:
+        try:
+            snap = snapshot(cfg, eng.settings)
+        except Exception as e:
+            server.reply(addr, "/liveai/error", f"{SAVE}: {e}"[:200])
+            return
+        threading.Thread(target=write, args=(snap, addr), name="config-save", daemon=True).start()
+
+    def handler(args, addr) -> None:
+        args = [x for x in args if x is not None]
+        if args:  # optional port: answer there, on the sender's host
+            addr = (addr[0], int(args[0]))
+        session.control.call_soon(take, addr)
+
+    server.on(SAVE, handler)
+
+
+def attach_box(session: Any, server: Any, midi_in: Any, midi_out: Any, box: bool = False) -> HotplugInput | None:
+    """Call before the clocks' threads start. Returns the hot-plug input (or None)."""
+    cfg = session.cfg
+    attach_config_save(session, server)
+    inp = out = None
+    if midi_in is not None and getattr(midi_in, "hotplug", False):
+        inp = HotplugInput(midi_in, session.engine.post_input, cfg.auto_in)
+    if midi_out is not None and getattr(midi_out, "hotplug", False):
+        out = HotplugOutput(midi_out, cfg.auto_out, [c - 1 for c in cfg.channels.values()])
+        session.scheduler.outputs.insert(0, out)
+    if inp or out:
+        api = (midi_in if inp else midi_out).api
+        watcher = PortWatcher(api, [inp] if inp else [], [out] if out else [], cfg.hotplug_poll)
+        watcher.poll()  # connect at once to what is there; the sender is not running yet
+        if out is not None:
+            out.post = session.sender.call_soon
+        watcher.start()
+        for ep in (inp, out):
+            if ep is not None:
+                session.closers.append(ep.close)
+        session.closers.append(watcher.stop)  # closers run last-first: the watcher stops before the ports close
+        for ep in (inp, out):
+            if ep is not None:
+                if ep.connected is None:
+                    log.info("no MIDI %s matches %r yet; waiting for one (checking every %g s)",
+                             ep.direction, ep.want if ep.want != "auto" or not ep.pattern else ep.pattern,
+                             cfg.hotplug_poll)
+    if box:
+        session.sender.call_soon(promote_current_thread)
+        lock_memory()
+        if cfg.record and cfg.record_cap_mb:
+            prune_recordings(Path(cfg.record), cfg.record_cap_mb)
+    return inp
