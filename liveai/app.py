@@ -29,7 +29,7 @@ from liveai.style import StyleMemory
 from liveai.tempo import TempoFollower
 from liveai.midi_io import MidiInput, MidiOutput, PortSpec
 from liveai.osc_io import OscOutput, OscServer, parse_target
-from liveai.output import ListOutput, OutputDevice
+from liveai.output import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, ListOutput, OutEvent, OutputDevice
 from liveai.recorder import Recorder, session_filename
 from liveai.scheduler import Scheduler
 from liveai.transport import Meter
@@ -176,6 +176,19 @@ class Stop:
             signal.signal(sig, lambda *_: self.event.set())
 
 
+def reset_output(dev: OutputDevice) -> None:
+    """Silence a MIDI output as it opens: sustain off, all notes off (CC123) and all sound off
+    (CC120) on all 16 channels. A predecessor killed with SIGKILL (or a crashed other program) may
+    have left notes sounding, and which ones is unknown; 48 short messages cover every case with no
+    state file, no disk writes while playing and no hot-path cost (144 bytes, 46 ms on DIN MIDI)."""
+    try:
+        for ch in range(16):
+            for cc in (CC_SUSTAIN, CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF):
+                dev.send(OutEvent.control(ch, cc, 0))
+    except Exception as e:
+        log.error("could not reset output %s: %s", getattr(dev, "name", dev), e)
+
+
 def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Session:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     control = RealtimeClock(spin=0.0, name="engine")
@@ -187,6 +200,7 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
             outputs.append(ProcessMidiOutput(midi_out))
         else:
             outputs.append(MidiOutput(midi_out))
+        reset_output(outputs[-1])
     if cfg.osc_out:
         outputs.append(OscOutput([parse_target(t) for t in cfg.osc_out]))
     return build_session(cfg, control, sender, outputs, record=record)
@@ -249,12 +263,15 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
             except Exception as e:
                 log.warning("closing: %s", e)
         if record and session.recorder:
-            path = out or session_filename(cfg.record)
-            session.recorder.save(path)
-            print(f"liveai: recorded {path}", flush=True)
-            if cfg.record_cap_mb and not out:
-                from liveai.box.recordings import prune_recordings
-                prune_recordings(Path(path).parent, cfg.record_cap_mb, keep=path)
+            try:  # a full disk or a vanished directory costs the recording, not the shutdown
+                path = out or session_filename(cfg.record)
+                session.recorder.save(path)
+                print(f"liveai: recorded {path}", flush=True)
+                if cfg.record_cap_mb and not out:
+                    from liveai.box.recordings import prune_recordings
+                    prune_recordings(Path(path).parent, cfg.record_cap_mb, keep=path)
+            except (OSError, ValueError) as e:
+                log.error("recording not saved: %s", e)
         session.scheduler.close()
         log.info("stopped in %.3f s", time.perf_counter() - t0)
     return session

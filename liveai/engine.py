@@ -113,6 +113,7 @@ class Engine:
         self._next_step = 0
         self._committed_step = -1
         self._busy = False
+        self._run = 0  # bumped at each start and mode change: results planned before are stale
         self._last_note_on = float("-inf")
         self._vel = 80.0
         self.running = False
@@ -221,6 +222,7 @@ class Engine:
         if step:
             self.transport.anchor(step, t, self.transport.bpm)
         self.running = True
+        self._run += 1
         self._player.clear()
         self._open.clear()
         self._history.clear()
@@ -304,6 +306,7 @@ class Engine:
         if mode != self.settings.mode:
             self.release_all()
             self.settings.mode = mode
+            self._run += 1
             self.primary, self.fallback = self.modes[mode]
             self.voices = tuple(self.primary.voices)
             self._sounding = {v: None for v in self.voices}
@@ -369,10 +372,20 @@ class Engine:
             self._commit(step, ctx, fallback_plan, primary=False)
             return
         self._busy = True
+        run = self._run
         deadline = self.clock.call_at(self.transport.time_of_step(step) - s.commit_margin,
-                                      self._deadline, step, ctx, fallback_plan)
+                                      self._if_current, run, self._deadline, step, ctx, fallback_plan)
         self.clock.run_worker(lambda: self.primary.plan(ctx),
-                              lambda res, err: self._primary_done(step, ctx, res, err, deadline, fallback_plan))
+                              lambda res, err: self._if_current(run, self._primary_done, step, ctx, res, err,
+                                                                deadline, fallback_plan))
+
+    def _if_current(self, run: int, fn: Callable[..., None], *args: Any) -> None:
+        """Call fn unless the transport restarted (or the mode changed) since the step was planned:
+        a late answer from an earlier run must not play, nor silence the new run's steps."""
+        if run == self._run:
+            fn(*args)
+        elif fn == self._primary_done:
+            self._busy = False
 
     def _deadline(self, step: int, ctx: StepContext, fallback_plan: StepPlan) -> None:
         if self._committed_step < step and self.running:
