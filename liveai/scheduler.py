@@ -28,12 +28,56 @@ class Scheduler:
         self.listeners: list[Callable[[float, OutEvent], None]] = []
         self._pending: set[Timer] = set()
         self._failed: set[str] = set()
+        self.early: dict[int, float] = {}  # id(output) -> seconds it gets events early (latency compensation)
+
+    def set_latency(self, device: OutputDevice, seconds: float) -> None:
+        """Latency compensation: planned events reach `device` `seconds` before their time, so that
+        they sound on the beat at a synth that needs that long (isobar's added_latency_seconds)."""
+        if not 0.0 <= seconds <= 0.5:
+            raise ValueError(f"latency offset must be 0..500 ms, not {seconds * 1000:g} ms")
+        if seconds:
+            self.early[id(device)] = seconds
+        else:
+            self.early.pop(id(device), None)
 
     def at(self, when: float, events: Sequence[OutEvent]) -> Timer:
-        """Emit events (in order) at clock time when."""
+        """Emit events (in order) at clock time when (earlier to outputs with a latency offset)."""
+        if self.early:
+            return self._at_early(when, events)
         t = self.clock.call_at(when, self._emit, events, when)
         self._pending.add(t)
         return t
+
+    def _at_early(self, when: float, events: Sequence[OutEvent]) -> Timer:
+        """What is sounding is decided once, at the earliest send; each output then gets the
+        admitted events at its own time (when - its offset)."""
+        groups: dict[float, list[OutputDevice]] = {}
+        for dev in self.outputs:
+            groups.setdefault(self.early.get(id(dev), 0.0), []).append(dev)
+        lead = max(groups)
+        t = self.clock.call_at(when - lead, self._emit_groups, events, when, groups)
+        self._pending.add(t)
+        return t
+
+    def _emit_groups(self, events: Sequence[OutEvent], when: float,
+                     groups: dict[float, list[OutputDevice]]) -> None:
+        lead = max(groups)
+        self.lateness.append(self.clock.now() - (when - lead))
+        self._current_timer(when - lead)
+        admitted = [ev for ev in events if self.tracker.admit(ev)]
+        for early, devs in sorted(groups.items(), reverse=True):
+            last = early == min(groups)  # listeners hear each event once, at its latest send
+            if early == lead:
+                self._send(admitted, devs, last, when)
+            else:
+                t = self.clock.call_at(when - early, self._send_late, admitted, devs, when, early, last)
+                self._pending.add(t)
+
+    def _send_late(self, events: list[OutEvent], devs: list[OutputDevice], when: float, early: float,
+                   notify: bool) -> None:
+        self.lateness.append(self.clock.now() - (when - early))
+        self._current_timer(when - early)
+        self._send(events, devs, notify, when)
 
     def now(self, events: Sequence[OutEvent]) -> None:
         """Emit events as soon as possible (the reactive path)."""
@@ -43,6 +87,9 @@ class Scheduler:
         for t in list(self._pending):
             t.cancel()
         self._pending.clear()
+        for dev in self.outputs:
+            if getattr(dev, "timed", False):
+                dev.cancel_pending()  # what it holds to send later goes too
 
     def release_all(self) -> None:
         """On the sender's loop: drop what is planned, close every sounding note, CC123."""
@@ -67,18 +114,23 @@ class Scheduler:
                 self._pending.discard(t)
         return None
 
-    def _send(self, events: Iterable[OutEvent]) -> None:
+    def _send(self, events: Iterable[OutEvent], devices: Sequence[OutputDevice] | None = None,
+              notify: bool = True, due: float | None = None) -> None:
         now = self.clock.now()
         for ev in events:
-            for dev in self.outputs:
+            for dev in self.outputs if devices is None else devices:
                 try:
-                    dev.send(ev)
+                    if due is not None and getattr(dev, "timed", False):
+                        dev.send_at(ev, due)  # a device that sends at the time itself (liveai.sync)
+                    else:
+                        dev.send(ev)
                 except Exception as e:  # a vanished port or unreachable host must not stop the music
                     if dev.name not in self._failed:
                         self._failed.add(dev.name)
                         log.error("output %s failed: %s (further errors from it are quiet)", dev.name, e)
-            for fn in self.listeners:
-                fn(now, ev)
+            if notify:
+                for fn in self.listeners:
+                    fn(now, ev)
 
     def close(self) -> None:
         for dev in self.outputs:
