@@ -299,3 +299,37 @@ def test_latency_offset_release_all_leaves_nothing_sounding():
     clock.run()
     assert [e.kind for _, e in synth.events][:2] == ["on", "off"]
     assert "on" not in [e.kind for _, e in fast.events]
+
+
+def test_config_and_flags_for_sync():
+    from liveai.cli import _overrides, build_parser
+    from liveai.config import ConfigError, make_config
+    args = build_parser().parse_args(["run", "--clock", "midi", "--clock-out", "virtual", "--latency", "midi=12.5",
+                                      "--latency", "clock=3", "--sender", "process"])
+    cfg = make_config(None, _overrides(args))
+    assert (cfg.clock, cfg.clock_out, cfg.sender) == ("midi", "virtual", "process")
+    assert cfg.latency == {"midi": 12.5, "clock": 3.0}
+    for bad in ({"clock": "smpte"}, {"latency": {"usb": 1}}, {"latency": {"midi": 900}}, {"sender": "fork"}):
+        with pytest.raises(ConfigError):
+            make_config(None, bad)
+    with pytest.raises(ConfigError):
+        _overrides(build_parser().parse_args(["run", "--latency", "midi"]))
+
+
+def test_link_clock_follows_session_beats_on_the_engine_loop():
+    """LinkClock._update (what the Link thread posts) on the simulated clock: start in phase,
+    follow tempo, stop with the session when start/stop sync is on."""
+    pytest.importorskip("aalink")
+    from liveai.sync import LinkClock
+    clock, eng, sink = sim_engine(tempo=120.0)
+    link = LinkClock(eng, 120.0, start_stop_sync=True).attach()
+    assert eng.settings.external_clock
+    link._update(100.0, 7.5, 2.0, False)
+    assert not eng.running
+    link._update(100.0, 8.25, 2.0, True)  # playing: start at beat 8.25 (step 33) at t = 2.0
+    assert eng.running and eng.transport.bpm == 100.0
+    assert eng.transport.time_of_step(33) == pytest.approx(2.0)
+    link._update(110.0, 9.0, 2.45, True)
+    assert eng.transport.time_of_step(36) == pytest.approx(2.45) and eng.transport.bpm == 110.0
+    link._update(110.0, 10.0, 3.0, False)
+    assert not eng.running
