@@ -53,14 +53,15 @@ def port_key(name: str) -> str:
 
 def looks_like_hardware(name: str) -> bool:
     """ALSA: kernel clients (numbers 16-127) are devices, user-space clients are 128 and up, 14 is
-    Midi Through. JACK: physical ports are system:..., system_midi:... or bridged by a2j."""
+    Midi Through. JACK: physical ports are system:..., system_midi:..., bridged by a2j or PipeWire's Midi-Bridge.
+    Anything else (Bluetooth MIDI, a software synth) is picked with the config's auto_in/auto_out."""
     low = name.lower()
     if is_ours(name) or any(s in low for s in _SOFTWARE):
         return False
     m = _ALSA_ADDR.search(name)
     if m:
         return 16 <= int(m.group(1)) < 128
-    return bool(re.match(r"^(system|system_midi|a2j(-\d+)?)\s*:", low))
+    return bool(re.match(r"^(system|system_midi|a2j(-\d+)?|midi-bridge)\s*:", low))  # midi-bridge: PipeWire
 
 
 def choose_port(names: Iterable[str], want: str, pattern: str | None = None,
@@ -82,6 +83,47 @@ def choose_port(names: Iterable[str], want: str, pattern: str | None = None,
             if port_key(n) == prefer_key:
                 return n
     return cands[0] if cands else None
+
+
+ALSA_CLIENTS = "/proc/asound/seq/clients"
+_CLIENT = re.compile(r'^Client\s+(\d+)\s*:\s*"(.*)"')
+_PORT = re.compile(r'^\s+Port\s+(\d+)\s*:')
+_LINK = re.compile(r'^\s+(?:Connecting To|Connected From)\s*:(.*)$')
+
+
+def alsa_links(text: str) -> dict[tuple[int, int], set[str]]:
+    """From /proc/asound/seq/clients: (client, port) -> names of the clients it is subscribed to or
+    from. How a device that was unplugged and plugged back within one poll is noticed under ALSA:
+    its name is the same, but our subscription to it is gone."""
+    names: dict[int, str] = {}
+    raw: dict[tuple[int, int], set[int]] = {}
+    client = port = None
+    for line in text.splitlines():
+        m = _CLIENT.match(line)
+        if m:
+            client, port = int(m.group(1)), None
+            names[client] = m.group(2)
+            continue
+        m = _PORT.match(line)
+        if m and client is not None:
+            port = int(m.group(1))
+            raw.setdefault((client, port), set())
+            continue
+        m = _LINK.match(line)
+        if m and client is not None and port is not None:
+            raw[(client, port)].update(int(c) for c, _ in re.findall(r"(\d+):(\d+)", m.group(1)))
+    return {k: {names.get(c, str(c)) for c in v} for k, v in raw.items()}
+
+
+def linked_to_us(port: str, links: dict[tuple[int, int], set[str]] | None) -> bool | None:
+    """Whether liveai is subscribed to the ALSA port named port; None when it cannot be told."""
+    m = _ALSA_ADDR.search(port)
+    if links is None or not m:
+        return None
+    peers = links.get((int(m.group(1)), int(m.group(2))))
+    if peers is None:
+        return None
+    return any(is_ours(n) for n in peers)
 
 
 def _open(cls, api: str, port: str, port_name: str):
@@ -111,16 +153,22 @@ class _Endpoint:
         self.connected: str | None = None
         self.key: str | None = None
         self.losses = self.connects = 0
+        self._failed: str | None = None
 
     @property
     def name(self) -> str:
         return self.connected or f"{self.want} (waiting for a device)"
 
-    def check(self, names: list[str]) -> None:
-        """Called by the watcher with the current port list of our direction."""
+    def check(self, names: list[str], links: dict[tuple[int, int], set[str]] | None = None) -> None:
+        """Called by the watcher with the current port list of our direction (and, under ALSA,
+        who is subscribed to what)."""
         if self.connected is not None and self.connected not in names:
             self.losses += 1
             log.warning("MIDI %s %s is gone; waiting for it to come back", self.direction, self.connected)
+            self.lose()
+        elif self.connected is not None and linked_to_us(self.connected, links) is False:
+            self.losses += 1
+            log.warning("MIDI %s %s was unplugged and plugged back; reconnecting", self.direction, self.connected)
             self.lose()
         if self.connected is None:
             port = choose_port(names, self.want, self.pattern, self.key)
@@ -131,7 +179,11 @@ class _Endpoint:
                         self.key = port_key(port)
                         log.info("MIDI %s connected: %s", self.direction, port)
                 except Exception as e:
-                    log.warning("MIDI %s %s: cannot connect (%s); will retry", self.direction, port, e)
+                    if self._failed != port:  # once per port, not every poll (keep the journal small)
+                        log.warning("MIDI %s %s: cannot connect (%s); will retry", self.direction, port, e)
+                    self._failed = port
+                else:
+                    self._failed = None
 
     def connect(self, port: str) -> bool:
         raise NotImplementedError
@@ -339,8 +391,18 @@ class PortWatcher:
         for kind in list(self._probes):
             self._drop_probe(kind)
 
+    def _alsa_links(self) -> dict[tuple[int, int], set[str]] | None:
+        if self.api != "alsa":
+            return None
+        try:
+            with open(ALSA_CLIENTS, encoding="utf-8", errors="replace") as f:
+                return alsa_links(f.read())
+        except OSError:
+            return None
+
     def poll(self) -> None:
         self.polls += 1
+        links = self._alsa_links()
         for kind, eps in (("in", self.inputs), ("out", self.outputs)):
             if not eps:
                 continue
@@ -353,7 +415,7 @@ class PortWatcher:
                 self._drop_probe(kind)
                 continue
             for ep in eps:
-                ep.check(names)
+                ep.check(names, links)
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_s):

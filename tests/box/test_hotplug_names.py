@@ -11,6 +11,7 @@ def test_hardware_test_alsa_and_jack():
     assert [looks_like_hardware(n) for n in JACK_INS] == [False, True, True]
     assert not looks_like_hardware("a2j:Midi Through [14] (capture): Midi Through Port-0")
     assert not looks_like_hardware("liveai-01:in")
+    assert looks_like_hardware("Midi-Bridge:Keystation 49 MK3 0 (capture)")  # PipeWire's JACK names
 
 
 def test_auto_picks_first_hardware_not_ours():
@@ -34,3 +35,53 @@ def test_replugged_device_is_the_same_port():
     assert port_key("Keystation 49:Keystation 49 MIDI 1 20:0") != port_key("nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0")
     names = ["nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0", "Keystation 49:Keystation 49 MIDI 1 24:0"]
     assert choose_port(names, "auto", prefer_key=port_key("Keystation 49:Keystation 49 MIDI 1 20:0")) == names[1]
+
+
+PROC = """Client info
+  cur  clients : 4
+  peak clients : 4
+  max  clients : 192
+
+Client   0 : "System" [Kernel]
+  Port   0 : "Timer" (Rwe-)
+  Port   1 : "Announce" (R-e-)
+    Connecting To: 129:0
+Client  14 : "Midi Through" [Kernel]
+  Port   0 : "Midi Through Port-0" (RWe-)
+Client  20 : "Keystation 49" [Kernel]
+  Port   0 : "Keystation 49 MIDI 1" (RWeX)
+    Connecting To: 128:0[real:0]
+Client  24 : "Synth" [Kernel]
+  Port   0 : "Synth MIDI 1" (RWeX)
+Client 128 : "liveai" [User]
+  Port   0 : "in" (-We-)
+    Connected From: 20:0
+"""
+
+
+def test_alsa_subscriptions_tell_a_quick_replug():
+    from liveai.box.hotplug import alsa_links, linked_to_us
+    links = alsa_links(PROC)
+    assert links[(20, 0)] == {"liveai"} and links[(0, 1)] == {"129"}
+    assert linked_to_us("Keystation 49:Keystation 49 MIDI 1 20:0", links) is True
+    assert linked_to_us("Synth:Synth MIDI 1 24:0", links) is False  # same name, our subscription gone
+    assert linked_to_us("Other:Other 30:0", links) is None and linked_to_us("a2j:Keys", links) is None
+    assert linked_to_us("Synth:Synth MIDI 1 24:0", None) is None  # no /proc/asound: cannot tell
+
+
+def test_quick_replug_reconnects(monkeypatch):
+    from liveai.box.hotplug import HotplugOutput, alsa_links
+    from liveai.midi_io import PortSpec
+    ep = HotplugOutput(PortSpec("alsa", "auto", False, "out", True))
+    events = []
+    monkeypatch.setattr(ep, "connect", lambda port: (events.append(("connect", port)), setattr(ep, "connected", port))[1] or True)
+    monkeypatch.setattr(ep, "lose", lambda: (events.append(("lose", ep.connected)), setattr(ep, "connected", None)))
+    names = ["Synth:Synth MIDI 1 24:0"]
+    ep.check(names, None)
+    assert events == [("connect", names[0])]
+    subscribed = PROC.replace('(RWeX)\nClient 128', '(RWeX)\n    Connected From: 128:1\nClient 128')
+    assert alsa_links(subscribed)[(24, 0)] == {"liveai"}
+    ep.check(names, alsa_links(subscribed))  # still subscribed: nothing to do
+    assert len(events) == 1
+    ep.check(names, alsa_links(PROC))  # the synth came back with the same name, unsubscribed
+    assert events[1:] == [("lose", names[0]), ("connect", names[0])]
