@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 AUTO = "auto"
 DEFAULT_POLL_S = 1.5
+MAX_RETRY_S = 30.0  # longest wait between tries while the MIDI system itself is missing
 CONNECT_SETTLE_S = 0.1  # JACK drops what is sent in the first periods after jack_connect (measured)
 _ALSA_ADDR = re.compile(r"\s+(\d+):(\d+)$")
 _A2J_ID = re.compile(r"\s*\[\d+\]")
@@ -363,6 +364,8 @@ class PortWatcher:
         self._thread: threading.Thread | None = None
         self._probes: dict[str, object] = {}
         self._warned = False
+        self._failures = 0
+        self._retry_at = 0.0
 
     def _lister(self, kind: str):
         """An rtmidi object to list ports of one direction with. Under JACK, listing is thread-safe
@@ -402,18 +405,25 @@ class PortWatcher:
 
     def poll(self) -> None:
         self.polls += 1
+        if time.monotonic() < self._retry_at:
+            return
         links = self._alsa_links()
         for kind, eps in (("in", self.inputs), ("out", self.outputs)):
             if not eps:
                 continue
             try:
                 names = self._lister(kind).get_ports()
-            except Exception as e:  # no ALSA sequencer / JACK server (yet): keep trying quietly
+            except Exception as e:  # no ALSA sequencer / JACK server (yet): keep trying, less and less often
+                self._failures += 1  # (alsa-lib prints to stderr on every try: keep the journal small)
+                delay = min(MAX_RETRY_S, self.poll_s * 2 ** min(self._failures, 8))
+                self._retry_at = time.monotonic() + delay
                 if not self._warned:
-                    log.warning("MIDI API %s is not available (%s); will keep trying", self.api, e)
+                    log.warning("MIDI API %s is not available (%s); will keep trying (up to every %g s)",
+                                self.api, e, MAX_RETRY_S)
                     self._warned = True
                 self._drop_probe(kind)
-                continue
+                return
+            self._failures = 0
             for ep in eps:
                 ep.check(names, links)
 

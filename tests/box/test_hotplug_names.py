@@ -85,3 +85,22 @@ def test_quick_replug_reconnects(monkeypatch):
     assert len(events) == 1
     ep.check(names, alsa_links(PROC))  # the synth came back with the same name, unsubscribed
     assert events[1:] == [("lose", names[0]), ("connect", names[0])]
+
+
+def test_missing_midi_system_is_retried_less_and_less_often(monkeypatch):
+    import liveai.box.hotplug as hp
+    from liveai.midi_io import PortSpec
+    tries = []
+
+    class NoSeq:
+        def __init__(self, *a, **k):
+            tries.append(1)
+            raise RuntimeError("no sequencer")
+    monkeypatch.setattr(hp.rtmidi, "MidiIn", NoSeq)
+    now = [1000.0]
+    monkeypatch.setattr(hp.time, "monotonic", lambda: now[0])
+    w = hp.PortWatcher("alsa", [hp.HotplugInput(PortSpec("alsa", "auto", False, "in", True), lambda m, t: None)], [], 1.5)
+    for _ in range(200):  # five minutes of polls
+        w.poll()
+        now[0] += 1.5
+    assert 5 <= len(tries) <= 16  # 3, 6, 12, 24, then every 30 s; not 200
