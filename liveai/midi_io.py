@@ -25,6 +25,19 @@ class PortNotFound(LookupError):
     pass
 
 
+class MidiUnavailable(RuntimeError):
+    """The MIDI system itself is missing (no ALSA sequencer, no JACK server)."""
+
+
+def _client(cls: type, api: str):
+    """An rtmidi MidiIn/MidiOut named CLIENT; a clear error (not rtmidi's OSError) if the API is down."""
+    try:
+        return cls(_api(api), name=CLIENT)
+    except rtmidi.SystemError as e:
+        hint = "is a JACK server running?" if api == "jack" else "is there an ALSA sequencer (/dev/snd/seq)?"
+        raise MidiUnavailable(f"MIDI API {api} is not available ({e}); {hint}") from None
+
+
 def _api(api: str) -> int:
     try:
         return APIS[api]
@@ -73,17 +86,21 @@ class MidiInput:
         self.handler = handler
         self.clock = clock
         self.dropped = 0
-        self._in = rtmidi.MidiIn(_api(spec.api), name=CLIENT)
-        self._in.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
-        if spec.virtual or spec.name is None:
-            self._in.open_virtual_port(spec.port_name)
-            self.name = f"{CLIENT}:{spec.port_name} (virtual)"
-        else:
-            ports = self._in.get_ports()
-            i = find_port(ports, spec.name, "input")
-            self._in.open_port(i, spec.port_name)
-            self.name = ports[i]
-        self._in.set_callback(self._callback)
+        self._in = _client(rtmidi.MidiIn, spec.api)
+        try:
+            self._in.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
+            if spec.virtual or spec.name is None:
+                self._in.open_virtual_port(spec.port_name)
+                self.name = f"{CLIENT}:{spec.port_name} (virtual)"
+            else:
+                ports = self._in.get_ports()
+                i = find_port(ports, spec.name, "input")
+                self._in.open_port(i, spec.port_name)
+                self.name = ports[i]
+            self._in.set_callback(self._callback)
+        except BaseException:
+            self._in.delete()  # leave no client behind (a JACK server stalls on one that dies unclosed)
+            raise
 
     def _callback(self, event: tuple[list[int], float], data: object = None) -> None:
         t = self.clock()
@@ -110,15 +127,19 @@ class MidiOutput(OutputDevice):
     """A MIDI output port. send() hands pre-built bytes to rtmidi."""
 
     def __init__(self, spec: PortSpec) -> None:
-        self._out = rtmidi.MidiOut(_api(spec.api), name=CLIENT)
-        if spec.virtual or spec.name is None:
-            self._out.open_virtual_port(spec.port_name)
-            self.name = f"{CLIENT}:{spec.port_name} (virtual)"
-        else:
-            ports = self._out.get_ports()
-            i = find_port(ports, spec.name, "output")
-            self._out.open_port(i, spec.port_name)
-            self.name = ports[i]
+        self._out = _client(rtmidi.MidiOut, spec.api)
+        try:
+            if spec.virtual or spec.name is None:
+                self._out.open_virtual_port(spec.port_name)
+                self.name = f"{CLIENT}:{spec.port_name} (virtual)"
+            else:
+                ports = self._out.get_ports()
+                i = find_port(ports, spec.name, "output")
+                self._out.open_port(i, spec.port_name)
+                self.name = ports[i]
+        except BaseException:
+            self._out.delete()  # leave no client behind
+            raise
         self._send = self._out.send_message
 
     def send(self, ev: OutEvent) -> None:
