@@ -4,8 +4,8 @@
 
 One run starts a private JACK server (dummy driver, 48 kHz, 32-frame periods, real-time
 scheduling when allowed), a JACK test rig (latency_bench.jackrig) and the real engine in a process
-of its own (`liveai run --midi-api jack --thru --generator model`, wrapped by
-latency_bench.engine_proc to collect the sender's lateness record), then:
+of its own (`liveai run --midi-api jack --thru --generator model --sender process --realtime`,
+wrapped by latency_bench.engine_proc to collect the sender's lateness record), then:
 
   (g) start-up: from launching the engine process to its "ready" line;
   (e) CPU idle: the engine waiting for the player;
@@ -269,14 +269,14 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
                 except (socket.timeout, OSError):
                     pass
         threading.Thread(target=drain, daemon=True).start()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LIVEAI_BENCH_RT": "1" if rt else "0",
-               "LIVEAI_SENDER_RT": "1" if rt else "0", "LIVEAI_SENDER_STATS": sender_stats}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LIVEAI_SENDER_RT": "1" if rt else "0",
+               "LIVEAI_SENDER_STATS": sender_stats}
         args = [sys.executable, "-m", "latency_bench.engine_proc", dump, "run", "--midi-api", "jack",
                 "--midi-in", rig.name, "--midi-out", rig.name, "--thru", "--tempo", f"{BPM:g}", "--idle-bars", "0",
-                "--generator", generator, "--sender", sender, "--osc-port", str(osc_port), "--osc-out", f"127.0.0.1:{sink.getsockname()[1]}"]
+                *(["--realtime"] if rt else []), "--generator", generator, "--sender", sender, "--osc-port", str(osc_port), "--osc-out", f"127.0.0.1:{sink.getsockname()[1]}"]
         t_launch = time.perf_counter()
         eng = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+                               stderr=subprocess.STDOUT, text=True, bufsize=1, preexec_fn=normal_priority)
         lines: list[str] = []
         ready = threading.Event()
 

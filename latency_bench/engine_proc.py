@@ -1,15 +1,12 @@
 """The real engine (`liveai ...` arguments), run by latency_bench in a process of its own, which on
 exit writes what only the engine knows to a JSON file: the sender's own lateness record
 (Scheduler.lateness), the marks set by SIGUSR1 (the bench's phase boundaries) and engine stats.
-With LIVEAI_BENCH_RT=1 every engine thread runs on SCHED_FIFO 50 and the sender's on 70 (`liveai run
---box` raises only the sender's).
 
     python -m latency_bench.engine_proc OUT.json run --midi-api jack ...
 """
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import time
@@ -17,14 +14,6 @@ import time
 
 def main(argv: list[str]) -> int:
     out_path, args = argv[0], argv[1:]
-    if os.environ.get("LIVEAI_BENCH_RT") == "1":
-        # Every thread of the engine on SCHED_FIFO 50 (threads inherit it from this one), the sender
-        # 70: on a machine loaded by other work, a normal-priority engine thread that holds the GIL
-        # can be preempted for tens of ms while the real-time threads wait for it (GIL inversion).
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
-        except (OSError, AttributeError) as e:
-            print(f"engine_proc: no real-time scheduling: {e}", file=sys.stderr)
     import liveai.app as app
     import liveai.cli as cli
 
@@ -43,9 +32,6 @@ def main(argv: list[str]) -> int:
 
         def ready(session):
             holder.append(session)
-            if os.environ.get("LIVEAI_BENCH_RT") == "1":  # as `liveai run --box` does, without hot-plug
-                from liveai.box.rt import promote_current_thread
-                session.sender.call_soon(promote_current_thread)
             if user_ready:
                 user_ready(session)
         kw["on_ready"] = ready

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sender", choices=["thread", "process"],
                      help="where the MIDI sender runs: thread (default) or process (a process of its own, "
                           "on SCHED_FIFO where allowed: no other Python thread can delay a note)")
+    run.add_argument("--realtime", action="store_const", const=True,
+                     help="every engine thread on SCHED_FIFO 50 and the sender on 70, where allowed "
+                          "(root or LimitRTPRIO): on a busy machine this keeps notes on time (latency_bench/README.md)")
 
     demo = sub.add_parser("demo", help="play a built-in tune (or --input) with no hardware", description="Play a tune as the player, through the same path as live input.")
     _common(demo)
@@ -187,6 +190,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return not cfg.virtual and name is not None and (args.box or name.lower() == "auto")
     midi_in = PortSpec(cfg.midi_api, cfg.midi_in, bool(cfg.virtual) or cfg.midi_in is None, "in", hot(cfg.midi_in))
     midi_out = PortSpec(cfg.midi_api, cfg.midi_out, bool(cfg.virtual) or cfg.midi_out is None, "out", hot(cfg.midi_out))
+    if cfg.realtime:
+        from liveai.sync import realtime_engine
+        realtime_engine()  # before any engine thread starts: they inherit it
     run_realtime(cfg, midi_in, midi_out, box=args.box)
     return 0
 

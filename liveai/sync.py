@@ -381,6 +381,23 @@ class LinkClock:
             eng.retime(tempo, step, t)
 
 
+ENGINE_PRIORITY = 50  # every engine thread with --realtime; the sender 70 (liveai.box.rt), JACK above
+
+
+def realtime_engine(priority: int = ENGINE_PRIORITY) -> bool:
+    """--realtime: put the calling (main) thread on SCHED_FIFO before the engine starts its threads,
+    so that every thread it starts inherits it. latency_bench measured why: with only the sender
+    real-time, a normal-priority engine thread holding the GIL can be preempted by other processes
+    for tens of ms while the sender waits for it. True if it worked."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        log.info("engine threads: SCHED_FIFO priority %d", priority)
+        return True
+    except (OSError, AttributeError) as e:
+        log.warning("--realtime: real-time scheduling not allowed (%s); running at normal priority", e)
+        return False
+
+
 def attach_sync(session: Any, cfg: Any) -> list[Callable[[], None]]:
     """Wire the clock source, clock out and latency offsets of cfg into a real-time session.
     Returns closers (in order of opening). Call before the clocks start."""
@@ -403,6 +420,9 @@ def attach_sync(session: Any, cfg: Any) -> list[Callable[[], None]]:
             sched.set_latency(dev, latency[kind] / 1000.0)
             lead = max(lead, latency[kind] / 1000.0)
     eng.settings.commit_margin += lead  # the model must finish before the earliest send
+    if getattr(cfg, "realtime", False):
+        from liveai.box.rt import promote_current_thread
+        session.sender.call_soon(promote_current_thread)  # the sender above the rest (FIFO 70)
     source = check_clock_source(getattr(cfg, "clock", "internal") or "internal")
     if source == "midi":
         follower = MidiClockFollower(eng).attach()

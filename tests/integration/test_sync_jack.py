@@ -89,14 +89,10 @@ def rig(rt_jack):
 
 def _engine(*extra: str, osc_out: int) -> EngineProcess:
     """`python -m liveai run ...` with the MIDI sender in a process of its own and, where allowed,
-    every engine thread on SCHED_FIFO 50 (set on the main thread at once; the threads it starts
-    inherit it; the sender process raises itself to 70): see latency_bench/README.md on why."""
+    every engine thread on SCHED_FIFO (--realtime): see latency_bench/README.md on why."""
     args = ["run", "--midi-api", "jack", "--generator", "rules", "--osc-port", "0",
-            "--osc-out", f"127.0.0.1:{osc_out}", "--sender", "process", *extra]
-    eng = EngineProcess(*args)
-    if RT:
-        subprocess.run(["chrt", "-f", "-p", "50", str(eng.proc.pid)], capture_output=True)
-    return eng
+            "--osc-out", f"127.0.0.1:{osc_out}", "--sender", "process", *(["--realtime"] if RT else []), *extra]
+    return EngineProcess(*args)
 
 
 def test_clock_out_counts_24_ticks_per_beat_with_start_and_stop(rig):
