@@ -100,28 +100,10 @@ def build_session(cfg: Config, control: Clock, sender: Clock, outputs: list[Outp
     return Session(cfg, control, sender, engine, scheduler, recorder, sink)
 
 
-def attach_osc(session: Session, server: OscServer) -> None:
-    """Control handlers: each runs on the engine's loop, never in the OSC thread."""
-    eng, post = session.engine, session.control.call_soon
-
-    def safe(fn: Callable, *args) -> None:
-        try:
-            fn(*args)
-        except ValueError as e:
-            log.warning("%s", e)
-
-    server.on("/liveai/ping", lambda a, addr: server.reply(addr, "/liveai/pong"))
-    server.on("/liveai/tempo", lambda a, addr: post(safe, eng.set_tempo, float(a[0])))
-    server.on("/liveai/mode", lambda a, addr: post(safe, eng.set_mode, a[0]))
-    server.on("/liveai/panic", lambda a, addr: post(eng.panic))
-
-    def status(a, addr):
-        def reply():
-            s = eng.status()
-            server.reply(addr, "/liveai/status/reply", int(s["running"]), int(s["bar"]), int(s["beat"]),
-                         float(s["tempo"]), s["mode"], s["key"], s["chord"])
-        post(reply)
-    server.on("/liveai/status", status)
+def attach_osc(session: Session, server: OscServer, oscquery: bool = True):
+    """The whole OSC address table bound to the engine (liveai.control), feedback and OSCQuery."""
+    from liveai.control import attach_osc as attach
+    return attach(session, server, oscquery)
 
 
 def summary(session: Session, wall: float) -> str:
@@ -202,7 +184,7 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
             outputs.append(MidiOutput(midi_out))
         reset_output(outputs[-1])
     if cfg.osc_out:
-        outputs.append(OscOutput([parse_target(t) for t in cfg.osc_out]))
+        outputs.append(OscOutput([parse_target(t) for t in cfg.osc_out], cfg.osc_bundle_latency / 1000.0))
     return build_session(cfg, control, sender, outputs, record=record)
 
 
@@ -221,7 +203,8 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
     inp = None
     try:
         server = OscServer(cfg.osc_port, cfg.osc_host)
-        attach_osc(session, server)
+        control = attach_osc(session, server)
+        session.closers.append(control.close)
         from liveai.box.wire import attach_box
         inp = attach_box(session, server, midi_in, midi_out, box)  # hot-plug, /liveai/config/save
         server.start()
@@ -244,7 +227,8 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
         gc.freeze()  # nothing allocated at start-up is scanned again while playing
         ready = time.perf_counter() - t_start
         print(f"liveai: ready in {ready:.2f} s (generator {session.engine.primary.name}, "
-              f"osc port {server.port}, midi in {inp.name if inp else 'none'}, "
+              f"osc port {server.port}, oscquery port {control.oscquery.port if control.oscquery else 'off'}, "
+              f"midi in {inp.name if inp else 'none'}, "
               f"midi out {[d.name for d in session.scheduler.outputs]})", flush=True)
         if on_ready:
             on_ready(session)

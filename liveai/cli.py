@@ -27,6 +27,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--osc-host", dest="osc_host", help="address OSC control binds to (default 127.0.0.1; 0.0.0.0 opens it to the network)")
     p.add_argument("--osc-out", dest="osc_out", action="append", metavar="HOST:PORT",
                    help="where notes and feedback go over OSC; repeatable (default 127.0.0.1:9001)")
+    p.add_argument("--oscquery-port", dest="oscquery_port", type=int,
+                   help="HTTP port of the OSCQuery JSON tree of the OSC address space (default 9002; 0 any free port; -1 off)")
+    p.add_argument("--osc-bundle-latency", dest="osc_bundle_latency", type=float, metavar="MS",
+                   help="send OSC notes as bundles timetagged now + MS, for synths that honour timetags (default 0: plain messages)")
     p.add_argument("--channel", action="append", metavar="PART=N", help="MIDI channel (1-16) of an engine part, e.g. bass=2; repeatable")
     p.add_argument("--density", type=float, help="how busy the accompaniment is, 0..1 (default 1)")
     p.add_argument("--start-now", dest="start_now", action="store_const", const=True,
@@ -66,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "hot-plug, config from --config or ~/.config/liveai/liveai.toml (a broken file: logged, defaults used), "
                      "real-time sender where allowed")
     run.add_argument("--virtual", action="store_const", const=True, help="open virtual ports named liveai:in and liveai:out instead")
+    run.add_argument("--no-midi", dest="no_midi", action="store_true",
+                     help="no MIDI ports at all: play over OSC only (player notes from /liveai/player/note)")
     run.add_argument("--thru", action="store_const", const=True, help="echo the player's notes to the output")
     run.add_argument("--record", metavar="DIR", help="record the session to a new .mid file in DIR")
     run.add_argument("--clock", choices=["internal", "midi", "link"],
@@ -193,6 +199,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg.realtime:
         from liveai.sync import realtime_engine
         realtime_engine()  # before any engine thread starts: they inherit it
+    if args.no_midi:
+        midi_in = midi_out = None
     run_realtime(cfg, midi_in, midi_out, box=args.box)
     return 0
 

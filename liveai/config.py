@@ -39,6 +39,8 @@ class Config:
     osc_port: int = 9000
     osc_host: str = "127.0.0.1"
     osc_out: list[str] = field(default_factory=lambda: ["127.0.0.1:9001"])
+    oscquery_port: int = 9002  # HTTP; 0 any free port, negative off
+    osc_bundle_latency: float = 0.0  # ms; > 0 sends OSC notes as bundles timetagged now + this
     record: str | None = None
     start_now: bool = False
     idle_bars: float = 2.0
@@ -83,6 +85,10 @@ class Config:
                 raise ConfigError(f"channel of {part} must be 1..16, not {ch!r}")
         if not 0 <= self.osc_port < 65536:
             raise ConfigError(f"bad osc_port {self.osc_port}")
+        if not self.oscquery_port < 65536:
+            raise ConfigError(f"bad oscquery_port {self.oscquery_port}")
+        if not 0.0 <= self.osc_bundle_latency <= 5000.0:
+            raise ConfigError("osc_bundle_latency must be 0..5000 ms")
         if not 1 <= self.lookahead_steps <= 16:
             raise ConfigError("lookahead_steps must be 1..16")
         if not 0.0 <= self.density <= 1.0:

@@ -2,14 +2,17 @@
 
 The server is one thread on a blocking socket (not python-osc's thread-per-packet server, not its
 Dispatcher, which sleeps until bundle timetags): each datagram is parsed with python-osc's parser,
-checked against the address table (liveai.osc_api), and its handler is called. Bad packets are
-counted and logged, never raised. Replies go to the sender's own address and port.
+checked against the address table (liveai.osc_api), and its handler is called with the arguments
+converted to the table's types. Bad packets are counted and logged, never raised; a bad message gets
+/liveai/error back. Replies go to the sender's own address and port, or to the port named by the
+message's optional last `port` argument on the sender's host.
 """
 from __future__ import annotations
 
 import logging
 import math
 import socket
+import struct
 import threading
 import time
 from typing import Any, Callable, Iterable
@@ -17,12 +20,33 @@ from typing import Any, Callable, Iterable
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from liveai.osc_api import ADDRESSES, check_args
+from liveai.osc_api import ADDRESSES, parse_args
 from liveai.output import OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
 
+
+def _not_pythonosc(record: logging.LogRecord) -> bool:
+    """python-osc logs a root-logger WARNING for every odd packet; under a flood of junk that is
+    thousands of lines a second written from the OSC thread. OscServer counts drops instead."""
+    return "pythonosc" not in record.pathname
+
 Handler = Callable[[tuple, tuple[str, int]], Any]
+MAX_BUNDLES = 16  # bundles in one datagram; a 64 KB nest of them costs python-osc ~30 ms to parse
+MAX_MESSAGE_BYTES = 2048  # a control message is far shorter; a 64 KB string costs python-osc ~6 ms
+MAX_BUNDLE_BYTES = 16384
+NTP_EPOCH = 2208988800  # seconds from 1900 (OSC timetags) to 1970 (time.time)
+
+
+def timetag(t: float) -> bytes:
+    """An OSC timetag (NTP 64-bit fixed point) for time.time() value t."""
+    sec = t + NTP_EPOCH
+    return struct.pack(">II", int(sec) & 0xFFFFFFFF, int((sec % 1.0) * 4294967296.0) & 0xFFFFFFFF)
+
+
+def bundle(datagram: bytes, t: float) -> bytes:
+    """One message in a bundle timetagged t (time.time() clock)."""
+    return b"#bundle\x00" + timetag(t) + struct.pack(">i", len(datagram)) + datagram
 
 
 def build(address: str, *args: Any) -> bytes:
@@ -68,6 +92,10 @@ class OscServer:
         self.max_rate = max_rate
         self.allow = set(allow) if allow else None
         self.received = self.dropped = self.rejected = 0
+        self.named_ports: dict[str, int] = {}  # host -> the port it last asked answers on
+        self._warned = float("-inf")  # when a malformed packet was last logged at WARNING
+        if _not_pythonosc not in logging.getLogger().filters:
+            logging.getLogger().addFilter(_not_pythonosc)
         self._running = False
         self._thread: threading.Thread | None = None
 
@@ -95,6 +123,8 @@ class OscServer:
 
     def _loop(self) -> None:
         budget, last = self.max_rate, time.monotonic()
+        share = self.max_rate / 2
+        senders: dict[tuple[str, int], tuple[float, float]] = {}
         while self._running:
             try:
                 data, addr = self.sock.recvfrom(65536)
@@ -105,13 +135,24 @@ class OscServer:
                     log.exception("OSC socket error")
                     time.sleep(0.01)
                 continue
+            if self.allow is not None and addr[0] not in self.allow:  # before the budget: a stranger's
+                self.rejected += 1  # flood must not use up what the allowed senders get
+                continue
             now = time.monotonic()
             budget = min(self.max_rate, budget + (now - last) * self.max_rate)
             last = now
-            if budget < 1:  # a flood: drop rather than starve the note sender
+            # One sender gets at most half the budget, so that a flood from one (a looping patch, a
+            # fuzzer) leaves the others answered; the dict is bounded against spoofed sources.
+            own, seen = senders.get(addr, (share, now))
+            own = min(share, own + (now - seen) * share)
+            if budget < 1 or own < 1:  # a flood: drop rather than starve the note sender
                 self.dropped += 1
+                senders[addr] = (own, now)
                 continue
             budget -= 1
+            if len(senders) > 256:
+                senders.clear()
+            senders[addr] = (own - 1, now)
             self.handle_datagram(data, addr)
 
     def handle_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -120,51 +161,82 @@ class OscServer:
             self.rejected += 1
             return
         try:
+            if data.count(b"#bundle\0") > MAX_BUNDLES:  # python-osc parses nesting in quadratic time
+                raise ValueError("too many nested bundles")
+            if len(data) > (MAX_BUNDLE_BYTES if data.startswith(b"#bundle") else MAX_MESSAGE_BYTES):
+                raise ValueError(f"{len(data)} bytes is too long")  # python-osc reads strings a byte at a time
             messages = [m.message for m in OscPacket(data).messages]
         except Exception as e:  # python-osc raises several types for junk
             self.dropped += 1
-            log.debug("dropped malformed OSC packet from %s: %s", addr, e)
+            now = time.monotonic()
+            if now - self._warned > 10.0:  # logged, but at most one line in 10 s at WARNING
+                self._warned = now
+                log.warning("dropped malformed OSC packet from %s (%s); %d dropped so far", addr, e, self.dropped)
+            else:
+                log.debug("dropped malformed OSC packet from %s: %s", addr, e)
             return
         for msg in messages:
             self._dispatch(msg.address, tuple(msg.params), addr)
+
+    def error(self, addr: tuple[str, int], text: str) -> None:
+        """/liveai/error to the sender, and to the port its host last named, if that differs."""
+        self.reply(addr, "/liveai/error", text[:200])
+        port = self.named_ports.get(addr[0])
+        if port is not None and port != addr[1]:
+            self.reply((addr[0], port), "/liveai/error", text[:200])
 
     def _dispatch(self, address: str, args: tuple, addr: tuple[str, int]) -> None:
         handler = self.handlers.get(address)
         if handler is None:
             self.dropped += 1
-            self.reply(addr, "/liveai/error", f"unknown address {address}"[:200])
-            return
-        err = check_args(address, args)
-        if err:
-            self.dropped += 1
-            self.reply(addr, "/liveai/error", f"{address}: {err}"[:200])
+            self.error(addr, f"unknown address {address}")
             return
         try:
-            handler(args, addr)
+            values = parse_args(address, args)
         except ValueError as e:
-            self.reply(addr, "/liveai/error", f"{address}: {e}"[:200])
+            self.dropped += 1
+            self.error(addr, f"{address}: {e}")
+            return
+        spec = ADDRESSES[address]
+        dest = addr
+        if spec.args and spec.args[-1].name == "port" and len(values) == len(spec.args):
+            dest = (addr[0], values[-1])  # answer on the named port of the sender's host
+            self.named_ports[addr[0]] = values[-1]
+            values = values[:-1]
+        try:
+            handler(values, dest)
+        except ValueError as e:
+            self.error(addr, f"{address}: {e}")
         except Exception as e:
             log.exception("OSC handler for %s failed", address)
-            self.reply(addr, "/liveai/error", f"{address}: internal error {type(e).__name__}")
+            self.error(addr, f"{address}: internal error {type(e).__name__}")
 
 
 class OscOutput(OutputDevice):
-    """Sends every engine note as /liveai/<part>/note ii to each target, at the moment its MIDI goes
-    out (the datagram was built at planning time). Nobody listening is fine: UDP fails quietly."""
+    """Sends every engine note as /liveai/<part>/note ii to each target (--osc-out) and to each
+    notes listener, at the moment its MIDI goes out (the datagram was built at planning time). With
+    bundle_latency (seconds) > 0 each goes in a bundle timetagged now + latency, for synths that
+    honour timetags. Nobody listening is fine: UDP fails quietly."""
 
     name = "osc-out"
 
-    def __init__(self, targets: Iterable[tuple[str, int]]) -> None:
+    def __init__(self, targets: Iterable[tuple[str, int]], bundle_latency: float = 0.0) -> None:
         self.targets = list(targets)
+        self.listeners: tuple[tuple[str, int], ...] = ()  # replaced whole (another thread reads it)
+        self.bundle_latency = bundle_latency
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
+
+    def set_listeners(self, dests: Iterable[tuple[str, int]]) -> None:
+        self.listeners = tuple(d for d in dict.fromkeys(dests) if d not in self.targets)
 
     def send(self, ev: OutEvent) -> None:
         if ev.osc is None:
             return
-        for t in self.targets:
+        data = bundle(ev.osc, time.time() + self.bundle_latency) if self.bundle_latency > 0 else ev.osc
+        for t in (*self.targets, *self.listeners):
             try:
-                self.sock.sendto(ev.osc, t)
+                self.sock.sendto(data, t)
             except OSError:
                 pass
 

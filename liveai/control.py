@@ -1,0 +1,359 @@
+"""OSC control: binds every "in" address of the table (liveai.osc_api) to an engine action, answers
+get/ping/status, pushes feedback to listeners, records takes, and serves OSCQuery.
+
+Threads: handlers are called in the OSC server's thread; everything that touches the engine is
+posted to the engine's own loop (session.control), so the musical logic stays lock-free. Replies
+and pushes are small UDP sends from that loop. Notes to listeners go out from the sender, with the
+notes themselves (OscOutput.listeners).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import mido
+
+from liveai.engine import PartMix
+from liveai.osc_api import ADDRESSES, PARAMS, PARTS, TABLE, TOPICS
+from liveai.osc_io import OscOutput, OscServer
+from liveai.recorder import Recorder, session_filename
+from liveai.transport import TICKS_PER_BEAT, Meter
+
+if TYPE_CHECKING:
+    from liveai.app import Session
+
+log = logging.getLogger(__name__)
+
+Dest = tuple[str, int]
+MAX_LISTENERS = 32  # per topic
+RECORDINGS_DIR = "recordings"  # with no --record DIR
+
+
+class Control:
+    def __init__(self, session: "Session", server: OscServer, recordings: str | Path | None = None) -> None:
+        self.session, self.server = session, server
+        self.engine, self.clock = session.engine, session.control
+        cfg = session.cfg
+        self.recordings = Path(recordings or cfg.record or RECORDINGS_DIR).expanduser()
+        self.temperature = float(cfg.temperature)
+        self.style = float(getattr(cfg, "style_blend", 0.0))
+        self.energy = float(self.engine.settings.density)
+        self.listeners: dict[str, set[Dest]] = {t: set() for t in TOPICS}
+        self.last: dict[str, tuple] = {}
+        self.take: Recorder | None = None
+        self.take_path: Path | None = None
+        self.oscquery = None
+        self._timer = None
+        self._closed = False
+        outs = [d for d in session.scheduler.outputs if isinstance(d, OscOutput)]
+        if outs:
+            self.osc_out = outs[0]
+        else:  # no --osc-out: an output for notes listeners only
+            self.osc_out = OscOutput([])
+            session.scheduler.outputs.insert(0, self.osc_out)
+            session.closers.append(self.osc_out.close)
+        self.getters: dict[str, Callable[[], tuple]] = {}
+        self.setters: dict[str, Callable[..., None]] = {}
+        self._params()
+        self._bind()
+
+    # ------------------------------------------------------------------ parameters
+    def _params(self) -> None:
+        eng = self.engine
+        g, s = self.getters, self.setters
+        g["transport"] = lambda: (int(eng.transport.running),)
+        s["transport"] = self._set_transport
+        g["tempo"] = lambda: (float(eng.transport.bpm),)
+        s["tempo"] = lambda bpm: eng.set_tempo(bpm)
+        g["meter"] = lambda: (eng.transport.meter.beats, eng.transport.meter.unit)
+        s["meter"] = lambda beats, unit: eng.set_meter(Meter.parse(f"{beats}/{unit}"))
+        g["mode"] = lambda: (eng.settings.mode,)
+        s["mode"] = lambda mode: eng.set_mode(mode)
+        g["generator"] = lambda: (eng.modes["accompany"][0].name,)
+        s["generator"] = None  # asynchronous: see _set_generator
+        g["temperature"] = lambda: (self.temperature,)
+        s["temperature"] = self._set_temperature
+        g["density"] = lambda: (float(eng.settings.density),)
+        s["density"] = lambda x: setattr(eng.settings, "density", x)
+        g["energy"] = lambda: (self.energy,)
+        s["energy"] = self._set_energy
+        g["style"] = lambda: (self.style,)
+        s["style"] = self._set_style
+        g["keylock"] = lambda: (-1 if eng.settings.key_lock is None else int(eng.settings.key_lock),)
+        s["keylock"] = lambda pc: setattr(eng.settings, "key_lock", None if pc < 0 else pc)
+        for part in PARTS:
+            mix = lambda p=part: eng.settings.mix.get(p) or PartMix()
+            g[f"{part}/mute"] = lambda m=mix: (int(m().mute),)
+            s[f"{part}/mute"] = lambda x, p=part: eng.set_part(p, mute=bool(x))
+            g[f"{part}/volume"] = lambda m=mix: (float(m().volume),)
+            s[f"{part}/volume"] = lambda x, p=part: eng.set_part(p, volume=x)
+            g[f"{part}/octave"] = lambda m=mix: (int(m().octave),)
+            s[f"{part}/octave"] = lambda x, p=part: eng.set_part(p, octave=x)
+            g[f"{part}/channel"] = lambda p=part: (int(eng.settings.channels.get(p, 1)),)
+            s[f"{part}/channel"] = lambda x, p=part: eng.set_part(p, channel=x)
+        g["position"] = self._position
+        g["key"] = lambda: (str(eng.status().get("key", "")),)
+        g["chord"] = lambda: (str(eng.status().get("chord", "")),)
+        g["recording"] = lambda: (int(self.take is not None),)
+        missing = [p.name for p in PARAMS if p.name not in g or (p.writable and p.name not in s)]
+        if missing:
+            raise RuntimeError(f"OSC parameters without a binding: {missing}")
+
+    def _position(self) -> tuple[int, int]:
+        t = self.engine.transport
+        if not t.running:
+            return (0, 0)
+        beat_ticks = TICKS_PER_BEAT * 4 / t.meter.unit
+        beat = max(0, int(t.tick_at(self.clock.now() + 1e-4) // beat_ticks))
+        bar, b = divmod(beat, t.meter.beats)
+        return (bar + 1, b + 1)
+
+    def _set_transport(self, running: int) -> None:
+        if running and not self.engine.running:
+            self.engine.start()
+        elif not running and self.engine.running:
+            self.engine.stop_transport()
+
+    def _set_temperature(self, t: float) -> None:
+        self.temperature = t
+        for gen in {g for pair in self.engine.modes.values() for g in pair}:
+            if hasattr(gen, "temperature"):
+                gen.temperature = t
+
+    def _set_energy(self, x: float) -> None:
+        self.engine.set_energy(x)
+        self.energy = x
+
+    def _set_style(self, x: float) -> None:
+        self.style = x
+        for gen in {g for pair in self.engine.modes.values() for g in pair}:
+            for attr in ("blend", "style_blend"):
+                if hasattr(gen, attr):
+                    setattr(gen, attr, x)
+
+    def _set_generator(self, name: str, dest: Dest) -> None:
+        """Build the generator off the engine loop (a model loads for a while), then swap it in."""
+        cfg = self.session.cfg
+
+        def load() -> None:
+            from liveai.generators import make_generator
+            try:
+                gen = make_generator(name, cfg.model, cfg.seed, self.temperature, cfg.top_p)
+            except Exception as e:
+                self.server.error(dest, f"/liveai/generator: {e}")
+                return
+            if name == "model" and gen.name != "model":
+                self.server.error(dest, "/liveai/generator: the model is unavailable; playing rules")
+
+            def swap() -> None:
+                try:
+                    self.engine.set_generator(gen)
+                except ValueError as e:
+                    self.server.error(dest, f"/liveai/generator: {e}")
+                self.push("generator", always=True)
+            self.clock.call_soon(swap)
+        threading.Thread(target=load, name="generator-load", daemon=True).start()
+
+    # ------------------------------------------------------------------ binding
+    def post(self, dest: Dest, path: str, fn: Callable[..., Any], *args: Any) -> None:
+        """Run fn on the engine's loop; a ValueError goes back to the sender as /liveai/error."""
+        def run() -> None:
+            try:
+                fn(*args)
+            except ValueError as e:
+                self.server.error(dest, f"{path}: {e}")
+            except Exception as e:
+                log.exception("OSC %s failed", path)
+                self.server.error(dest, f"{path}: internal error {type(e).__name__}")
+        self.clock.call_soon(run)
+
+    def _bind(self) -> None:
+        srv, eng = self.server, self.engine
+        on = srv.on
+        for p in PARAMS:
+            name = p.name
+            if p.writable:
+                if name == "generator":
+                    on(p.path, lambda a, d: self._set_generator(a[0], d))
+                else:
+                    on(p.path, lambda a, d, n=name: self.post(d, f"/liveai/{n}", self._set, n, a))
+            on(f"/liveai/get/{name}", lambda a, d, n=name: self.post(d, "get", self.send_value, d, n))
+            on(f"/liveai/listen/{name}", lambda a, d, n=name: self.post(d, "listen", self.listen, d, (n,)))
+            on(f"/liveai/unlisten/{name}", lambda a, d, n=name: self.post(d, "unlisten", self.unlisten, d, (n,)))
+        on("/liveai/listen/notes", lambda a, d: self.post(d, "listen", self.listen, d, ("notes",)))
+        on("/liveai/unlisten/notes", lambda a, d: self.post(d, "unlisten", self.unlisten, d, ("notes",)))
+        on("/liveai/listen", lambda a, d: self.post(d, "listen", self.listen, d, TOPICS))
+        on("/liveai/unlisten", lambda a, d: self.post(d, "unlisten", self.unlisten, d, TOPICS))
+        on("/liveai/ping", lambda a, d: srv.reply(d, "/liveai/pong"))
+        on("/liveai/status", lambda a, d: self.post(d, "/liveai/status", self._status, d))
+        on("/liveai/start", lambda a, d: self.post(d, "/liveai/start", self._set, "transport", (1,)))
+        on("/liveai/stop", lambda a, d: self.post(d, "/liveai/stop", self._set, "transport", (0,)))
+        on("/liveai/panic", lambda a, d: self.post(d, "/liveai/panic", eng.panic))
+        on("/liveai/record/start", lambda a, d: self.post(d, "/liveai/record/start", self.record_start, a[0] if a else ""))
+        on("/liveai/record/stop", lambda a, d: self.post(d, "/liveai/record/stop", self.record_stop, d))
+        on("/liveai/player/note", lambda a, d: eng.post_input(
+            mido.Message("note_on", note=a[0], velocity=a[1]), self.clock.now()))
+        unbound = [a.path for a in TABLE if a.incoming and a.owner == "control" and a.path not in srv.handlers]
+        if unbound:
+            raise RuntimeError(f"OSC addresses without a handler: {unbound}")
+
+    def _set(self, name: str, args: tuple) -> None:
+        self.setters[name](*args)
+        self.push(name, always=True)
+
+    def _status(self, dest: Dest) -> None:
+        s = self.engine.status()
+        self.server.reply(dest, "/liveai/status/reply", int(s["running"]), int(s["bar"]), int(s["beat"]),
+                          float(s["tempo"]), str(s["mode"]), str(s["key"]), str(s["chord"]))
+
+    # ------------------------------------------------------------------ feedback
+    def value(self, name: str) -> tuple:
+        return tuple(self.getters[name]())
+
+    def send_value(self, dest: Dest, name: str) -> None:
+        self.server.reply(dest, f"/liveai/{name}", *self.value(name))
+
+    def listen(self, dest: Dest, topics: tuple[str, ...]) -> None:
+        for t in topics:
+            if dest not in self.listeners[t] and len(self.listeners[t]) >= MAX_LISTENERS:
+                raise ValueError(f"too many listeners for {t}")
+        for t in topics:
+            self.listeners[t].add(dest)
+            if t != "notes":
+                v = self.value(t)
+                self.last[t] = v
+                self.server.reply(dest, f"/liveai/{t}", *v)
+        if "notes" in topics:
+            self.osc_out.set_listeners(self.listeners["notes"])
+
+    def unlisten(self, dest: Dest, topics: tuple[str, ...]) -> None:
+        for t in topics:
+            self.listeners[t].discard(dest)
+        if "notes" in topics:
+            self.osc_out.set_listeners(self.listeners["notes"])
+
+    def push(self, name: str, always: bool = False) -> None:
+        """Send a parameter's value to its listeners (if it changed, or always)."""
+        if not self.listeners[name] and not always:
+            return
+        v = self.value(name)
+        if always or self.last.get(name) != v:
+            self.last[name] = v
+            for dest in list(self.listeners[name]):
+                self.server.reply(dest, f"/liveai/{name}", *v)
+
+    def poll(self) -> None:
+        """On the engine loop at every beat (every 0.25 s while stopped): push what changed,
+        whatever changed it (OSC, MIDI clock, the player, the engine)."""
+        if self._closed:
+            return
+        try:
+            for t in TOPICS:
+                if t != "notes" and self.listeners[t]:
+                    self.push(t)
+        except Exception:
+            log.exception("OSC feedback failed")
+        tr = self.engine.transport
+        now = self.clock.now()
+        if tr.running:
+            beat_ticks = TICKS_PER_BEAT * 4 / tr.meter.unit
+            nxt = (tr.tick_at(now) // beat_ticks + 1) * beat_ticks
+            when = min(tr.time_of_tick(nxt) + 0.001, now + 0.5)
+        else:
+            when = now + 0.25
+        self._timer = self.clock.call_at(max(when, now + 0.005), self.poll)
+
+    # ------------------------------------------------------------------ recording
+    def record_start(self, name: str = "") -> None:
+        if self.take is not None:
+            raise ValueError(f"already recording {self.take_path}")
+        path = session_filename(self.recordings, name=name)
+        n = 2
+        while path.exists():  # never overwrite an earlier take
+            path = path.with_name(f"{path.stem.rsplit('~', 1)[0]}~{n}.mid")
+            n += 1
+        eng, m = self.engine, self.engine.transport.meter
+        rec = Recorder(self.session.sender, eng.transport.bpm, (m.beats, m.unit), tuple(self.engine.voices))
+        self.take, self.take_path = rec, path
+        eng.on_player.append(rec.player)
+        self.session.sender.call_soon(self.session.scheduler.outputs.append, rec)
+        log.info("recording %s", path)
+        self.push("recording", always=True)
+
+    def record_stop(self, dest: Dest | None = None) -> None:
+        rec, path = self.take, self.take_path
+        if rec is None:
+            raise ValueError("not recording")
+        self.take = self.take_path = None
+        if rec.player in self.engine.on_player:
+            self.engine.on_player.remove(rec.player)
+        outputs = self.session.scheduler.outputs
+
+        def detach_and_save() -> None:  # on the sender's loop: nothing is mid-iteration over outputs
+            if rec in outputs:
+                outputs.remove(rec)
+            threading.Thread(target=save, name="record-save", daemon=True).start()
+
+        def save() -> None:  # the disk write is off both loops
+            try:
+                rec.save(path)
+            except OSError as e:
+                log.error("could not write %s: %s", path, e)
+                if dest:
+                    self.server.error(dest, f"/liveai/record/stop: could not write {path.name}: {e.strerror}")
+                return
+            log.info("recorded %s", path)
+            for d in {*(self.listeners["recording"]), *([dest] if dest else [])}:
+                self.server.reply(d, "/liveai/record/saved", str(path))
+        self.session.sender.call_soon(detach_and_save)
+        self.push("recording", always=True)
+
+    # ------------------------------------------------------------------ life
+    def start(self, oscquery_port: int | None = None, host: str = "127.0.0.1") -> None:
+        self._timer = self.clock.call_soon(self.poll)
+        if oscquery_port is not None and oscquery_port >= 0:
+            from liveai.oscquery import OscQueryServer
+            try:
+                self.oscquery = OscQueryServer(host, oscquery_port, self.server.port, self.snapshot)
+                self.oscquery.start()
+            except OSError as e:
+                log.warning("OSCQuery not served on port %s: %s", oscquery_port, e)
+                self.oscquery = None
+
+    def snapshot(self) -> dict[str, tuple]:
+        """Every parameter's value, for OSCQuery (read from the HTTP thread; plain reads)."""
+        out = {}
+        for p in PARAMS:
+            try:
+                out[p.path] = self.value(p.name)
+            except Exception:
+                pass
+        return out
+
+    def close(self) -> None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.oscquery is not None:
+            self.oscquery.stop()
+        if self.take is not None and self.take_path is not None:
+            try:
+                self.take.save(self.take_path)
+                log.info("recorded %s", self.take_path)
+            except OSError as e:
+                log.error("could not write %s: %s", self.take_path, e)
+
+
+def attach_osc(session: "Session", server: OscServer, oscquery: bool = True) -> Control:
+    """Bind the whole address table to the session's engine and start feedback (and OSCQuery on
+    cfg.oscquery_port, unless oscquery is False). Handlers run on the engine's loop."""
+    ctl = Control(session, server)
+    cfg = session.cfg
+    port = getattr(cfg, "oscquery_port", -1) if oscquery else -1
+    ctl.start(port, cfg.osc_host)
+    return ctl
+
+
+__all__ = ["Control", "attach_osc", "ADDRESSES"]
