@@ -59,8 +59,12 @@ def measure(run_args: list[str] | None = None, idle_s: float = 10.0, timeout: fl
     threading.Thread(target=read, daemon=True).start()
     out = {"args": args[4:], "log": lines}
     try:
-        if not ready.wait(timeout):
-            raise RuntimeError(f"not ready in {timeout} s: {' '.join(args)}\n" + "\n".join(lines[-20:]))
+        deadline = time.perf_counter() + timeout
+        while not ready.wait(0.05):
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                time.sleep(0.2)  # the rest of its output
+                why = f"exited with {proc.returncode}" if proc.poll() is not None else f"not ready in {timeout} s"
+                raise RuntimeError(f"{why}: {' '.join(args)}\n" + "\n".join(lines[-20:]))
         out["startup_s"] = ready_at[0] - t0
         if len(ready_at) > 1:  # CPU seconds to ready: what start-up costs, however busy the machine
             out["startup_cpu_s"] = ready_at[1]
