@@ -12,6 +12,11 @@ the engine's output port, so the player's notes and the engine's notes arrive on
 The grid is anchored at the JACK time of the player's first note-on, step = 60 / 100 / 4 s.
 Jitter is |deviation - median deviation|; the median deviation (the constant offset of the engine's
 grid from the anchored grid: input path and JACK period) is reported and bounded separately.
+
+The control: the test's player thread also sends reference ticks on every step (half a step off
+the engine's grid, on a port only the monitor hears) and the same arithmetic is applied to them. If
+even those miss the targets, the machine is too busy to judge the engine: the timing verdict (only
+that) becomes an xfail that prints both sets of figures. Every other check always applies.
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ STEP = 60.0 / BPM / 4
 BARS = 8
 CHANNELS = {"bass": 1, "tenor": 2, "alto": 3}  # 0-based: the defaults bass=2, tenor=3, alto=4
 PLAYER_CH = 0
+REF_CH = 15  # the control's reference ticks, on a port of their own that only the monitor hears
 SWITCH_INTERVAL_S = 50e-6
 
 
@@ -80,12 +86,11 @@ class Drain:
         self._poll()
 
 
-def play(out: "rtmidi.MidiOut", events, start: float) -> list[float]:
-    """Send each message at its time (perf_counter: sleep, then spin the last 2 ms); returns the
-    perf_counter time of each send. The engine's grid is anchored at the JACK time of the first
-    note as it arrived, so this timing does not affect the engine's figures: it is the control."""
+def play(schedule: list[tuple[float, "rtmidi.MidiOut", list[int]]], start: float) -> list[float]:
+    """Send each (time, port, bytes) at start + time (perf_counter: sleep, then spin the last 2 ms);
+    returns the perf_counter time of each send."""
     sent = []
-    for t, msg in events:
+    for t, port, data in schedule:
         target = start + t
         d = target - time.perf_counter() - 0.002
         if d > 0:
@@ -93,7 +98,7 @@ def play(out: "rtmidi.MidiOut", events, start: float) -> list[float]:
         while time.perf_counter() < target:
             pass
         sent.append(time.perf_counter())
-        out.send_message(msg.bytes())
+        port.send_message(data)
     return sent
 
 
@@ -119,18 +124,21 @@ def jack_ends(jack_server):
     synth.open_virtual_port("in")
     monitor = rtmidi.MidiIn(JACK, name="monitor", queue_size_limit=16384)
     monitor.open_virtual_port("in")
-    yield player, synth, monitor
-    for p in (player, synth, monitor):
+    ref = rtmidi.MidiOut(JACK, name="ref")
+    ref.open_virtual_port("out")
+    yield player, synth, monitor, ref
+    for p in (player, synth, monitor, ref):
         p.close_port()
         p.delete()
 
 
 def test_run_over_jack_plays_on_the_grid_and_closes_every_note(jack_ends, free_udp_port, record_property):
-    player, synth, monitor = jack_ends
+    player, synth, monitor, ref = jack_ends
     names = {p.split(":")[0] for p in jack_connections()}
     player_out = next(n for n in sorted(names) if n.startswith("player")) + ":out"
     synth_in = next(n for n in sorted(names) if n.startswith("synth")) + ":in"
     monitor_in = next(n for n in sorted(names) if n.startswith("monitor")) + ":in"
+    ref_out = next(n for n in sorted(names) if n.startswith("ref")) + ":out"
     peer = OscPeer()
     osc_port = free_udp_port()
     eng = EngineProcess("run", "--midi-api", "jack", "--midi-in", "player", "--midi-out", "synth",
@@ -148,6 +156,7 @@ def test_run_over_jack_plays_on_the_grid_and_closes_every_note(jack_ends, free_u
         assert engine_in and engine_out, f"engine not connected to {player_out} / {synth_in}: {conns}"
         jack_connect(player_out, monitor_in)
         jack_connect(engine_out[0], monitor_in)
+        jack_connect(ref_out, monitor_in)
 
         # /liveai/ping is answered to the sender's own address and port.
         pong = peer.request(osc_port, "/liveai/ping", "/liveai/pong", timeout=5)
@@ -156,11 +165,15 @@ def test_run_over_jack_plays_on_the_grid_and_closes_every_note(jack_ends, free_u
         drain = Drain({"synth": synth, "monitor": monitor})
         notes = [n for n in ODE_TO_JOY.notes() if n.start_step < BARS * 16]
         events = tune_events(notes, BPM)
+        # The control: reference ticks from the same spinning thread, half a step off the grid (so
+        # they never compete with the engine's sends), measured the same way on the same JACK path.
+        ticks = [((k + 0.5) * STEP, ref, [0x90 | REF_CH, 60, 1]) for k in range(BARS * 16 + 4)]
+        schedule = sorted([(t, player, m.bytes()) for t, m in events] + ticks, key=lambda e: e[0])
         start = time.perf_counter() + 0.3
         switch = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)  # the drain thread must not hold up the player
         try:
-            sent = play(player, events, start)
+            sent = play(schedule, start)
         finally:
             sys.setswitchinterval(switch)
         # A moment after the melody's last note-off (the engine is still playing: idle_bars is 2).
@@ -244,11 +257,13 @@ def test_run_over_jack_plays_on_the_grid_and_closes_every_note(jack_ends, free_u
     engine_on_times = [t for t, b in mon_ev if is_note_on(b) and b[0] & 0x0F in engine_channels]
     assert min(engine_on_times) > anchor
     jit = grid_jitter(engine_on_times, anchor, STEP)
-    # The control: the same measurement on the test's own player notes, sent by a spinning Python
-    # thread at known perf_counter times. It shows what this machine and JACK server can resolve.
-    sent_ons = [s for s, (_, m) in zip(sent, events) if m.type == "note_on" and m.velocity > 0]
-    c50, c95, cmax = path_jitter(player_ons, sent_ons)
-    control = f"control (test player, same path): p50 {c50:.3f} ms, p95 {c95:.3f} ms, max {cmax:.3f} ms"
+    # The control: what this machine and JACK server resolve for a precisely timed Python sender.
+    ref_sent = [t for t, (_, port, _) in zip(sent, schedule) if port is ref]
+    ref_arrived = [t for t, b in mon_ev if b[0] == 0x90 | REF_CH]
+    assert len(ref_arrived) == len(ref_sent)
+    c50, c95, cmax = path_jitter(ref_arrived, ref_sent)
+    control = (f"control ({len(ref_sent)} test ticks, same path): p50 {c50:.3f} ms, p95 {c95:.3f} ms, "
+               f"max {cmax:.3f} ms")
     load = "load average %.1f %.1f %.1f on %d CPUs" % (*os.getloadavg(), os.cpu_count() or 0)
     report = f"{jit.line()}; {control}; {load}"
     print(report)
