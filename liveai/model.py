@@ -9,7 +9,10 @@ The model is a streaming network run once per 16th-note step. Inputs of step k:
     position in the bar and meter;
   state [LAYERS, 1, HIDDEN] float32: the recurrent state after step k-1 (zeros at the start).
 Outputs: logits [1, 4, VOCAB] (heads alto, tenor, bass at step k; melody = the player's next step
-k-1, for call-and-response) and state_out.
+k-1, for call-and-response), state_out, and (optional) chord [1, 12]: the probability that each
+pitch class sounds at step k in the full texture. The generator combines the voice heads with the
+chord head (chord_weight) so that notes are chosen for being in the coming chord, not only for
+being Bach's most likely exact note.
 
 Tokens (per head): 0 = rest, 1 = hold (the sounding note goes on), 2 + (p - PITCH_LO) = a new note p.
 """
@@ -239,6 +242,8 @@ class AccompanistModel:
                              f"(corrupt or truncated?): {str(e).splitlines()[0][:200]}") from None
         self.spec = self._validate()
         self.hidden, self.layers = self.spec.hidden, self.spec.layers
+        self._outs = ("logits", "state_out", "chord") if self.has_chord else ("logits", "state_out")
+        self.last_chord: np.ndarray | None = None
         self._feed = {"features": np.zeros((1, FEATURE_DIM), np.float32),
                       "state": self.initial_state()}
         for _ in range(warmup):
@@ -256,6 +261,9 @@ class AccompanistModel:
             raise ModelError(f"model file {p}: inputs {sorted(ins)}, expected ['features', 'state']")
         if not {"logits", "state_out"} <= set(outs):
             raise ModelError(f"model file {p}: outputs {sorted(outs)}, expected logits and state_out")
+        self.has_chord = "chord" in outs
+        if self.has_chord and (len(outs["chord"].shape) != 2 or outs["chord"].shape[1] != 12):
+            raise ModelError(f"model file {p}: chord shape {outs['chord'].shape}, expected [1, 12]")
         fshape = ins["features"].shape
         if len(fshape) != 2 or fshape[1] != FEATURE_DIM:
             raise ModelError(f"model file {p}: features shape {fshape}, expected [1, {FEATURE_DIM}]")
@@ -281,12 +289,15 @@ class AccompanistModel:
         return np.zeros((self.spec.layers, 1, self.spec.hidden), np.float32)
 
     def step(self, features: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One step: logits (4, VOCAB) float32 and the new state."""
+        """One step: logits (4, VOCAB) float32 and the new state. If the model has a chord head,
+        self.last_chord holds P(pitch class sounds at this step) (12,) afterwards."""
         feed = self._feed
         feed["features"] = features.reshape(1, FEATURE_DIM).astype(np.float32, copy=False)
         feed["state"] = state
-        logits, new_state = self.session.run(("logits", "state_out"), feed)
-        return logits[0], new_state
+        out = self.session.run(self._outs, feed)
+        if self.has_chord:
+            self.last_chord = out[2][0]
+        return out[0][0], out[1]
 
 
 # --------------------------------------------------------------------------- sampling
@@ -331,6 +342,23 @@ def sample_token(logits: np.ndarray, rng: np.random.Generator, temperature: floa
         q[keep] = pr[keep]
         pr = q / q.sum()
     return int(rng.choice(VOCAB, p=pr))
+
+
+def chord_aware_scores(logits: np.ndarray, chord: np.ndarray, sounding: int | None, weight: float,
+                       mask: np.ndarray | None = None) -> np.ndarray:
+    """Voice log-probabilities plus weight * log P(pitch class in the chord) for each token: notes
+    by their pitch class, hold by the sounding note's (a silent voice / rest count as 0.5)."""
+    z = logits.astype(np.float64, copy=True)
+    if mask is not None:
+        z[~mask] = -np.inf
+    z -= np.max(z)
+    logq = z - np.log(np.exp(z).sum())
+    lp = np.log(np.clip(chord.astype(np.float64), 1e-4, 1.0))
+    bonus = np.empty(VOCAB)
+    bonus[2:] = lp[(np.arange(N_PITCH) + PITCH_LO) % 12]
+    bonus[REST] = np.log(0.5)
+    bonus[HOLD] = lp[sounding % 12] if sounding is not None else np.log(0.5)
+    return logq + weight * bonus
 
 
 def guess_minor(tonic: int, pitches_durations: Sequence[tuple[int, int]]) -> bool:

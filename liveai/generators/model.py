@@ -21,6 +21,7 @@ from liveai.generators.base import HOLD, REST, PlayerNote, StepContext, StepPlan
 VOICES = rt.VOICES
 HEAD_INDEX = {h: i for i, h in enumerate(rt.HEADS)}
 MAX_CATCH_UP = 64
+DEFAULT_CHORD_WEIGHT = 4.0
 
 
 def player_state_at(player: Sequence[PlayerNote], t: int) -> tuple[tuple[int, int], int]:
@@ -50,9 +51,13 @@ class ModelGenerator:
     voices = VOICES
 
     def __init__(self, path: str | os.PathLike | None = None, seed: int = 0, temperature: float = 0.3,
-                 top_p: float = 0.9, model: rt.AccompanistModel | None = None) -> None:
+                 top_p: float = 0.9, model: rt.AccompanistModel | None = None,
+                 chord_weight: float | None = None) -> None:
         self.model = model or rt.AccompanistModel(path)
         self.seed, self.temperature, self.top_p = seed, temperature, top_p
+        if chord_weight is None:  # the card's recommended value
+            chord_weight = float(self.model.spec.card.get("chord_weight", DEFAULT_CHORD_WEIGHT))
+        self.chord_weight = chord_weight if self.model.has_chord else 0.0
         self._feat = np.zeros(rt.FEATURE_DIM, np.float32)
         self.reset()
 
@@ -77,6 +82,7 @@ class ModelGenerator:
             self._advance(self._t + 1, ctx, ctx.steps_per_bar)
         before = self._state
         logits = self._advance(k, ctx, ctx.steps_per_bar)
+        self._chord = self.model.last_chord
         self._prev = (k, before)
         return self._sample(logits, ctx)
 
@@ -137,6 +143,8 @@ class ModelGenerator:
                 mask &= kmask
             if ctx.density < 1.0:  # sparser: favour holding on
                 lg[rt.HOLD] += float(np.log(1.0 / max(ctx.density, 0.05)))
+            if self.chord_weight > 0 and self.model.last_chord is not None:
+                lg = rt.chord_aware_scores(lg, self._chord, ctx.sounding.get(v), self.chord_weight, mask)
             tok = rt.sample_token(lg, self.rng, self.temperature, self.top_p, mask)
             if tok == rt.REST:
                 out[v] = REST

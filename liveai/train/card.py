@@ -82,6 +82,7 @@ def write_card(out: Path, *, args, argv, results, weights, history, split, folk_
             "bach_voice_leading_test": results["bach_voice_leading"],
             "online_sampling": results["sampling"],
             "melody_folk_test": results.get("melody_folk_test"),
+            "synthetic_tunes": results.get("synthetic_tunes"),
         },
         "shipped": "int8" if rel_loss <= 0.02 else "int8 (NOTE: loses more than 2% relative accuracy)",
     }
@@ -142,6 +143,14 @@ def _markdown(c: dict) -> str:
         lines.append(f"| {k} | {_f(v['note_in_chord'])} | {_f(v['bars_with_notes'])} | "
                      f"{vl['parallels_per_1000_steps']} ({vl['parallel_fifths']} 5ths, {vl['parallel_octaves']} 8ves) | "
                      f"{vl['out_of_range_share']:.1%} |")
+    syn = m.get("synthetic_tunes") or {}
+    if syn:
+        gens = [g for g in syn if "error" not in syn[g]]
+        tunes = list(syn[gens[0]]) if gens else []
+        lines += ["", "## Plain tunes with known chords (liveai.train.evaluate.synthetic_tunes), note-in-chord", "",
+                  "| tune | " + " | ".join(gens) + " |", "|---" * (len(gens) + 1) + "|"]
+        for t in tunes:
+            lines.append(f"| {t} | " + " | ".join(_f(syn[g][t]["note_in_chord"]) for g in gens) + " |")
     b = m["bach_voice_leading_test"]
     lines += ["", f"Bach's own parts on the same pieces: {b['parallels_per_1000_steps']} parallels per 1000 steps "
               f"({b['parallel_fifths']} fifths, {b['parallel_octaves']} octaves).", "",

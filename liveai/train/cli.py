@@ -2,7 +2,7 @@
 
     liveai train [--out models/accompanist] [--epochs N] [--quick] ...   data, train, export,
         quantize, evaluate, write the card (OUT.onnx int8, OUT.json, OUT.md; fp32 file and weights
-        go to the cache dir)
+        to the cache dir; OUT.fp32.onnx is the unquantized reference)
     liveai train evaluate [--out models/accompanist]   re-run the evaluation of existing files
     liveai train data                                   only extract/cache the corpus
 
@@ -27,12 +27,23 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("action", nargs="?", default="all", choices=["all", "evaluate", "data"],
                     help="all (default): data+train+export+quantize+evaluate+card")
     ap.add_argument("--out", default=DEFAULT_OUT, help="output path without suffix (default %(default)s)")
-    ap.add_argument("--epochs", type=int, default=24)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--crop", type=int, default=128, help="training window in steps")
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--listener-epochs", type=int, default=4,
+                    help="chord listener (GRU on the player only, predicts the chord's pitch classes)")
+    ap.add_argument("--chord-weights", default="0,1,2,4,8,16",
+                    help="chord weights tried on the validation chorales (online note-in-chord); best kept")
+    ap.add_argument("--finetune-epochs", type=int, default=0,
+                    help="stage 2: epochs with the model's own past corrupted (learns to follow the player); "
+                         "the epoch kept is the best online note-in-chord on the validation chorales")
+    ap.add_argument("--finetune-lr", type=float, default=1e-3)
+    ap.add_argument("--corrupt", type=float, default=0.5, help="stage 2: share of sequences corrupted")
+    ap.add_argument("--reuse-stage1", action="store_true",
+                    help="start stage 2 from the cached stage-1 weights of an earlier run with the same settings")
     ap.add_argument("--seed", type=int, default=0, help="training seed")
     ap.add_argument("--split-seed", type=int, default=1234, help="train/val/test split seed")
     ap.add_argument("--max-pieces", type=int, default=None, help="only the first N chorales (smoke tests)")
@@ -42,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-transpose", action="store_true", help="train in the original keys only")
     ap.add_argument("--quick", action="store_true",
                     help="tiny smoke run: 12 chorales, hidden 32, 1 epoch, no folk, no transposition")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
     ap.add_argument("--workers", type=int, default=2, help="processes for corpus parsing")
     ap.add_argument("--time-limit", type=float, default=None, help="stop training after N minutes")
     ap.add_argument("--cache", default=None, help="cache dir (default .cache/liveai-train)")
@@ -76,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = out.name + ("-quick" if args.quick else "")
     work = cache / "runs" / tag
     work.mkdir(parents=True, exist_ok=True)
-    fp32_path = work / f"{out.name}.fp32.onnx"
+    fp32_path = out.with_name(out.name + ".fp32.onnx")  # reference for comparisons and the latency bench
     int8_path = out.with_suffix(".onnx")
     weights = work / "weights.npz"
 
@@ -96,24 +107,73 @@ def main(argv: list[str] | None = None) -> int:
                 folk_seqs.append(T.encode_piece(p, int(rng.choice(sh))))
         log(f"training on {len(train_seqs)} chorale sequences ({len(tr)} pieces) + {len(folk_seqs)} folk; "
             f"val {len(va)}, test {len(te)} pieces")
-        model, history = T.train(train_seqs, folk_seqs, val_seqs, hidden=args.hidden, layers=args.layers,
-                                 epochs=args.epochs, batch=args.batch, crop=args.crop, lr=args.lr,
-                                 seed=args.seed, folk_per_epoch=args.folk_per_epoch, threads=args.threads,
-                                 time_limit_s=args.time_limit * 60 if args.time_limit else None, log=log)
+        common = dict(hidden=args.hidden, layers=args.layers, batch=args.batch, crop=args.crop,
+                      folk_per_epoch=args.folk_per_epoch, threads=args.threads, log=log,
+                      time_limit_s=args.time_limit * 60 if args.time_limit else None)
+        stage1 = work / "stage1.npz"
+        if args.reuse_stage1 and stage1.exists():
+            model = T.load_weights(stage1)
+            meta_p = work / "train_meta.json"
+            history = json.loads(meta_p.read_text()).get("history_stage1", []) if meta_p.exists() else []
+            history = [dict(h, stage="1") for h in history]
+            log(f"stage 1: reusing {stage1}")
+        else:
+            model, history = T.train(train_seqs, folk_seqs, val_seqs, epochs=args.epochs, lr=args.lr,
+                                     seed=args.seed, stage="1", **common)
+            T.save_weights(model, stage1)
+        if args.finetune_epochs > 0:
+            from liveai.train.evaluate import online_scores
+            from liveai.generators.model import ModelGenerator
+            from liveai import model as rtm
+            probe = work / "select.onnx"
+            sel_pieces = va
+
+            def select(m):
+                export_onnx(m, probe)
+                am = rtm.AccompanistModel(probe, warmup=1)
+                return online_scores(lambda p: ModelGenerator(model=am, temperature=0.0), sel_pieces)["note_in_chord"]
+
+            model, h2 = T.train(train_seqs, folk_seqs, val_seqs, epochs=args.finetune_epochs, lr=args.finetune_lr,
+                                seed=args.seed + 1, init=model, corrupt=args.corrupt, select=select, stage="2",
+                                **common)
+            history = history + h2
+        lis, lh = T.train_listener(train_seqs, val_seqs, hidden=args.hidden, epochs=args.listener_epochs,
+                                   batch=args.batch, crop=args.crop, seed=args.seed + 2, threads=args.threads, log=log)
+        history = history + lh
+        T.save_listener(lis, work / "listener.npz")
         T.save_weights(model, weights)
-        export_onnx(model, fp32_path)
+        # chord weight: best online note-in-chord on the validation chorales (greedy)
+        from liveai.train.evaluate import online_scores
+        from liveai.generators.model import ModelGenerator
+        from liveai import model as rtm
+        probe = work / "select.onnx"
+        export_onnx(model, probe, listener=lis)
+        am = rtm.AccompanistModel(probe, warmup=1)
+        best_w, best_s, tried = 0.0, -1.0, {}
+        for w in (float(x) for x in args.chord_weights.split(",")):
+            sc = online_scores(lambda p: ModelGenerator(model=am, temperature=0.0, chord_weight=w), va)["note_in_chord"]
+            tried[w] = sc
+            log(f"chord weight {w}: val note-in-chord {sc:.4f}")
+            if sc > best_s:
+                best_w, best_s = w, sc
+        history.append({"stage": "chord_weight", "tried_on_val": tried, "chosen": best_w})
+        args.chord_weight = best_w
+        train_time = time.time() - t_start
+        (work / "train_meta.json").write_text(json.dumps(
+            {"argv": list(argv) if argv is not None else sys.argv[1:], "history": history, "train_time_s": train_time,
+             "history_stage1": [h for h in history if h.get("stage") == "1"]}))
+        export_onnx(model, fp32_path, listener=lis, chord_weight=args.chord_weight)
         quantize(fp32_path, int8_path, per_channel=args.per_channel)
         log(f"exported {fp32_path} and {int8_path}")
-        train_time = time.time() - t_start
+        argv_train = [a for a in (list(argv) if argv is not None else sys.argv[1:]) if a != "--reuse-stage1"]
     else:
         if not fp32_path.exists() or not int8_path.exists():
             log(f"evaluate needs {fp32_path} and {int8_path}: run `liveai train` first")
             return 2
-        model = T.load_weights(weights) if weights.exists() else None
-        train_time = None
-        old = out.with_suffix(".json")
-        if old.exists():
-            history = json.loads(old.read_text()).get("training", {}).get("history", [])
+        meta_p = work / "train_meta.json"
+        meta = json.loads(meta_p.read_text()) if meta_p.exists() else {}
+        history, train_time = meta.get("history", []), meta.get("train_time_s")
+        argv_train = [a for a in (meta.get("argv") or ["--out", args.out]) if a != "--reuse-stage1"]
 
     from liveai.train.baselines import MarkovAccompanist
     from liveai.train.evaluate import evaluate_all
@@ -133,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                                    for t, p in (("fp32", fp32_path), ("int8", int8_path))}
     wb = {"fp32": weight_bytes(fp32_path), "int8": weight_bytes(int8_path)}
     from liveai.train.card import write_card
-    argv_used = list(argv) if argv is not None else sys.argv[1:]
-    write_card(out, args=args, argv=argv_used, results=res, weights=wb, history=history,
+    write_card(out, args=args, argv=argv_train, results=res, weights=wb, history=history,
                split={"train": [p.name for p in tr], "val": [p.name for p in va], "test": [p.name for p in te]},
                folk_split={"train": len(ftr), "val": len(fva), "test": len(fte)},
                n_train_seqs=None, train_time_s=train_time, fp32_path=fp32_path, int8_path=int8_path)

@@ -185,6 +185,10 @@ def evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, test_pieces, markov,
         online[tag] = online_scores(lambda p: ModelGenerator(model=m, seed=seed, temperature=temperature,
                                                              top_p=top_p), test_pieces)
         log(f"  online {tag}: note-in-chord {online[tag]['note_in_chord']} ({time.time() - t0:.0f}s)")
+    m8 = rt.AccompanistModel(int8_path)
+    online["model_int8_t0.7"] = online_scores(
+        lambda p: ModelGenerator(model=m8, seed=seed + 1, temperature=0.7, top_p=0.9), test_pieces)
+    log(f"  online model_int8 at temperature 0.7, top-p 0.9: {online['model_int8_t0.7']['note_in_chord']}")
     rf = rules_factory()
     if rf is not None:
         try:
@@ -199,6 +203,19 @@ def evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, test_pieces, markov,
     log(f"  online markov: note-in-chord {online['markov']['note_in_chord']}")
     online["tonic_drone"] = online_scores(lambda p: TonicDrone(_tonic_of(p)), test_pieces)
     res["online"] = online
+    syn = {"model_int8": synthetic_scores(lambda: ModelGenerator(model=m8, seed=seed, temperature=temperature,
+                                                                  top_p=top_p)),
+           "model_int8_t0.7": synthetic_scores(lambda: ModelGenerator(model=m8, seed=seed + 1, temperature=0.7,
+                                                                      top_p=0.9)),
+           "markov": synthetic_scores(lambda: markov)}
+    if rf is not None:
+        try:
+            syn["rules"] = synthetic_scores(lambda: rf(None))
+        except Exception as e:
+            syn["rules"] = {"error": f"{type(e).__name__}: {e}"}
+    res["synthetic_tunes"] = syn
+    log(f"  synthetic tunes: " + ", ".join(
+        f"{k} {np.mean([v['note_in_chord'] for v in d.values()]):.3f}" for k, d in syn.items() if "error" not in d))
     res["bach_voice_leading"] = bach_reference(test_pieces)
     res["sampling"] = {"temperature": temperature, "top_p": top_p, "seed": seed}
     return res
@@ -208,3 +225,76 @@ def _tonic_of(piece) -> int:
     """Tonic guess for the drone: pitch class of the last bass note (chorales end on the tonic)."""
     b = piece.roll[3][piece.roll[3] > 0]
     return int(b[-1]) % 12 if b.size else 0
+
+
+# --------------------------------------------------------------------------- synthetic tunes probe
+
+_MAJ = (0, 2, 4, 5, 7, 9, 11)
+_MIN = (0, 2, 3, 5, 7, 8, 10)
+
+
+def _triad(tonic: int, degree: int, minor: bool, seventh: bool = False) -> tuple[int, ...]:
+    sc = _MIN if minor else _MAJ
+    pcs = [(tonic + sc[(degree + 2 * i) % 7]) % 12 for i in range(4 if seventh else 3)]
+    if minor and degree == 4:  # V in minor: raised leading tone
+        pcs[1] = (pcs[1] + 1) % 12
+    return tuple(pcs)
+
+
+def synthetic_tunes(seed: int = 0):
+    """Plain tunes with known chords: diatonic in several keys, 4/4 and 3/4, major and minor, and
+    a 12-bar blues. Melody: chord tones on beats, scale steps between. Returns a list of
+    (name, player notes, chord pitch classes per step, steps_per_bar, total steps)."""
+    rng = np.random.default_rng(seed)
+    tunes = []
+    progs = {"I-IV-V-I": [0, 3, 4, 0, 0, 5, 3, 4, 0, 3, 0, 4, 5, 3, 4, 0],
+             "I-vi-ii-V": [0, 5, 1, 4, 0, 5, 1, 4, 0, 3, 4, 0]}
+    specs = [("G major 4/4", 7, False, 16, "I-IV-V-I"), ("F major 3/4", 5, False, 12, "I-IV-V-I"),
+             ("D minor 4/4", 2, True, 16, "I-IV-V-I"), ("E minor 3/4", 4, True, 12, "I-IV-V-I"),
+             ("Bb major 4/4", 10, False, 16, "I-vi-ii-V"), ("A major 3/4", 9, False, 12, "I-vi-ii-V")]
+    for name, tonic, minor, spb, prog in specs:
+        chords_deg = progs[prog]
+        sc = _MIN if minor else _MAJ
+        scale = sorted({60 + (tonic + d) % 12 + o for d in sc for o in (0, 12)})
+        notes, chords = [], []
+        prev = 60 + tonic + (12 if tonic < 5 else 0)
+        for b, deg in enumerate(chords_deg):
+            ch = _triad(tonic, deg, minor)
+            chords += [frozenset(ch)] * spb
+            for beat in range(spb // 4):
+                s = b * spb + beat * 4
+                if beat == 0 or rng.random() < 0.5:  # chord tone nearest the previous note
+                    cands = [p for p in range(60, 82) if p % 12 in ch]
+                else:
+                    cands = [p for p in scale if abs(p - prev) <= 2 and p != prev] or [prev]
+                p = min(cands, key=lambda c: (abs(c - prev), rng.random()))
+                dur = 4 if rng.random() < 0.8 or beat == spb // 4 - 1 else 2
+                notes.append(PlayerNote(int(p), 80, s, s + dur))
+                if dur == 2:
+                    q = [c for c in range(60, 82) if c % 12 in ch and c != p]
+                    p2 = min(q, key=lambda c: abs(c - p))
+                    notes.append(PlayerNote(int(p2), 80, s + 2, s + 4))
+                    p = p2
+                prev = p
+        tunes.append((name, notes, chords, spb, len(chords)))
+    # 12-bar blues in C (dominant sevenths), riff on chord tones
+    bars = [0, 0, 0, 0, 5, 5, 0, 0, 7, 5, 0, 7]
+    notes, chords = [], []
+    for b, root in enumerate(bars):
+        ch = frozenset({root % 12, (root + 4) % 12, (root + 7) % 12, (root + 10) % 12})
+        chords += [ch] * 16
+        riff = [0, 4, 7, 4] if b % 2 == 0 else [7, 10, 7, 4]
+        for i, iv in enumerate(riff):
+            notes.append(PlayerNote(60 + (root + iv) % 12, 80, b * 16 + 4 * i, b * 16 + 4 * i + 4))
+    tunes.append(("C 12-bar blues", notes, chords, 16, len(chords)))
+    return tunes
+
+
+def synthetic_scores(make_gen) -> dict:
+    out = {}
+    for name, notes, chords, spb, T in synthetic_tunes():
+        got = run_online(make_gen(), notes, spb, T)
+        played = {b for n in got for b in range(n.start // spb, (n.end - 1) // spb + 1)}
+        out[name] = {"note_in_chord": round(note_in_chord(got, chords), 4),
+                     "bars_with_notes": round(sum(b in played for b in range(1, T // spb)) / max(1, T // spb - 1), 4)}
+    return out

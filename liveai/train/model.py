@@ -23,20 +23,26 @@ class Accompanist(nn.Module):
                           dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, len(rt.HEADS) * rt.VOCAB)
+        # chord head: P(pitch class is sounding in the full four-part texture at step k)
+        self.chord = nn.Linear(hidden, 12)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, with_hidden: bool = False):
         y, h = self.gru(x, h0)
         logits = self.head(self.drop(y))
-        return logits.view(x.shape[0], x.shape[1], len(rt.HEADS), rt.VOCAB), h
+        logits = logits.view(x.shape[0], x.shape[1], len(rt.HEADS), rt.VOCAB)
+        if with_hidden:
+            return logits, h, y
+        return logits, h
 
     def config(self) -> dict:
         return {"hidden": self.hidden, "layers": self.layers}
 
 
 class StepCell(nn.Module):
-    """One step of `Accompanist` from explicit matrices (exported to ONNX)."""
+    """One step of `Accompanist` (and of the chord listener, whose state is the last row of the
+    state) from explicit matrices (exported to ONNX)."""
 
-    def __init__(self, m: Accompanist):
+    def __init__(self, m: Accompanist, listener=None):
         super().__init__()
         self.layers, self.hidden = m.layers, m.hidden
         H = m.hidden
@@ -53,7 +59,28 @@ class StepCell(nn.Module):
             self.b_hh.append(nn.Parameter(getattr(m.gru, f"bias_hh_l{l}").detach().clone()))
         self.w_out = nn.Parameter(m.head.weight.detach().t().contiguous())
         self.b_out = nn.Parameter(m.head.bias.detach().clone())
+        self.listener = listener is not None
+        src = listener.out if listener is not None else m.chord
+        self.w_chord = nn.Parameter(src.weight.detach().t().contiguous())
+        self.b_chord = nn.Parameter(src.bias.detach().clone())
+        if listener is not None:
+            assert listener.hidden == H
+            wi = listener.gru.weight_ih_l0.detach().clone()
+            wi[:, rt.BLOCK:4 * rt.BLOCK] = 0.0  # the listener never sees the accompaniment
+            self.lw_ih = nn.Parameter(wi.t().contiguous())
+            self.lw_hh = nn.Parameter(listener.gru.weight_hh_l0.detach().t().contiguous())
+            self.lb_ih = nn.Parameter(listener.gru.bias_ih_l0.detach().clone())
+            self.lb_hh = nn.Parameter(listener.gru.bias_hh_l0.detach().clone())
         self.H = H
+
+    def _gru(self, x, h, w_ih, w_hh, b_ih, b_hh):
+        H = self.H
+        gi = torch.matmul(x, w_ih) + b_ih
+        gh = torch.matmul(h, w_hh) + b_hh
+        r = torch.sigmoid(gi[:, :H] + gh[:, :H])
+        z = torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+        n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+        return (1 - z) * n + z * h
 
     def forward(self, features: torch.Tensor, state: torch.Tensor):
         H = self.H
@@ -70,26 +97,34 @@ class StepCell(nn.Module):
             outs.append(h)
             x = h
         logits = (torch.matmul(x, self.w_out) + self.b_out).view(1, len(rt.HEADS), rt.VOCAB)
-        return logits, torch.stack(outs, 0)
+        if self.listener:
+            hl = self._gru(features, state[self.layers], self.lw_ih, self.lw_hh, self.lb_ih, self.lb_hh)
+            outs.append(hl)
+            chord = torch.sigmoid(torch.matmul(hl, self.w_chord) + self.b_chord)
+        else:
+            chord = torch.sigmoid(torch.matmul(x, self.w_chord) + self.b_chord)
+        return logits, torch.stack(outs, 0), chord
 
 
-def spec_dict(m: Accompanist) -> dict:
-    return {"pitch_lo": rt.PITCH_LO, "pitch_hi": rt.PITCH_HI, "feature_dim": rt.FEATURE_DIM,
+def spec_dict(m: Accompanist, **extra) -> dict:
+    return {**extra, "pitch_lo": rt.PITCH_LO, "pitch_hi": rt.PITCH_HI, "feature_dim": rt.FEATURE_DIM,
             "vocab": rt.VOCAB, "heads": list(rt.HEADS), "hidden": m.hidden, "layers": m.layers,
             "ranges": rt.RANGES}
 
 
-def export_onnx(m: Accompanist, path, opset: int = 17) -> None:
+def export_onnx(m: Accompanist, path, opset: int = 17, listener=None, **extra) -> None:
     """Export the one-step cell with state in/out and the liveai metadata."""
     import onnx
     m = m.eval()
-    cell = StepCell(m).eval()
+    cell = StepCell(m, listener).eval()
     f = torch.zeros(1, rt.FEATURE_DIM)
-    s = torch.zeros(m.layers, 1, m.hidden)
+    s = torch.zeros(m.layers + (1 if listener is not None else 0), 1, m.hidden)
     with torch.no_grad():
         torch.onnx.export(cell, (f, s), str(path), input_names=["features", "state"],
-                          output_names=["logits", "state_out"], opset_version=opset, dynamo=False)
-    add_metadata(path, spec_dict(m))
+                          output_names=["logits", "state_out", "chord"], opset_version=opset, dynamo=False)
+    if listener is not None:
+        extra["listener"] = "GRU(1 layer) on the player only; its state is the last row of state"
+    add_metadata(path, spec_dict(m, **extra))
 
 
 def add_metadata(path, spec: dict) -> None:
