@@ -202,7 +202,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
     server = None
     inp = None
     try:
-        server = OscServer(cfg.osc_port, cfg.osc_host)
+        server = OscServer(cfg.osc_port, cfg.osc_host, allow=getattr(cfg, "osc_allow", None) or None)
         control = attach_osc(session, server)
         session.closers.append(control.close)
         from liveai.box.wire import attach_box

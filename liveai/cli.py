@@ -25,6 +25,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", dest="top_p", type=float, help="nucleus sampling share of the model (default 0.9)")
     p.add_argument("--osc-port", dest="osc_port", type=int, help="UDP port for OSC control (default 9000)")
     p.add_argument("--osc-host", dest="osc_host", help="address OSC control binds to (default 127.0.0.1; 0.0.0.0 opens it to the network)")
+    p.add_argument("--osc-allow", dest="osc_allow", action="append", metavar="ADDR",
+                   help="accept OSC control only from this sender IP address; repeatable (default: any sender "
+                        "that can reach --osc-host; list 127.0.0.1 too to keep local control)")
     p.add_argument("--osc-out", dest="osc_out", action="append", metavar="HOST:PORT",
                    help="where notes and feedback go over OSC; repeatable (default 127.0.0.1:9001)")
     p.add_argument("--oscquery-port", dest="oscquery_port", type=int,

@@ -1,6 +1,7 @@
 """Configuration: one dataclass, loaded from TOML, overridden by command-line flags."""
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -38,6 +39,7 @@ class Config:
     channels: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
     osc_port: int = 9000
     osc_host: str = "127.0.0.1"
+    osc_allow: list[str] = field(default_factory=list)  # sender IP addresses OSC control accepts (empty: any)
     osc_out: list[str] = field(default_factory=lambda: ["127.0.0.1:9001"])
     oscquery_port: int = 9002  # HTTP; 0 any free port, negative off
     osc_bundle_latency: float = 0.0  # ms; > 0 sends OSC notes as bundles timetagged now + this
@@ -85,6 +87,15 @@ class Config:
                 raise ConfigError(f"channel of {part} must be 1..16, not {ch!r}")
         if not 0 <= self.osc_port < 65536:
             raise ConfigError(f"bad osc_port {self.osc_port}")
+        if isinstance(self.osc_allow, str):
+            self.osc_allow = [self.osc_allow]
+        allow = []
+        for a in self.osc_allow:
+            try:
+                allow.append(str(ipaddress.ip_address(str(a).strip())))
+            except ValueError:
+                raise ConfigError(f"osc_allow: {a!r} is not an IP address (e.g. 192.168.1.20)") from None
+        self.osc_allow = allow
         if not self.oscquery_port < 65536:
             raise ConfigError(f"bad oscquery_port {self.oscquery_port}")
         if not 0.0 <= self.osc_bundle_latency <= 5000.0:

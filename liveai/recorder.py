@@ -111,7 +111,7 @@ class Recorder(OutputDevice):
 
 def session_filename(directory: str | os.PathLike, stamp: float | None = None, name: str = "") -> Path:
     """A new file name inside directory; any user-supplied name is sanitised to stay inside it."""
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") if name else ""
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120].strip("._") if name else ""  # a file name has 255 bytes
     if not base:
         base = time.strftime("liveai-%Y%m%d-%H%M%S", time.localtime(stamp))
     if not base.endswith(".mid"):

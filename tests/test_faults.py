@@ -315,3 +315,82 @@ def test_start_up_reset_silences_every_channel():
 def test_start_up_reset_survives_a_failing_output():
     from liveai.app import reset_output
     reset_output(Vanishing(0, OSError("gone")))  # logged, no exception
+
+
+@pytest.mark.integration
+def test_after_sigkill_the_next_start_silences_what_was_left_sounding(jack_server, free_udp_port):
+    """Over a real JACK server: kill -9 the engine while its notes sound on synth:in, start it again,
+    and the first thing synth:in gets from the new process is CC64 0, CC123 and CC120 on all 16
+    channels, which leaves nothing sounding there."""
+    rtmidi = pytest.importorskip("rtmidi")
+    from tests.integration.support import EngineProcess
+    jack = rtmidi.API_UNIX_JACK
+    player = rtmidi.MidiOut(jack, name="player")
+    player.open_virtual_port("out")
+    synth = rtmidi.MidiIn(jack, name="synth", queue_size_limit=16384)
+    synth.ignore_types(sysex=False, timing=False, active_sense=False)
+    synth.open_virtual_port("in")
+    got: list[list[int]] = []
+
+    def drain(until: float) -> None:
+        while time.monotonic() < until:
+            m = synth.get_message()
+            if m is None:
+                time.sleep(0.002)
+            else:
+                got.append(m[0])
+
+    def sounding(msgs) -> set:
+        on = set()
+        for b in msgs:
+            if len(b) == 3 and b[0] & 0xF0 == 0x90 and b[2] > 0:
+                on.add((b[0] & 0x0F, b[1]))
+            elif len(b) == 3 and (b[0] & 0xF0 == 0x80 or b[0] & 0xF0 == 0x90):
+                on.discard((b[0] & 0x0F, b[1]))
+            elif len(b) == 3 and b[0] & 0xF0 == 0xB0 and b[1] in (CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF):
+                on = {k for k in on if k[0] != b[0] & 0x0F}
+        return on
+
+    args = ("run", "--midi-api", "jack", "--midi-in", "player", "--midi-out", "synth", "--generator", "rules",
+            "--tempo", "120", "--idle-bars", "0", "--osc-port", str(free_udp_port()), "--osc-out", "127.0.0.1:9",
+            "--oscquery-port", "-1")
+    first = EngineProcess(*args)
+    second = None
+    try:
+        first.wait_for_line("liveai: ready", timeout=30)
+        drain(time.monotonic() + 0.5)
+        start = len(got)
+        for p in (60, 64, 67):  # the player holds a chord: the band plays along
+            player.send_message([0x90, p, 100])
+        left = set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            drain(time.monotonic() + 0.1)
+            left = {k for k in sounding(got[start:]) if k[0] != 0}
+            if len(left) >= 2:
+                break
+        assert left, "the engine played nothing"
+        first.signal(9)  # SIGKILL: no note-offs, no CC123
+        first.wait(10)
+        drain(time.monotonic() + 0.3)
+        assert sounding(got[start:]) >= left  # they hang on the synth now
+        before = len(got)
+        second = EngineProcess(*args)
+        second.wait_for_line("liveai: ready", timeout=30)
+        drain(time.monotonic() + 0.5)
+        new = got[before:]
+        reset = [[0xB0 | ch, cc, 0] for ch in range(16) for cc in (CC_SUSTAIN, CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF)]
+        assert new[:48] == reset, new[:10]
+        assert sounding(got[start:]) == set()
+    finally:
+        for e in (first, second):
+            if e is not None:
+                e.signal()
+                try:
+                    e.wait(10)
+                except Exception:
+                    pass
+                e.kill()
+        for p in (player, synth):
+            p.close_port()
+            p.delete()
