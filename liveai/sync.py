@@ -19,6 +19,10 @@ mid-song) when the transport starts, Stop when it stops.
 
 Latency compensation (`--latency midi=MS`): Scheduler.set_latency sends an output its events that
 many ms early, so they sound on the beat at a synth that needs that long.
+
+The sender in a process of its own (`--sender process`, ProcessMidiOutput) and every engine thread
+on SCHED_FIFO (`--realtime`, realtime_engine): what latency_bench showed a loaded machine needs
+(latency_bench/README.md: a real-time thread waiting for the GIL held by a preempted normal one).
 """
 from __future__ import annotations
 
@@ -210,15 +214,24 @@ class MidiClockOut:
     that is due (so a late wake sends the missed ones, at most max_catchup at once) and sets the
     next wake at the next pulse's time, recomputed from the transport (so tempo changes and
     external-clock re-anchoring carry through). `send` takes a list of MIDI bytes.
+
+    With send_at (the sender process, ProcessMidiOutput.send_raw_at), each wake instead hands over
+    every pulse due within the next `ahead` seconds with its due time, and the sender process sends
+    it then; `cancel` drops what it holds when the transport stops, before Stop goes out.
     """
 
     def __init__(self, clock: Clock, transport: Transport, send: Callable[[list[int]], None],
-                 early: float = 0.0, max_catchup: int = PPQ) -> None:
+                 early: float = 0.0, max_catchup: int = PPQ,
+                 send_at: Callable[[list[int], float], None] | None = None, ahead: float = 0.0,
+                 cancel: Callable[[], None] | None = None) -> None:
         self.clock = clock
         self.transport = transport
         self.send = send
         self.early = early
         self.max_catchup = max_catchup
+        self.send_at = send_at
+        self.ahead = ahead if send_at is not None else 0.0
+        self.cancel = cancel
         self.next = 0  # index of the next pulse to send
         self.running = False
         self.sent = 0
@@ -239,12 +252,12 @@ class MidiClockOut:
             self._timer.cancel()
         n0 = max(0, round(tr.tick_at(tr.start_time) / PULSE_TICKS))
         if n0 == 0:
-            self._out([START])
+            self._out([START], self._due(0))
         else:  # mid-song: Song Position (in 16ths) then Continue
             spp = min(0x3FFF, math.ceil(n0 / PULSES_PER_STEP))
             n0 = spp * PULSES_PER_STEP
-            self._out([SONGPOS, spp & 0x7F, (spp >> 7) & 0x7F])
-            self._out([CONTINUE])
+            self._out([SONGPOS, spp & 0x7F, (spp >> 7) & 0x7F], self._due(n0))
+            self._out([CONTINUE], self._due(n0))
         self.next = n0
         self.running = True
         self._tick()
@@ -255,6 +268,8 @@ class MidiClockOut:
             self._timer = None
         if self.running:
             self.running = False
+            if self.cancel is not None:
+                self.cancel()  # pulses handed ahead to the sender process must not follow Stop
             self._out([STOP])
 
     def stop(self) -> None:
@@ -265,19 +280,28 @@ class MidiClockOut:
         if not self.running:
             return
         tr = self.transport
-        due = math.floor(tr.tick_at(self.clock.now() + self.early) / PULSE_TICKS + 1e-6)
-        if due - self.next >= self.max_catchup:
-            self.skipped += due - self.next - self.max_catchup + 1
-            self.next = due - self.max_catchup + 1
+        now = self.clock.now()
+        due = math.floor(tr.tick_at(now + self.early + self.ahead) / PULSE_TICKS + 1e-6)
+        missed = math.floor(tr.tick_at(now + self.early) / PULSE_TICKS + 1e-6)
+        if missed - self.next >= self.max_catchup:
+            self.skipped += missed - self.next - self.max_catchup + 1
+            self.next = missed - self.max_catchup + 1
         while self.next <= due:
-            self._out([CLOCK])
+            self._out([CLOCK], self._due(self.next))
             self.sent += 1
             self.next += 1
-        self._timer = self.clock.call_at(tr.time_of_tick(self.next * PULSE_TICKS) - self.early, self._tick)
+        self._timer = self.clock.call_at(self._due(self.next) - self.ahead, self._tick)
 
-    def _out(self, data: list[int]) -> None:
+    def _due(self, n: int) -> float:
+        """When pulse n must leave (latency compensation included)."""
+        return self.transport.time_of_tick(n * PULSE_TICKS) - self.early
+
+    def _out(self, data: list[int], when: float | None = None) -> None:
         try:
-            self.send(data)
+            if self.send_at is not None and when is not None:
+                self.send_at(data, when)
+            else:
+                self.send(data)
         except Exception as e:  # a vanished port must not stop the sender
             log.error("MIDI clock out failed: %s", e)
 
@@ -442,8 +466,16 @@ def attach_sync(session: Any, cfg: Any) -> list[Callable[[], None]]:
     if getattr(cfg, "clock_out", None):
         name = cfg.clock_out
         virtual = name == "virtual"
-        out = MidiOutput(PortSpec(cfg.midi_api, None if virtual else name, virtual, "clock"))
-        cout = MidiClockOut(session.sender, eng.transport, out.send_raw, latency.get("clock", 0.0) / 1000.0)
+        spec = PortSpec(cfg.midi_api, None if virtual else name, virtual, "clock")
+        early = latency.get("clock", 0.0) / 1000.0
+        if getattr(cfg, "sender", "thread") == "process":  # pulses handed ahead to a sender process
+            out = ProcessMidiOutput(spec, record=False)
+            out.wait_ready()
+            cout = MidiClockOut(session.sender, eng.transport, out.send_raw, early, send_at=out.send_raw_at,
+                                ahead=out.lookahead, cancel=out.cancel_pending)
+        else:
+            out = MidiOutput(spec)
+            cout = MidiClockOut(session.sender, eng.transport, out.send_raw, early)
         cout.attach(eng)
         session.clock_out = cout
 
@@ -479,10 +511,11 @@ class ProcessMidiOutput:
     timed = True
 
     def __init__(self, spec: Any, offset: float = 0.0, lookahead: float = SENDER_LOOKAHEAD_S, rt: bool = True,
-                 stats: str | None = None) -> None:
+                 stats: str | None = None, record: bool = True) -> None:
         import subprocess
         import sys
-        stats = stats or os.environ.get("LIVEAI_SENDER_STATS")  # latency_bench: the sender's lateness record
+        if record:
+            stats = stats or os.environ.get("LIVEAI_SENDER_STATS")  # latency_bench: the sender's lateness record
         self.offset = offset  # latency compensation of this output (s early)
         self.lookahead = lookahead
         args = [sys.executable, "-m", "liveai.sync", "--api", spec.api, "--port-name", spec.port_name]
@@ -532,6 +565,9 @@ class ProcessMidiOutput:
 
     def send_raw(self, data: Any) -> None:
         self._write(-1.0, data)
+
+    def send_raw_at(self, data: Any, when: float) -> None:
+        self._write(when - self.offset, data)
 
     def cancel_pending(self) -> None:
         with self._lock:

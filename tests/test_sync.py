@@ -333,3 +333,28 @@ def test_link_clock_follows_session_beats_on_the_engine_loop():
     assert eng.transport.time_of_step(36) == pytest.approx(2.45) and eng.transport.bpm == 110.0
     link._update(110.0, 10.0, 3.0, False)
     assert not eng.running
+
+
+def test_clock_out_ahead_to_a_sender_process():
+    """With a sender process, pulses are handed over up to `ahead` early with their exact due
+    times; on stop, what was handed over is cancelled before Stop goes out."""
+    clock = SimClock()
+    tr = Transport(120.0)
+    log = []
+    out = MidiClockOut(clock, tr, lambda d: log.append(("now", clock.now(), d)), early=0.005,
+                       send_at=lambda d, when: log.append(("at", when, d, clock.now())), ahead=0.030,
+                       cancel=lambda: log.append(("cancel", clock.now())))
+    tr.start(1.0)
+    clock.call_at(1.0, out.transport_changed, True, 1.0)
+    clock.call_at(3.0, lambda: (tr.stop(), out.transport_changed(False, clock.now())))
+    clock.run(until=4.0)
+    period = 60.0 / (120 * PPQ)
+    ats = [e for e in log if e[0] == "at"]
+    assert ats[0][2] == [START] and ats[0][1] == pytest.approx(1.0 - 0.005)
+    pulses = [e for e in ats if e[2] == [CLOCK]]
+    for n, (_, when, _, handed) in enumerate(pulses):
+        assert when == pytest.approx(1.0 + n * period - 0.005, abs=1e-9)
+        assert when - 0.030 - 1e-9 <= handed <= max(when, 1.0)  # handed over ahead, never after
+    assert len([p for p in pulses if p[1] < 3.0 - 0.005]) == 4 * PPQ
+    kinds = [e[0] for e in log]
+    assert kinds[-2:] == ["cancel", "now"] and log[-1][2] == [STOP]

@@ -87,18 +87,19 @@ def rig(rt_jack):
             os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
-def _engine(*extra: str, osc_out: int) -> EngineProcess:
+def _engine(*extra: str, osc_out: int, sender: str = "process") -> EngineProcess:
     """`python -m liveai run ...` with the MIDI sender in a process of its own and, where allowed,
     every engine thread on SCHED_FIFO (--realtime): see latency_bench/README.md on why."""
     args = ["run", "--midi-api", "jack", "--generator", "rules", "--osc-port", "0",
-            "--osc-out", f"127.0.0.1:{osc_out}", "--sender", "process", *(["--realtime"] if RT else []), *extra]
+            "--osc-out", f"127.0.0.1:{osc_out}", "--sender", sender, *(["--realtime"] if RT else []), *extra]
     return EngineProcess(*args)
 
 
-def test_clock_out_counts_24_ticks_per_beat_with_start_and_stop(rig):
+@pytest.mark.parametrize("sender", ["process", "thread"])
+def test_clock_out_counts_24_ticks_per_beat_with_start_and_stop(rig, sender):
     peer = OscPeer()
     eng = _engine("--virtual", "--start-now", "--tempo", "120", "--idle-bars", "0", "--clock-out", "virtual",
-                  osc_out=peer.port)
+                  osc_out=peer.port, sender=sender)
     try:
         eng.wait_for_line("liveai: ready", timeout=30)
         src = rig.wait_for_port(r"liveai.*:clock", is_input=False)
@@ -123,7 +124,7 @@ def test_clock_out_counts_24_ticks_per_beat_with_start_and_stop(rig):
     bpm = 60.0 / (24 * slope)
     resid = sorted(abs(y - (my + slope * (x - mx))) * 1000 for x, y in zip(xs, pulses))
     span_beats = (pulses[-1] - pulses[0]) * 120 / 60
-    print(f"\nclock out: {n} pulses in {span_beats:.2f} beats ({(n - 1) / span_beats:.2f} a beat), tempo "
+    print(f"\nclock out ({sender} sender): {n} pulses in {span_beats:.2f} beats ({(n - 1) / span_beats:.2f} a beat), tempo "
           f"{bpm:.2f} BPM, jitter (JACK cycle times) p50 {percentile(resid, 50):.3f} ms, "
           f"p99 {percentile(resid, 99):.3f} ms, max {resid[-1]:.3f} ms; longest JACK cycle gap "
           f"{rig.max_cycle_gap * 1000:.2f} ms")
