@@ -345,15 +345,20 @@ def sample_token(logits: np.ndarray, rng: np.random.Generator, temperature: floa
 
 
 def chord_aware_scores(logits: np.ndarray, chord: np.ndarray, sounding: int | None, weight: float,
-                       mask: np.ndarray | None = None) -> np.ndarray:
+                       mask: np.ndarray | None = None, avoid: Mapping[int, float] | None = None) -> np.ndarray:
     """Voice log-probabilities plus weight * log P(pitch class in the chord) for each token: notes
-    by their pitch class, hold by the sounding note's (a silent voice / rest count as 0.5)."""
+    by their pitch class, hold by the sounding note's (a silent voice / rest count as 0.5).
+    avoid: pitch class -> factor (< 1) multiplied into its chord probability, so that voices spread
+    over the chord instead of all doubling its likeliest pitch class."""
     z = logits.astype(np.float64, copy=True)
     if mask is not None:
         z[~mask] = -np.inf
     z -= np.max(z)
     logq = z - np.log(np.exp(z).sum())
-    lp = np.log(np.clip(chord.astype(np.float64), 1e-4, 1.0))
+    pin = chord.astype(np.float64).copy()
+    for pc, f in (avoid or {}).items():
+        pin[pc % 12] *= f
+    lp = np.log(np.clip(pin, 1e-4, 1.0))
     bonus = np.empty(VOCAB)
     bonus[2:] = lp[(np.arange(N_PITCH) + PITCH_LO) % 12]
     bonus[REST] = np.log(0.5)

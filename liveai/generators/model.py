@@ -21,7 +21,8 @@ from liveai.generators.base import HOLD, REST, PlayerNote, StepContext, StepPlan
 VOICES = rt.VOICES
 HEAD_INDEX = {h: i for i, h in enumerate(rt.HEADS)}
 MAX_CATCH_UP = 64
-DEFAULT_CHORD_WEIGHT = 4.0
+DEFAULT_CHORD_WEIGHT = 16.0
+DEFAULT_SPREAD = 0.5
 
 
 def player_state_at(player: Sequence[PlayerNote], t: int) -> tuple[tuple[int, int], int]:
@@ -52,12 +53,15 @@ class ModelGenerator:
 
     def __init__(self, path: str | os.PathLike | None = None, seed: int = 0, temperature: float = 0.3,
                  top_p: float = 0.9, model: rt.AccompanistModel | None = None,
-                 chord_weight: float | None = None) -> None:
+                 chord_weight: float | None = None, spread: float | None = None) -> None:
         self.model = model or rt.AccompanistModel(path)
         self.seed, self.temperature, self.top_p = seed, temperature, top_p
         if chord_weight is None:  # the card's recommended value
             chord_weight = float(self.model.spec.card.get("chord_weight", DEFAULT_CHORD_WEIGHT))
         self.chord_weight = chord_weight if self.model.has_chord else 0.0
+        if spread is None:
+            spread = float(self.model.spec.card.get("spread", DEFAULT_SPREAD))
+        self.spread = spread
         self._feat = np.zeros(rt.FEATURE_DIM, np.float32)
         self.reset()
 
@@ -136,7 +140,12 @@ class ModelGenerator:
         kmask = self._key_mask(ctx)
         vel = int(max(1, min(127, ctx.velocity)))
         out = {}
-        for v in VOICES:
+        avoid: dict[int, float] = {}
+        if self.spread < 1.0:
+            (kind, sp), _ = player_state_at(ctx.player, ctx.step - 2)
+            if kind:
+                avoid[sp % 12] = min(1.0, 2 * self.spread)
+        for v in VOICES:  # bass, tenor, alto: each avoids doubling what the others took
             lg = logits[HEAD_INDEX[v]].copy()
             mask = rt.RANGE_MASKS[v].copy()
             if kmask is not None:
@@ -144,8 +153,12 @@ class ModelGenerator:
             if ctx.density < 1.0:  # sparser: favour holding on
                 lg[rt.HOLD] += float(np.log(1.0 / max(ctx.density, 0.05)))
             if self.chord_weight > 0 and self.model.last_chord is not None:
-                lg = rt.chord_aware_scores(lg, self._chord, ctx.sounding.get(v), self.chord_weight, mask)
+                lg = rt.chord_aware_scores(lg, self._chord, ctx.sounding.get(v), self.chord_weight, mask, avoid)
             tok = rt.sample_token(lg, self.rng, self.temperature, self.top_p, mask)
+            pc = (rt.token_pitch(tok) if tok >= 2 else
+                  ctx.sounding.get(v) if tok == rt.HOLD and ctx.sounding.get(v) is not None else None)
+            if pc is not None and self.spread < 1.0:
+                avoid[pc % 12] = avoid.get(pc % 12, 1.0) * self.spread
             if tok == rt.REST:
                 out[v] = REST
             elif tok == rt.HOLD:

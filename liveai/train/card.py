@@ -22,6 +22,7 @@ def write_card(out: Path, *, args, argv, results, weights, history, split, folk_
     a32, a8 = tf32["val"]["accompaniment"]["acc"], tf8["val"]["accompaniment"]["acc"]
     rel_loss = (a32 - a8) / a32 if a32 else 0.0
     cmd = "liveai train " + " ".join(argv) if argv else "liveai train"
+    spec = rt.AccompanistModel(int8_path, warmup=0).spec.card
     card = {
         "name": out.name,
         "version": rt.MODEL_VERSION,
@@ -33,7 +34,13 @@ def write_card(out: Path, *, args, argv, results, weights, history, split, folk_
                       "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
                       "python": platform.python_version(), "train_time_s": train_time_s},
         "architecture": {
-            "type": "2-layer GRU written as MatMul/Add/Sigmoid/Tanh (state in/out), linear heads",
+            "type": "2-layer GRU written as MatMul/Add/Sigmoid/Tanh (state in/out), linear heads; plus a 1-layer "
+                    "GRU chord listener on the player only (its state is the last row of `state`) with a "
+                    "12-way sigmoid chord head",
+            "decoding": {"chord_weight": spec.get("chord_weight"), "spread": spec.get("spread"),
+                         "rule": "token score = log P_voice(token) + chord_weight * log(P_chord(pitch class) * "
+                                 "spread^(times already taken by another voice this step)); greedy or sampled "
+                                 "(liveai.model.chord_aware_scores, liveai.generators.model.ModelGenerator)"},
             "hidden": args.hidden, "layers": args.layers, "feature_dim": rt.FEATURE_DIM,
             "heads": list(rt.HEADS), "vocab_per_head": rt.VOCAB,
             "quantization": ("onnxruntime quantize_dynamic, int8 weights (" +
@@ -50,10 +57,11 @@ def write_card(out: Path, *, args, argv, results, weights, history, split, folk_
                         f"one-hot ({rt.MAX_POS}); meter class ({len(rt.METERS) + 1}); step in beat (4); "
                         f"steps since the player's last onset, bucketed ({rt.N_SINCE}). "
                         "Encoding: liveai.model.encode_step",
-            "state": f"[{args.layers}, 1, {args.hidden}] float32, zeros at the start",
+            "state": f"[{args.layers + 1}, 1, {args.hidden}] float32 (main GRU layers + listener), zeros at the start",
         },
         "outputs": {"logits": f"[1, 4, {rt.VOCAB}]: alto, tenor, bass at step k; melody = the player's step k-1",
-                    "state_out": "the state after step k"},
+                    "state_out": "the state after step k",
+                    "chord": "[1, 12]: P(pitch class sounds at step k in the full texture), from the listener"},
         "causality": "step k is planned from player input up to k-2 (liveai.evaluation LOOKAHEAD_STEPS=1) "
                      "and the accompaniment actually committed up to k-1; trained the same way",
         "ranges_at_sampling": rt.RANGES,
@@ -102,7 +110,11 @@ def _markdown(c: dict) -> str:
     lines = [f"# {c['name']}: the liveai neural accompanist", "",
              "A small streaming network that plays alto, tenor and bass under a melody, one 16th-note step "
              "at a time, from what the player played up to two steps ago and what it played itself. "
-             "A fourth head predicts the player's next step (melody continuation, for call-and-response).", "",
+             "A fourth head predicts the player's next step (melody continuation, for call-and-response). "
+             "A separate listener GRU that hears only the player predicts which pitch classes the coming chord "
+             "holds; notes are chosen by the voice heads weighted by that chord estimate "
+             f"(chord weight {c['architecture']['decoding']['chord_weight']}, spread "
+             f"{c['architecture']['decoding']['spread']}).", "",
              f"- File: `{c['file']}` ({m['size_bytes']['int8']} bytes, "
              f"{m['weight_bytes']['int8']['int8_share']:.1%} of weight bytes int8), format `{c['version']}`",
              f"- Architecture: {c['architecture']['type']}; hidden {c['architecture']['hidden']}, "

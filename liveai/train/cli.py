@@ -33,9 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--crop", type=int, default=128, help="training window in steps")
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--listener-epochs", type=int, default=4,
+    ap.add_argument("--listener-epochs", type=int, default=8,
                     help="chord listener (GRU on the player only, predicts the chord's pitch classes)")
-    ap.add_argument("--chord-weights", default="0,1,2,4,8,16",
+    ap.add_argument("--spreads", default="1.0,0.85,0.7",
+                    help="decoding: factor on a pitch class's chord probability once another voice took it")
+    ap.add_argument("--chord-weights", default="16,32,64",
                     help="chord weights tried on the validation chorales (online note-in-chord); best kept")
     ap.add_argument("--finetune-epochs", type=int, default=0,
                     help="stage 2: epochs with the model's own past corrupted (learns to follow the player); "
@@ -149,20 +151,25 @@ def main(argv: list[str] | None = None) -> int:
         probe = work / "select.onnx"
         export_onnx(model, probe, listener=lis)
         am = rtm.AccompanistModel(probe, warmup=1)
-        best_w, best_s, tried = 0.0, -1.0, {}
+        best_w, best_sp, best_s, tried = 0.0, 1.0, -1e9, {}
         for w in (float(x) for x in args.chord_weights.split(",")):
-            sc = online_scores(lambda p: ModelGenerator(model=am, temperature=0.0, chord_weight=w), va)["note_in_chord"]
-            tried[w] = sc
-            log(f"chord weight {w}: val note-in-chord {sc:.4f}")
-            if sc > best_s:
-                best_w, best_s = w, sc
-        history.append({"stage": "chord_weight", "tried_on_val": tried, "chosen": best_w})
+            for sp in (float(x) for x in args.spreads.split(",")):
+                r = online_scores(lambda p: ModelGenerator(model=am, temperature=0.0, chord_weight=w, spread=sp), va)
+                par = r["voice_leading"]["parallels_per_1000_steps"]
+                sc = r["note_in_chord"] - 5e-5 * par  # a little voice-leading sense
+                tried[f"{w}/{sp}"] = {"note_in_chord": r["note_in_chord"], "parallels_per_1000_steps": par}
+                log(f"chord weight {w}, spread {sp}: val note-in-chord {r['note_in_chord']:.4f}, parallels {par}")
+                if sc > best_s:
+                    best_w, best_sp, best_s = w, sp, sc
+        history.append({"stage": "decoding", "tried_on_val": tried, "chosen_chord_weight": best_w,
+                        "chosen_spread": best_sp, "criterion": "note_in_chord - 5e-5 * parallels_per_1000_steps"})
+        args.spread = best_sp
         args.chord_weight = best_w
         train_time = time.time() - t_start
         (work / "train_meta.json").write_text(json.dumps(
             {"argv": list(argv) if argv is not None else sys.argv[1:], "history": history, "train_time_s": train_time,
              "history_stage1": [h for h in history if h.get("stage") == "1"]}))
-        export_onnx(model, fp32_path, listener=lis, chord_weight=args.chord_weight)
+        export_onnx(model, fp32_path, listener=lis, chord_weight=args.chord_weight, spread=args.spread)
         quantize(fp32_path, int8_path, per_channel=args.per_channel)
         log(f"exported {fp32_path} and {int8_path}")
         argv_train = [a for a in (list(argv) if argv is not None else sys.argv[1:]) if a != "--reuse-stage1"]
