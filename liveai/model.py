@@ -28,7 +28,23 @@ from typing import Mapping, Sequence
 import numpy as np
 
 MODEL_VERSION = "liveai-accompanist/1"
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "accompanist.onnx"
+
+
+def _default_model_path() -> Path:
+    """The built-in model: models/ beside the package in a checkout or editable install, else the
+    copy a wheel installs under <prefix>/share/liveai/models (pyproject's data-files)."""
+    import sys
+    here = Path(__file__).resolve().parent.parent / "models" / "accompanist.onnx"
+    if here.exists():
+        return here
+    for prefix in (sys.prefix, sys.base_prefix, "/usr/local", "/usr"):
+        p = Path(prefix) / "share" / "liveai" / "models" / "accompanist.onnx"
+        if p.exists():
+            return p
+    return here
+
+
+DEFAULT_MODEL_PATH = _default_model_path()
 MAX_MODEL_BYTES = 64 * 1024 * 1024
 
 PITCH_LO, PITCH_HI = 28, 96  # inclusive
