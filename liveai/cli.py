@@ -142,7 +142,11 @@ def _overrides(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
-        from liveai.train.cli import main as train_main
+        try:
+            from liveai.train.cli import main as train_main
+        except ImportError as e:
+            print(f"liveai: error: training needs the train extra (pip install 'liveai[train]'): {e}", file=sys.stderr)
+            return 2
         return train_main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
@@ -199,11 +203,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return not cfg.virtual and name is not None and (args.box or name.lower() == "auto")
     midi_in = PortSpec(cfg.midi_api, cfg.midi_in, bool(cfg.virtual) or cfg.midi_in is None, "in", hot(cfg.midi_in))
     midi_out = PortSpec(cfg.midi_api, cfg.midi_out, bool(cfg.virtual) or cfg.midi_out is None, "out", hot(cfg.midi_out))
+    if args.no_midi:
+        midi_in = midi_out = None
     if cfg.realtime:
         from liveai.sync import realtime_engine
         realtime_engine()  # before any engine thread starts: they inherit it
-    if args.no_midi:
-        midi_in = midi_out = None
     run_realtime(cfg, midi_in, midi_out, box=args.box)
     return 0
 
