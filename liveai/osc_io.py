@@ -35,6 +35,7 @@ Handler = Callable[[tuple, tuple[str, int]], Any]
 MAX_BUNDLES = 16  # bundles in one datagram; a 64 KB nest of them costs python-osc ~30 ms to parse
 MAX_MESSAGE_BYTES = 2048  # a control message is far shorter; a 64 KB string costs python-osc ~6 ms
 MAX_BUNDLE_BYTES = 16384
+ERRORS_PER_S = 50.0  # /liveai/error replies a second to one sender
 NTP_EPOCH = 2208988800  # seconds from 1900 (OSC timetags) to 1970 (time.time)
 
 
@@ -94,6 +95,7 @@ class OscServer:
         self.received = self.dropped = self.rejected = 0
         self.named_ports: dict[str, int] = {}  # host -> the port it last asked answers on
         self._warned = float("-inf")  # when a malformed packet was last logged at WARNING
+        self._errors: dict[tuple[str, int], tuple[float, float]] = {}  # sender -> (error replies left, when)
         if _not_pythonosc not in logging.getLogger().filters:
             logging.getLogger().addFilter(_not_pythonosc)
         self._running = False
@@ -179,7 +181,17 @@ class OscServer:
             self._dispatch(msg.address, tuple(msg.params), addr)
 
     def error(self, addr: tuple[str, int], text: str) -> None:
-        """/liveai/error to the sender, and to the port its host last named, if that differs."""
+        """/liveai/error to the sender, and to the port its host last named, if that differs. At most
+        ERRORS_PER_S a second to one sender: a flood of junk gets counted, not answered one by one
+        (each answer costs the OSC thread a build and a send, and a spoofed sender would aim them)."""
+        now = time.monotonic()
+        tokens, seen = self._errors.get(addr, (ERRORS_PER_S, now))
+        tokens = min(ERRORS_PER_S, tokens + (now - seen) * ERRORS_PER_S)
+        if len(self._errors) > 256:
+            self._errors.clear()
+        self._errors[addr] = (tokens - 1 if tokens >= 1 else tokens, now)
+        if tokens < 1:
+            return
         self.reply(addr, "/liveai/error", text[:200])
         port = self.named_ports.get(addr[0])
         if port is not None and port != addr[1]:

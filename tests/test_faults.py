@@ -394,3 +394,49 @@ def test_after_sigkill_the_next_start_silences_what_was_left_sounding(jack_serve
         for p in (player, synth):
             p.close_port()
             p.delete()
+
+
+@pytest.mark.integration
+def test_midi_output_port_that_disappears_does_not_crash_the_engine(jack_server, free_udp_port):
+    """Over JACK: the synth the engine plays into goes away mid-song (its client closes). The
+    engine keeps playing (into nothing), answers /liveai/ping, and stops cleanly on SIGTERM.
+    (Reconnecting when it comes back is the hot-plug watcher's job: tests/box/test_hotplug_jack.py.)"""
+    rtmidi = pytest.importorskip("rtmidi")
+    from tests.integration.support import EngineProcess, OscPeer
+    jack = rtmidi.API_UNIX_JACK
+    player = rtmidi.MidiOut(jack, name="player")
+    player.open_virtual_port("out")
+    synth = rtmidi.MidiIn(jack, name="synth", queue_size_limit=16384)
+    synth.open_virtual_port("in")
+    peer = OscPeer()
+    port = free_udp_port()
+    eng = EngineProcess("run", "--midi-api", "jack", "--midi-in", "player", "--midi-out", "synth", "--generator",
+                        "rules", "--tempo", "160", "--idle-bars", "0", "--osc-port", str(port),
+                        "--osc-out", f"127.0.0.1:{peer.port}", "--oscquery-port", "-1")
+    try:
+        eng.wait_for_line("liveai: ready", timeout=30)
+        for p in (60, 64, 67):
+            player.send_message([0x90, p, 100])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any((m := synth.get_message()) and m[0][0] & 0xF0 == 0x90
+                                                      for _ in range(50)):
+            time.sleep(0.05)
+        synth.close_port()  # unplugged
+        synth.delete()
+        synth = None
+        n = len(peer.messages)
+        time.sleep(2.0)
+        assert eng.proc.poll() is None, eng.output[-2000:]
+        assert peer.request(port, "/liveai/ping", "/liveai/pong", timeout=5)
+        assert any(m.address.endswith("/note") for m in peer.messages[n:]), "the music stopped"
+        eng.signal()
+        assert eng.wait(10) == 0, eng.output[-2000:]
+        assert "Traceback" not in eng.output, eng.output[-3000:]
+    finally:
+        eng.kill()
+        peer.close()
+        player.close_port()
+        player.delete()
+        if synth is not None:
+            synth.close_port()
+            synth.delete()

@@ -342,3 +342,54 @@ def test_no_eval_exec_or_pickle_in_the_package():
                     if n.split(".")[0] in BANNED_MODULES:
                         problems.append(f"{rel}:{node.lineno} import {n}")
     assert problems == []
+
+
+# ---------------------------------------------------------------------------- floods
+def test_a_flood_from_one_sender_is_capped_and_leaves_others_answered():
+    """The token bucket: one sender gets at most half of max_rate, the rest is dropped unparsed, its
+    /liveai/error replies are capped at ERRORS_PER_S, and another sender's pings still get answers."""
+    from liveai.osc_io import ERRORS_PER_S
+    srv = OscServer(0, max_rate=2000.0)
+    handled = {"ping": 0}
+
+    def ping(a, addr):
+        handled["ping"] += 1
+        srv.reply(addr, "/liveai/pong")
+
+    srv.on("/liveai/ping", ping)
+    srv.start()
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    friend = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flood.bind(("127.0.0.1", 0))
+    friend.bind(("127.0.0.1", 0))
+    answered = asked = 0
+    try:
+        junk = build("/liveai/nowhere", 1.0)
+        t0 = time.monotonic()
+        sent = 0
+        while time.monotonic() - t0 < 2.0:
+            for _ in range(200):
+                try:
+                    flood.sendto(junk, ("127.0.0.1", srv.port))
+                    sent += 1
+                except OSError:
+                    pass
+            if sent % 2000 < 200:  # pings from someone else meanwhile
+                friend.sendto(build("/liveai/ping"), ("127.0.0.1", srv.port))
+                asked += 1
+            time.sleep(0.001)
+        elapsed = time.monotonic() - t0
+        time.sleep(0.3)
+        answered = len([d for d in _recv(friend, 0.5) if d.startswith(b"/liveai/pong")])
+        errors = len(_recv(flood, 0.5))
+    finally:
+        flood.close()
+        friend.close()
+        srv.stop()
+    pings = handled["ping"]
+    assert sent > 5000, sent
+    assert asked >= 5 and answered == pings >= 0.9 * asked, (asked, pings, answered)
+    flood_handled = srv.received - pings  # datagrams that got past the budget
+    assert flood_handled <= 1000 * (elapsed + 0.5) + 1000, (flood_handled, sent)  # half of 2000/s, plus the burst
+    assert srv.dropped >= sent - flood_handled - 100
+    assert errors <= ERRORS_PER_S * (elapsed + 1) + ERRORS_PER_S, errors
