@@ -367,17 +367,21 @@ def test_a_flood_from_one_sender_is_capped_and_leaves_others_answered():
         junk = build("/liveai/nowhere", 1.0)
         t0 = time.monotonic()
         sent = 0
-        while time.monotonic() - t0 < 2.0:
-            for _ in range(200):
+        k = 0
+        while time.monotonic() - t0 < 2.0:  # 20,000 a second, ten times the budget
+            for _ in range(100):
                 try:
                     flood.sendto(junk, ("127.0.0.1", srv.port))
                     sent += 1
                 except OSError:
                     pass
-            if sent % 2000 < 200:  # pings from someone else meanwhile
+            k += 1
+            if k % 5 == 0:  # twenty pings a second from someone else meanwhile
                 friend.sendto(build("/liveai/ping"), ("127.0.0.1", srv.port))
                 asked += 1
-            time.sleep(0.001)
+            d = t0 + k * 0.005 - time.monotonic()
+            if d > 0:
+                time.sleep(d)
         elapsed = time.monotonic() - t0
         time.sleep(0.3)
         answered = len([d for d in _recv(friend, 0.5) if d.startswith(b"/liveai/pong")])
@@ -387,9 +391,10 @@ def test_a_flood_from_one_sender_is_capped_and_leaves_others_answered():
         friend.close()
         srv.stop()
     pings = handled["ping"]
-    assert sent > 5000, sent
-    assert asked >= 5 and answered == pings >= 0.9 * asked, (asked, pings, answered)
+    assert sent > 10000, sent
+    # UDP: under a flood the kernel itself may drop a datagram before the server reads it
+    assert asked >= 20 and answered == pings >= 0.8 * asked, (asked, pings, answered)
     flood_handled = srv.received - pings  # datagrams that got past the budget
     assert flood_handled <= 1000 * (elapsed + 0.5) + 1000, (flood_handled, sent)  # half of 2000/s, plus the burst
-    assert srv.dropped >= sent - flood_handled - 100
+    assert srv.dropped > 0.5 * sent, (srv.dropped, sent)
     assert errors <= ERRORS_PER_S * (elapsed + 1) + ERRORS_PER_S, errors
