@@ -91,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "on SCHED_FIFO where allowed: no other Python thread can delay a note)")
     run.add_argument("--realtime", action="store_const", const=True,
                      help="every engine thread on SCHED_FIFO 50 and the sender on 70, where allowed "
-                          "(root or LimitRTPRIO): on a busy machine this keeps notes on time (latency_bench/README.md)")
+                          "(root or LimitRTPRIO): on a busy machine this keeps notes on time (latency_bench/README.md); "
+                          "the default, falling back to normal priority with a warning where it is not allowed")
+    run.add_argument("--no-realtime", dest="realtime", action="store_const", const=False,
+                     help="stay at normal scheduling priority")
 
     demo = sub.add_parser("demo", help="play a built-in tune (or --input) with no hardware", description="Play a tune as the player, through the same path as live input.")
     _common(demo)

@@ -68,7 +68,7 @@ class Config:
     latency: dict[str, float] = field(default_factory=dict)  # ms early per output: midi, osc, clock
     link_start_stop: bool = False  # with --clock link: follow the Link session's start/stop
     sender: str = "thread"  # MIDI sender: thread (in the engine's process) | process (one of its own, liveai/sync.py)
-    realtime: bool = False  # every engine thread on SCHED_FIFO 50, the sender 70 (liveai.sync.realtime_engine)
+    realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.sync.realtime_engine)
 
     def validate(self) -> "Config":
         """Raise ConfigError with a clear message for any bad value."""
