@@ -73,7 +73,7 @@ class Drain:
 
     def stop(self) -> None:
         self._running = False
-        self._thread.join(2)
+        self._thread.join(30)  # before the ports are deleted
         self._poll()
 
 
@@ -129,6 +129,8 @@ def test_fuzzed_osc_and_midi_while_playing_live_over_jack(ports, free_udp_port, 
                         "--tempo", f"{BPM:g}", "--generator", "rules", "--osc-port", str(osc_port),
                         "--osc-out", f"127.0.0.1:{peer.port}", "--idle-bars", "0", "--oscquery-port", "-1", *REALTIME)
     drain = None
+    stop_all = threading.Event()
+    threads: list[threading.Thread] = []
     stats: dict[str, float] = {}
     pings: list[tuple[float, bool]] = []
     tries: list[int] = []
@@ -155,7 +157,6 @@ def test_fuzzed_osc_and_midi_while_playing_live_over_jack(ports, free_udp_port, 
             k += 1
         start = time.perf_counter() + 0.3
         sent_on: list[float] = []
-        stop_all = threading.Event()
 
         def player() -> None:
             for t, msg in events:
@@ -180,6 +181,8 @@ def test_fuzzed_osc_and_midi_while_playing_live_over_jack(ports, free_udp_port, 
             while time.perf_counter() < t0:
                 time.sleep(0.01)
             for i in range(N_OSC):
+                if i % 1000 == 0 and stop_all.is_set():
+                    break
                 if i < paced:  # ~4,000 a second, in chunks of 40
                     if i % 40 == 0:
                         d = t0 + FUZZ_S * i / paced - time.perf_counter()
@@ -197,6 +200,8 @@ def test_fuzzed_osc_and_midi_while_playing_live_over_jack(ports, free_udp_port, 
         def midi_fuzzer() -> None:
             t0 = start + 1.0
             for i, b in enumerate(midi_junk):
+                if stop_all.is_set():
+                    return
                 if i % 20 == 0:
                     d = t0 + FUZZ_S * i / len(midi_junk) - time.perf_counter()
                     if d > 0:
@@ -222,7 +227,7 @@ def test_fuzzed_osc_and_midi_while_playing_live_over_jack(ports, free_udp_port, 
 
         switch = sys.getswitchinterval()
         sys.setswitchinterval(50e-6)  # the player thread must not be held up by the fuzzers
-        threads = [threading.Thread(target=f, daemon=True) for f in (player, osc_fuzzer, midi_fuzzer, pinger)]
+        threads += [threading.Thread(target=f, daemon=True) for f in (player, osc_fuzzer, midi_fuzzer, pinger)]
         try:
             for th in threads:
                 th.start()
@@ -245,6 +250,9 @@ def test_fuzzed_osc_and_midi_while_playing_live_over_jack(ports, free_udp_port, 
         time.sleep(0.3)
         drain.stop()
     finally:
+        stop_all.set()  # nothing may touch the rtmidi ports once the fixture deletes them
+        for th in threads:
+            th.join(60)
         if drain is not None:
             drain.stop()
         eng.kill()
