@@ -49,34 +49,44 @@ class Chord:
         return NOTE_NAMES[self.root] + {"maj": "", "min": "m", "dim": "dim"}[self.quality]
 
 
-def pitch_class_histogram(notes: Iterable[PlayerNote], now_step: int, half_life_steps: float = 64.0) -> np.ndarray:
-    """Duration-weighted pitch-class weights, older notes decayed (half-life in steps)."""
-    h = np.zeros(12)
-    for n in notes:
-        end = n.end_step if n.end_step is not None else now_step + 1
-        dur = max(1, min(end, now_step + 1) - n.start_step)
-        age = max(0, now_step - n.start_step)
-        h[n.pitch % 12] += dur * 0.5 ** (age / half_life_steps)
-    return h
+def pitch_class_histogram(notes: Sequence[PlayerNote], now_step: int, half_life_steps: float = 64.0,
+                          max_notes: int = 256) -> np.ndarray:
+    """Duration-weighted pitch-class weights, older notes decayed (half-life in steps). Only the
+    last max_notes count: older ones have decayed to nothing anyway, and the reactive path needs
+    this fast."""
+    notes = notes[-max_notes:] if len(notes) > max_notes else notes
+    if not notes:
+        return np.zeros(12)
+    starts = np.fromiter((n.start_step for n in notes), float, len(notes))
+    ends = np.fromiter((now_step + 1 if n.end_step is None else n.end_step for n in notes), float, len(notes))
+    pcs = np.fromiter((n.pitch % 12 for n in notes), int, len(notes))
+    dur = np.maximum(1.0, np.minimum(ends, now_step + 1) - starts)
+    age = np.maximum(0.0, now_step - starts)
+    return np.bincount(pcs, weights=dur * 0.5 ** (age / half_life_steps), minlength=12)
 
 
 MINOR_BIAS = 0.08
 """Minor keys must correlate this much better to win: most tunes a player starts are major, and a
 wrong minor guess (with its major dominant) clashes far more than a wrong relative major."""
 
+_KEYS = [Key(t, m) for t in range(12) for m in (False, True)]
+_PROFILES = np.array([np.roll(MINOR_PROFILE if k.minor else MAJOR_PROFILE, k.tonic) for k in _KEYS])
+_PROFILES_Z = (_PROFILES - _PROFILES.mean(axis=1, keepdims=True)) / _PROFILES.std(axis=1, keepdims=True)
+_BIAS = np.array([MINOR_BIAS if k.minor else 0.0 for k in _KEYS])
+
 
 def key_scores(hist: np.ndarray) -> list[tuple[float, Key]]:
     """Correlation of hist with all 24 key profiles (minor ones less MINOR_BIAS), best first."""
     if not np.any(hist):
         return []
-    out = []
-    for tonic in range(12):
-        for minor, prof in ((False, MAJOR_PROFILE), (True, MINOR_PROFILE)):
-            r = np.corrcoef(hist, np.roll(prof, tonic))[0, 1]
-            r = float(r) if np.isfinite(r) else -1.0
-            out.append((r - MINOR_BIAS if minor else r, Key(tonic, minor)))
-    out.sort(key=lambda x: -x[0])
-    return out
+    sd = hist.std()
+    if sd == 0:
+        r = np.full(24, -1.0)
+    else:
+        r = _PROFILES_Z @ ((hist - hist.mean()) / sd) / 12.0
+    r = r - _BIAS
+    order = np.argsort(-r, kind="stable")
+    return [(float(r[i]), _KEYS[i]) for i in order]
 
 
 def detect_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None = None,
