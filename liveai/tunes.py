@@ -146,3 +146,60 @@ def read_midi(path: str | Path) -> InputFile:
         raise ValueError(f"{path} has no notes")
     evs = [(t - first, m) for t, m in evs if t >= first]
     return InputFile(evs, tempo, meter)
+
+
+# --------------------------------------------------------------------------- plain test tunes
+# Plain diatonic melodies with their chords, for scoring the accompanist on ordinary songs
+# (tests/generators/test_model_tunes.py): keys other than C, 3/4 and 4/4, major and minor, a
+# 12-bar blues. Traditional (public domain) or written for liveai (self-composed, public domain).
+
+TWINKLE_G = Tune(
+    "Twinkle, Twinkle, Little Star (traditional), G major, 4/4", Meter(4, 4), 100.0, 7,
+    """G4 4, G4 4, D5 4, D5 4, E5 4, E5 4, D5 8, C5 4, C5 4, B4 4, B4 4, A4 4, A4 4, G4 8,
+    D5 4, D5 4, C5 4, C5 4, B4 4, B4 4, A4 8, D5 4, D5 4, C5 4, C5 4, B4 4, B4 4, A4 8,
+    G4 4, G4 4, D5 4, D5 4, E5 4, E5 4, D5 8, C5 4, C5 4, B4 4, B4 4, A4 4, A4 4, G4 8""",
+    "G | C G | C G | D G | G C | G D | G C | G D | G | C G | C G | D G",
+)
+
+MARY_A = Tune(
+    "Mary Had a Little Lamb (traditional), A major, 4/4", Meter(4, 4), 110.0, 9,
+    """C#5 4, B4 4, A4 4, B4 4, C#5 4, C#5 4, C#5 8, B4 4, B4 4, B4 8, C#5 4, E5 4, E5 8,
+    C#5 4, B4 4, A4 4, B4 4, C#5 4, C#5 4, C#5 4, C#5 4, B4 4, B4 4, C#5 4, B4 4, A4 16""",
+    "A | A | E | A | A | A | E | A",
+)
+
+WALTZ_BB = Tune(
+    "Waltz in B-flat (liveai), B-flat major, 3/4", Meter(3, 4), 120.0, 10,
+    """D5 4, F5 4, D5 4, Bb4 8, C5 4, C5 4, Eb5 4, C5 4, D5 12,
+    Eb5 4, G5 4, Eb5 4, D5 4, F5 4, D5 4, C5 4, A4 4, C5 4, A4 12,
+    Bb4 4, D5 4, F5 4, F5 6, Eb5 2, D5 4, Eb5 4, G5 4, Eb5 4, Eb5 8, D5 4,
+    D5 4, C5 4, Bb4 4, A4 4, C5 4, Eb5 4, D5 8, C5 4, Bb4 12""",
+    "Bb | Bb | F7 | Bb | Eb | Bb | F | F | Bb | Bb | Eb | Eb | Bb | F7 | Bb | Bb",
+)
+
+LAMENT_EM = Tune(
+    "Lament in E minor (liveai), E minor, 4/4", Meter(4, 4), 90.0, 4,
+    """E4 4, G4 4, B4 4, G4 4, A4 4, C5 4, B4 4, A4 4, B4 8, A4 4, F#4 4, G4 4, F#4 4, E4 8,
+    B4 4, B4 4, E5 4, B4 4, C5 4, E5 4, D5 4, C5 4, D5 4, A4 4, F#4 4, A4 4, G4 8, B4 4, D5 4,
+    E5 4, D5 4, B4 4, G4 4, A4 4, C5 4, E5 8, F#4 4, A4 4, B4 4, D#5 4, E5 16""",
+    "Em | Am | B7 | Em | Em | C | D | G | Em | Am | B7 | Em",
+)
+
+WALTZ_DM = Tune(
+    "Waltz in D minor (liveai), D minor, 3/4", Meter(3, 4), 110.0, 2,
+    """A4 4, D5 4, F5 4, D5 8, Bb4 4, A4 4, C#5 4, E5 4, F5 4, E5 4, D5 4,
+    A4 4, D5 4, F5 4, F5 4, D5 4, Bb4 4, E5 4, C#5 4, A4 4, D5 12""",
+    "Dm | Gm | A7 | Dm | Dm | Bb | A7 | Dm",
+)
+
+BLUES_F = Tune(
+    "Twelve-bar blues in F (liveai), F, 4/4", Meter(4, 4), 100.0, 5,
+    """F4 4, A4 4, C5 4, A4 4, C5 4, D5 2, C5 2, A4 4, F4 4, F4 4, A4 4, C5 4, Eb5 4, C5 4, A4 4, F4 8,
+    Bb4 4, D5 4, F5 4, D5 4, F5 4, D5 4, Bb4 4, Ab4 4, F4 4, A4 4, C5 4, A4 4, C5 4, A4 4, G4 2, A4 2, F4 4,
+    C5 4, Bb4 4, G4 4, E4 4, Bb4 4, D5 4, F5 4, D5 4, C5 4, A4 4, F4 4, A4 4, G4 4, Bb4 4, C5 4, E5 4,
+    F5 16""",
+    "F7 | F7 | F7 | F7 | Bb7 | Bb7 | F7 | F7 | C7 | Bb7 | F7 | C7 | F7",
+)
+
+PLAIN_TUNES = {"twinkle": TWINKLE_G, "mary": MARY_A, "waltz-bb": WALTZ_BB, "lament-em": LAMENT_EM,
+               "waltz-dm": WALTZ_DM, "blues-f": BLUES_F}

@@ -32,8 +32,10 @@ def test_card_matches_file_and_figures():
     assert card["metrics"]["weight_bytes"]["int8"]["int8_share"] >= 0.6
     assert card["training_data"]["test_pieces"]
     online = card["metrics"]["online_test"]
-    # issue 3 asks for >= 0.8; the shipped model reaches 0.78 (see the card): guard against regressions
-    assert online["model_int8"]["note_in_chord"] >= 0.77
+    # issue 3: >= 0.8 on the held-out chorales (the card's figures, from `python -m liveai.train evaluate`)
+    assert online["model_int8"]["note_in_chord"] >= 0.8
+    # voice-leading: far fewer parallels than the 290 per 1000 steps of the first decoding
+    assert online["model_int8"]["voice_leading"]["parallels_per_1000_steps"] <= 50
     if "note_in_chord" in online.get("rules", {}):
         assert online["model_int8"]["note_in_chord"] >= online["rules"]["note_in_chord"] + 0.05
 
@@ -131,3 +133,13 @@ def test_scale_mask():
 def test_benchmark_step():
     r = rt.benchmark_step(MODEL, n=300)
     assert r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"]
+
+
+def test_chord_aware_sampling_matches_generator_choice():
+    """sample_token draws as Generator.choice(VOCAB, p=...) would (same seed, same tokens)."""
+    rng_a, rng_b, src = np.random.default_rng(3), np.random.default_rng(3), np.random.default_rng(0)
+    for _ in range(500):
+        lg = src.normal(size=rt.VOCAB) * 3
+        z = lg - lg.max()
+        pr = np.exp(z) / np.exp(z).sum()
+        assert rt.sample_token(lg, rng_a, 1.0, 1.0) == int(rng_b.choice(rt.VOCAB, p=pr))

@@ -37,10 +37,17 @@ def write_card(out: Path, *, args, argv, results, weights, history, split, folk_
             "type": "2-layer GRU written as MatMul/Add/Sigmoid/Tanh (state in/out), linear heads; plus a 1-layer "
                     "GRU chord listener on the player only (its state is the last row of `state`) with a "
                     "12-way sigmoid chord head",
-            "decoding": {"chord_weight": spec.get("chord_weight"), "spread": spec.get("spread"),
+            "decoding": {**(results.get("decoding") or {"chord_weight": spec.get("chord_weight"),
+                                                         "spread": spec.get("spread")}),
+                         "file_suggests": {"chord_weight": spec.get("chord_weight"), "spread": spec.get("spread")},
                          "rule": "token score = log P_voice(token) + chord_weight * log(P_chord(pitch class) * "
-                                 "spread^(times already taken by another voice this step)); greedy or sampled "
-                                 "(liveai.model.chord_aware_scores, liveai.generators.model.ModelGenerator)"},
+                                 "spread^(times already taken by another voice this step)); P_chord = the "
+                                 "listener's estimate * key_prior outside the detected key, blended geometrically "
+                                 "with the rules accompanist's chord confidence (rules_blend) and with its own mean "
+                                 "over the current bar / half bar (segment_memory); spread on steps 0, 1 of a beat "
+                                 "is early_spread; greedy or sampled (liveai.model.chord_aware_scores, "
+                                 "liveai.generators.model.ModelGenerator, DECODING). Tuned on the validation "
+                                 "chorales and liveai.train.evaluate.synthetic_tunes(11), (12) only"},
             "hidden": args.hidden, "layers": args.layers, "feature_dim": rt.FEATURE_DIM,
             "heads": list(rt.HEADS), "vocab_per_head": rt.VOCAB,
             "quantization": ("onnxruntime quantize_dynamic, int8 weights (" +
@@ -91,6 +98,8 @@ def write_card(out: Path, *, args, argv, results, weights, history, split, folk_
             "online_sampling": results["sampling"],
             "melody_folk_test": results.get("melody_folk_test"),
             "synthetic_tunes": results.get("synthetic_tunes"),
+            "plain_tunes": results.get("plain_tunes"),
+            "decoding_step_cost": results.get("decoding_step_cost"),
         },
         "shipped": "int8" if rel_loss <= 0.02 else "int8 (NOTE: loses more than 2% relative accuracy)",
     }
@@ -114,7 +123,11 @@ def _markdown(c: dict) -> str:
              "A separate listener GRU that hears only the player predicts which pitch classes the coming chord "
              "holds; notes are chosen by the voice heads weighted by that chord estimate "
              f"(chord weight {c['architecture']['decoding']['chord_weight']}, spread "
-             f"{c['architecture']['decoding']['spread']}).", "",
+             f"{c['architecture']['decoding']['spread']}), which the runtime sharpens with what it knows of "
+             "the key, the rules accompanist's chord guess on the same melody and the bar's harmonic rhythm "
+             "(`liveai.generators.model.DECODING`: " + ", ".join(
+                 f"{k} {v}" for k, v in c['architecture']['decoding'].items()
+                 if k not in ("rule", "file_suggests", "chord_weight", "spread")) + ").", "",
              f"- File: `{c['file']}` ({m['size_bytes']['int8']} bytes, "
              f"{m['weight_bytes']['int8']['int8_share']:.1%} of weight bytes int8), format `{c['version']}`",
              f"- Architecture: {c['architecture']['type']}; hidden {c['architecture']['hidden']}, "
@@ -163,6 +176,22 @@ def _markdown(c: dict) -> str:
                   "| tune | " + " | ".join(gens) + " |", "|---" * (len(gens) + 1) + "|"]
         for t in tunes:
             lines.append(f"| {t} | " + " | ".join(_f(syn[g][t]["note_in_chord"]) for g in gens) + " |")
+    pt = m.get("plain_tunes") or {}
+    if pt:
+        gens = [g for g in pt if "error" not in pt[g]]
+        tunes = list(pt[gens[0]]) if gens else []
+        lines += ["", "## Plain tunes of liveai.tunes (PLAIN_TUNES and the demo tunes), note-in-chord (bars with notes)",
+                  "", "`model_int8_demo` is what `liveai demo --mode accompany --seed 1` plays (temperature 0.7, "
+                  "top-p 0.9, seed 1); `model_int8` is greedy. Asserted in tests/generators/test_model_tunes.py.", "",
+                  "| tune | " + " | ".join(gens) + " |", "|---" * (len(gens) + 1) + "|"]
+        for t in tunes:
+            lines.append(f"| {t} | " + " | ".join(
+                f"{_f(pt[g][t]['note_in_chord'])} ({_f(pt[g][t]['bars_with_notes'], 2)})" for g in gens) + " |")
+    dc = m.get("decoding_step_cost")
+    if dc:
+        lines += ["", f"Step cost of ModelGenerator.plan on the plain tunes (network + decoding, one thread, "
+                  f"{dc['n']} steps): p50 {dc['plan_p50_ms']} ms, p99 {dc['plan_p99_ms']} ms; decoding alone "
+                  f"p50 {dc['decode_p50_ms']} ms, p99 {dc['decode_p99_ms']} ms."]
     b = m["bach_voice_leading_test"]
     lines += ["", f"Bach's own parts on the same pieces: {b['parallels_per_1000_steps']} parallels per 1000 steps "
               f"({b['parallel_fifths']} fifths, {b['parallel_octaves']} octaves).", "",

@@ -216,6 +216,22 @@ def evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, test_pieces, markov,
     res["synthetic_tunes"] = syn
     log(f"  synthetic tunes: " + ", ".join(
         f"{k} {np.mean([v['note_in_chord'] for v in d.values()]):.3f}" for k, d in syn.items() if "error" not in d))
+    plain = {"model_int8_demo": tune_scores(lambda t: ModelGenerator(model=m8, seed=1, temperature=0.7, top_p=0.9)),
+             "model_int8": tune_scores(lambda t: ModelGenerator(model=m8, seed=seed, temperature=temperature,
+                                                                top_p=top_p))}
+    if rf is not None:
+        try:
+            plain["rules"] = tune_scores(lambda t: rf(None))
+        except Exception as e:
+            plain["rules"] = {"error": f"{type(e).__name__}: {e}"}
+    plain["tonic_drone"] = tune_scores(lambda t: TonicDrone(t.tonic))
+    res["plain_tunes"] = plain
+    log("  plain tunes (demo settings): " + ", ".join(
+        f"{k} {v['note_in_chord']:.3f}" for k, v in plain["model_int8_demo"].items()))
+    from liveai.generators.model import DECODING
+    res["decoding"] = dict(DECODING)
+    res["decoding_step_cost"] = decoding_step_cost()
+    log(f"  decoding step cost: {res['decoding_step_cost']}")
     res["bach_voice_leading"] = bach_reference(test_pieces)
     res["sampling"] = {"temperature": temperature, "top_p": top_p, "seed": seed}
     return res
@@ -298,3 +314,59 @@ def synthetic_scores(make_gen) -> dict:
         out[name] = {"note_in_chord": round(note_in_chord(got, chords), 4),
                      "bars_with_notes": round(sum(b in played for b in range(1, T // spb)) / max(1, T // spb - 1), 4)}
     return out
+
+
+# --------------------------------------------------------------------------- plain tunes (liveai.tunes)
+
+def tune_scores(make_gen, tunes=None) -> dict:
+    """note-in-chord against each tune's chords and the share of bars after the first with notes,
+    driving the generator with run_online exactly as the demo's engine would. tunes: name -> Tune
+    (default: liveai.tunes.PLAIN_TUNES and the built-in demo tunes)."""
+    from liveai.evaluation import bars_with_notes
+    from liveai import tunes as TU
+    tunes = tunes if tunes is not None else {**TU.PLAIN_TUNES, **TU.TUNES}
+    out = {}
+    for name, t in tunes.items():
+        spb, T = t.meter.steps_per_bar, t.total_steps
+        got = run_online(make_gen(t), t.notes(), spb, T)
+        out[name] = {"note_in_chord": round(note_in_chord(got, t.chord_steps()), 4),
+                     "bars_with_notes": round(bars_with_notes(got, spb, T // spb), 4)}
+    return out
+
+
+def decoding_step_cost(n_steps: int = 4000) -> dict:
+    """Per-step wall time of ModelGenerator.plan (network + decoding) and of the decoding alone,
+    on plain tunes and a chorale-like line, in ms (p50/p99)."""
+    from liveai import tunes as TU
+    from liveai.evaluation import visible_player
+    from liveai.generators.base import HOLD, StepContext
+    from liveai.generators.model import ModelGenerator
+    gen = ModelGenerator(seed=1, temperature=0.7, top_p=0.9)
+    total, dec = [], []
+    for t in list(TU.PLAIN_TUNES.values()) * 8:
+        notes, spb = t.notes(), t.meter.steps_per_bar
+        gen.reset()
+        sounding = {v: None for v in gen.voices}
+        for k in range(t.total_steps):
+            ctx = StepContext(step=k, steps_per_bar=spb, known_until=k - 2, player=visible_player(notes, k - 2),
+                              sounding=dict(sounding))
+            t0 = time.perf_counter()
+            plan = gen.plan(ctx)
+            t1 = time.perf_counter()
+            gen.observe(ctx, plan)
+            for v, a in plan.items():
+                if a.kind == "note":
+                    sounding[v] = a.pitch
+                elif a.kind == "rest":
+                    sounding[v] = None
+            total.append(t1 - t0)
+            dec.append(getattr(gen, "last_decode_s", 0.0))
+            if len(total) >= n_steps:
+                break
+        if len(total) >= n_steps:
+            break
+    tot, de = np.array(total) * 1e3, np.array(dec) * 1e3
+    return {"n": len(tot), "plan_p50_ms": round(float(np.percentile(tot, 50)), 4),
+            "plan_p99_ms": round(float(np.percentile(tot, 99)), 4),
+            "decode_p50_ms": round(float(np.percentile(de, 50)), 4),
+            "decode_p99_ms": round(float(np.percentile(de, 99)), 4)}
