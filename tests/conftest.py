@@ -25,6 +25,14 @@ def _jack_lsp_ok(env: dict[str, str]) -> bool:
     return r.returncode == 0 and "system:" in r.stdout
 
 
+def _rt_allowed() -> bool:
+    import resource
+    try:
+        return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= 80
+    except (OSError, AttributeError, ValueError):
+        return False
+
+
 @pytest.fixture(scope="session")
 def jack_server(tmp_path_factory: pytest.TempPathFactory):
     """A private JACK server (dummy driver, 48 kHz, 32-frame periods = 0.67 ms), named uniquely.
@@ -44,7 +52,10 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_NO_START_SERVER": "1",
            "JACK_DEFAULT_SERVER": name}
     log = open(log_path, "wb")
-    proc = subprocess.Popen(["jackd", "-n", name, "-S", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "32"],
+    # Real-time JACK where allowed (root or RLIMIT_RTPRIO), as on a stage box: liveai runs its threads
+    # on SCHED_FIFO by default, and a normal-priority JACK would then be the thing the load delays.
+    rt = ["-R", "-P", "80"] if _rt_allowed() else ["--no-realtime"]
+    proc = subprocess.Popen(["jackd", "-n", name, "-S", *rt, "-d", "dummy", "-r", "48000", "-p", "32"],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
     saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
