@@ -29,7 +29,7 @@ MAX_CATCH_UP = 64
 # model file's card suggests (chosen there without the priors below).
 DECODING = {
     "chord_weight": 256.0,   # weight of log P(pitch class in the coming chord) against the voice heads
-    "spread": 0.95,          # chord probability factor per voice already on that pitch class (steps 2, 3 of a beat)
+    "spread": 0.9,           # chord probability factor per voice already on that pitch class (steps 2, 3 of a beat)
     "early_spread": 0.3,     # the same on steps 0, 1 of a beat, before the beat's melody note is heard
     "key_prior": 1.0,        # factor for pitch classes outside the detected key (1 = off)
     "rules_blend": 0.3,      # geometric weight of the rules accompanist's chord confidence

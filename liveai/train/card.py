@@ -158,16 +158,17 @@ def _markdown(c: dict) -> str:
               "scored by `note_in_chord` against Bach's true harmony (pitch classes of all four voices at "
               f"each step). Model sampling: temperature {m['online_sampling']['temperature']}, seed "
               f"{m['online_sampling']['seed']}.", "",
-              "| generator | note-in-chord | bars with notes | parallels /1000 steps | out of usual range |",
-              "|---|---|---|---|---|"]
+              "| generator | note-in-chord | bars with notes | parallels /1000 steps | out of usual range | "
+              "steps with >= 2 pitch classes |",
+              "|---|---|---|---|---|---|"]
     for k, v in on.items():
         if "error" in v:
-            lines.append(f"| {k} | n/a ({v['error']}) | | | |")
+            lines.append(f"| {k} | n/a ({v['error']}) | | | | |")
             continue
         vl = v["voice_leading"]
         lines.append(f"| {k} | {_f(v['note_in_chord'])} | {_f(v['bars_with_notes'])} | "
                      f"{vl['parallels_per_1000_steps']} ({vl['parallel_fifths']} 5ths, {vl['parallel_octaves']} 8ves) | "
-                     f"{vl['out_of_range_share']:.1%} |")
+                     f"{vl['out_of_range_share']:.1%} | {_f(v.get('two_or_more_pitch_classes'))} |")
     syn = m.get("synthetic_tunes") or {}
     if syn:
         gens = [g for g in syn if "error" not in syn[g]]
@@ -182,7 +183,11 @@ def _markdown(c: dict) -> str:
         tunes = list(pt[gens[0]]) if gens else []
         lines += ["", "## Plain tunes of liveai.tunes (PLAIN_TUNES and the demo tunes), note-in-chord (bars with notes)",
                   "", "`model_int8_demo` is what `liveai demo --mode accompany --seed 1` plays (temperature 0.7, "
-                  "top-p 0.9, seed 1); `model_int8` is greedy. Asserted in tests/generators/test_model_tunes.py.", "",
+                  "top-p 0.9, seed 1); `model_int8` is greedy. Asserted in tests/generators/test_model_tunes.py. "
+                  "Texture: the demo's accompaniment sounds two or more distinct pitch classes on " + ", ".join(
+                      f"{t} {pt['model_int8_demo'][t].get('two_or_more_pitch_classes', 0):.0%}"
+                      for t in pt.get("model_int8_demo", {})) + " of its sounding steps (the rest are "
+                  "unisons/octaves: the decoding doubles the likeliest chord tone when unsure).", "",
                   "| tune | " + " | ".join(gens) + " |", "|---" * (len(gens) + 1) + "|"]
         for t in tunes:
             lines.append(f"| {t} | " + " | ".join(

@@ -81,6 +81,15 @@ def voice_leading(notes: Sequence[GridNote], soprano: Sequence[PlayerNote], T: i
             "notes": len(notes)}
 
 
+def texture(notes: Sequence[GridNote], T: int) -> tuple[int, int]:
+    """(steps where the accompaniment sounds two or more distinct pitch classes, steps where it sounds)."""
+    pcs: dict[int, set] = {}
+    for n in notes:
+        for s in range(n.start, min(n.end, T)):
+            pcs.setdefault(s, set()).add(n.pitch % 12)
+    return sum(len(x) >= 2 for x in pcs.values()), len(pcs)
+
+
 def online_scores(make_gen, pieces, log=None) -> dict:
     """Mean note-in-chord (duration-weighted over all pieces) and voice-leading totals."""
     hit_w = tot_w = 0.0
@@ -89,11 +98,15 @@ def online_scores(make_gen, pieces, log=None) -> dict:
           "notes": 0}
     steps = 0
     bars_played = bars_total = 0
+    tex_multi = tex_total = 0
     for p in pieces:
         sop = player_notes(p)
         T = p.length
         gen = make_gen(p)
         notes = run_online(gen, sop, p.steps_per_bar, T)
+        tm, tt = texture(notes, T)
+        tex_multi += tm
+        tex_total += tt
         chords = true_chords(p)
         nic = note_in_chord(notes, chords)
         w = sum(1 for n in notes for s in range(n.start, n.end) if s < T and chords[s])
@@ -116,6 +129,7 @@ def online_scores(make_gen, pieces, log=None) -> dict:
     return {"note_in_chord": round(hit_w / tot_w, 4) if tot_w else 0.0,
             "note_in_chord_mean_per_piece": round(float(np.mean(list(per_piece.values()))), 4),
             "bars_with_notes": round(bars_played / max(bars_total, 1), 4),
+            "two_or_more_pitch_classes": round(tex_multi / max(tex_total, 1), 4),
             "voice_leading": vl, "per_piece": per_piece}
 
 
@@ -329,8 +343,10 @@ def tune_scores(make_gen, tunes=None) -> dict:
     for name, t in tunes.items():
         spb, T = t.meter.steps_per_bar, t.total_steps
         got = run_online(make_gen(t), t.notes(), spb, T)
+        tm, tt = texture(got, T)
         out[name] = {"note_in_chord": round(note_in_chord(got, t.chord_steps()), 4),
-                     "bars_with_notes": round(bars_with_notes(got, spb, T // spb), 4)}
+                     "bars_with_notes": round(bars_with_notes(got, spb, T // spb), 4),
+                     "two_or_more_pitch_classes": round(tm / max(tt, 1), 4)}
     return out
 
 
