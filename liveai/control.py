@@ -191,6 +191,7 @@ class Control:
         on("/liveai/start", lambda a, d: self.post(d, "/liveai/start", self._set, "transport", (1,)))
         on("/liveai/stop", lambda a, d: self.post(d, "/liveai/stop", self._set, "transport", (0,)))
         on("/liveai/panic", lambda a, d: self.post(d, "/liveai/panic", eng.panic))
+        on("/liveai/tap", lambda a, d, now=self.clock.now: self.post(d, "/liveai/tap", eng.tap, now()))
         on("/liveai/record/start", lambda a, d: self.post(d, "/liveai/record/start", self.record_start, a[0] if a else ""))
         on("/liveai/record/stop", lambda a, d: self.post(d, "/liveai/record/stop", self.record_stop, d))
         on("/liveai/player/note", lambda a, d: eng.post_input(

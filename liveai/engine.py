@@ -313,6 +313,15 @@ class Engine:
             self._history.clear()
             self._reset_generators()
 
+    def tap(self, t: float) -> None:
+        """Tap tempo (OSC /liveai/tap): the tempo follows the taps from the third one on."""
+        if getattr(self, "_tapper", None) is None:
+            from liveai.tempo import TapTempo
+            self._tapper = TapTempo()
+        bpm = self._tapper.tap(t)
+        if bpm is not None and abs(bpm - self.transport.bpm) > 0.05:
+            self.set_tempo(round(bpm, 2))
+
     def set_energy(self, energy: float) -> None:
         """One number (a sensor, a fader) for how much the band plays: density and loudness."""
         if not 0.0 <= energy <= 1.0:

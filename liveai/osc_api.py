@@ -138,6 +138,8 @@ def _build() -> tuple[Address, ...]:
         Address(f"{PREFIX}/start", (), "Start the transport now (as /liveai/transport 1)."),
         Address(f"{PREFIX}/stop", (), "Stop the transport (as /liveai/transport 0)."),
         Address(f"{PREFIX}/panic", (), "Every sounding note off, CC64 0, then CC123 on every channel used."),
+        Address(f"{PREFIX}/tap", (), "Tap tempo: three taps or more set the tempo (the median interval; a "
+                "2 s pause starts over)."),
         Address(f"{PREFIX}/record/start", (Arg("s", "name", optional=True),),
                 "Start recording a take (a new .mid file in the recordings directory; the name is "
                 "sanitised and confined to it).", example=("take",)),

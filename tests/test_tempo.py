@@ -64,3 +64,11 @@ def test_tap_tempo():
     assert tap.tap(1.0) == pytest.approx(120.0)
     assert tap.tap(1.6) == pytest.approx(120.0)  # the median ignores one late tap
     assert tap.tap(10.0) is None  # a long pause starts over
+
+
+def test_engine_tap_tempo_sets_the_tempo():
+    clock, eng, sink = sim_engine(tempo=100.0)
+    for i in range(4):
+        clock.call_at(1.0 + 0.4 * i, eng.tap, 1.0 + 0.4 * i)
+    clock.run(until=3.0)
+    assert eng.transport.bpm == pytest.approx(150.0)
