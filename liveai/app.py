@@ -67,8 +67,16 @@ def settings_from(cfg: Config) -> EngineSettings:
 def add_modes(engine: Engine, cfg: Config) -> None:
     """Register call and harmonize beside accompany; set up input maps and tempo following."""
     style = StyleMemory.load(cfg.style) if cfg.style else None
+    melody = None
+    if cfg.generator == "model":
+        try:
+            from liveai.generators.model import MelodyModel
+            melody = MelodyModel(path=cfg.model, seed=cfg.seed)
+        except Exception as e:  # no model: answers come from motif development and style alone
+            log.info("call mode without the melody model: %s", e)
     call = CallResponse(seed=cfg.seed, gap_beats=cfg.call_gap_beats, max_bars=cfg.answer_max_bars,
-                        style=style, blend=cfg.style_blend if style is not None else cfg.style_blend * 0.5)
+                        style=style, blend=cfg.style_blend if style is not None else cfg.style_blend * 0.5,
+                        melody_model=melody)
     engine.add_mode("call", call, call)
     silent = Silent(("bass", "tenor", "alto"))
     engine.add_mode("harmonize", silent, silent)

@@ -7,8 +7,9 @@
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, PlayerNote, StepC
 from liveai.style import StyleMemory, symbols
 from liveai.theory import Chord, Key, chord_scores, detect_key, nearest_pitch
 
+log = logging.getLogger(__name__)
 MELODY = ("melody",)
 
 
@@ -66,7 +68,8 @@ def answer_start(last_end: int, gap: int, steps_per_bar: int) -> int:
 
 
 def develop(call: Sequence[tuple[int, int, int]], key: Key, length: int, rng: np.random.Generator,
-            style: "StyleMemory | StyleBlend | None" = None, blend: float = 0.0) -> list[tuple[int, int, int]]:
+            style: "StyleMemory | StyleBlend | None" = None, blend: float = 0.0,
+            model_line: Sequence[tuple[int, int, int]] | None = None) -> list[tuple[int, int, int]]:
     """An answer of `length` steps from a call of (relative start, pitch, duration) notes: the call's
     rhythm and contour, transformed (sequence, inversion, retrograde or varied echo), blended with
     the player's style memory, kept in key and register, ending on a tonic-chord tone."""
@@ -89,7 +92,11 @@ def develop(call: Sequence[tuple[int, int, int]], key: Key, length: int, rng: np
         offset += call_len
     if len(slots) < 3:  # too few onsets: subdivide into beats
         slots = [(s, STEPS_PER_BEAT) for s in range(0, length - STEPS_PER_BEAT + 1, STEPS_PER_BEAT)][:8] or [(0, length)]
-    kind = ["sequence", "inversion", "retrograde", "echo"][int(rng.integers(4))]
+    kinds = ["sequence", "inversion", "retrograde", "echo"]
+    usable = [n for n in (model_line or ()) if 0 <= n[0] < length]
+    if len(usable) >= 3:
+        kinds.append("model")  # the model's own continuation of the call, one way among five
+    kind = kinds[int(rng.integers(len(kinds)))]
     src = [snap_to_scale(p, key) for p in pitches]
     if kind == "sequence":
         shift = int(rng.choice([-2, -1, 1, 2]))
@@ -101,6 +108,9 @@ def develop(call: Sequence[tuple[int, int, int]], key: Key, length: int, rng: np
             contour.append(snap_to_scale(contour[-1] - (b - a), key))
     elif kind == "retrograde":
         contour = list(reversed(src))
+    elif kind == "model":
+        slots = [(st, min(d, length - st)) for st, _, d in usable]
+        contour = [snap_to_scale(p, key) for _, p, _ in usable]
     else:  # echo: the first half as played, the rest a scale walk
         half = max(1, len(src) // 2)
         contour = src[:half]
@@ -166,8 +176,9 @@ class CallResponse:
     voices = MELODY
 
     def __init__(self, seed: int = 0, gap_beats: float = 1.0, max_bars: int = 4,
-                 style: StyleMemory | None = None, blend: float = 0.0) -> None:
+                 style: StyleMemory | None = None, blend: float = 0.0, melody_model: Any = None) -> None:
         self.seed = seed
+        self.melody_model = melody_model  # liveai.generators.model.MelodyModel, if the model is there
         self.gap = max(1, int(round(gap_beats * STEPS_PER_BEAT)))
         self.max_bars = max_bars
         self.base_style = style
@@ -250,9 +261,20 @@ class CallResponse:
         if length < STEPS_PER_BEAT or self.key is None:
             return
         motif = [(n.start_step - call_start, n.pitch, (n.end_step or n.start_step + 1) - n.start_step) for n in call]
-        notes = develop(motif, self.key, length, self.rng, self.style(), self.blend)
+        notes = develop(motif, self.key, length, self.rng, self.style(), self.blend, self._model_line(ctx, start, length))
         self.answer = {start + s: (p, start + s + d) for s, p, d in notes}
         self.answer_span = (start, end)
+
+    def _model_line(self, ctx: StepContext, start: int, length: int) -> list[tuple[int, int, int]] | None:
+        """The model's melody head continuing the player's line from the answer's start."""
+        if self.melody_model is None:
+            return None
+        try:
+            cont = self.melody_model.continue_melody(ctx.player, ctx.steps_per_bar, start, length, history_steps=64)
+        except Exception as e:  # a model fault never silences the answer
+            log.warning("melody model failed (%s); answering from the motif", e)
+            return None
+        return [(n.start_step - start, n.pitch, (n.end_step or n.start_step + 1) - n.start_step) for n in cont]
 
     def observe(self, ctx: StepContext, committed: StepPlan) -> None:
         pass
