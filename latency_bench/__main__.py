@@ -426,7 +426,7 @@ def model_steps() -> dict:
 # --------------------------------------------------------------------------- report
 
 KEYS = ("scheduler_jitter_p50_us", "scheduler_jitter_p99_us", "os_timer_p99_us", "model_step_p50_us",
-        "model_step_p99_us", "reactive_latency_p99_us", "cpu_percent_playing", "cpu_percent_idle", "rss_mb",
+        "model_step_p99_us", "reactive_latency_p99_us", "harmonize_latency_p99_us", "cpu_percent_playing", "cpu_percent_idle", "rss_mb",
         "startup_s")
 
 
@@ -435,6 +435,7 @@ def checks(r: dict) -> list[tuple[str, bool]]:
     return [
         (f"scheduler jitter p99 <= max(1 ms, 1.5 x cyclictest p99) = {lim / 1000:.3f} ms", r["scheduler_jitter_p99_us"] <= lim),
         ("reactive latency p99 <= 10 ms", r["reactive_latency_p99_us"] <= 10000),
+        ("harmonize latency p99 <= 10 ms", r.get("harmonize_latency_p99_us", float("inf")) <= 10000),
         ("model step p99 <= 1 ms", r["model_step_p99_us"] <= 1000),
         ("CPU while playing <= 25% of one core", r["cpu_percent_playing"] <= 25),
         ("start-up <= 3 s", r["startup_s"] <= 3.0),
@@ -459,6 +460,8 @@ def table(r: dict) -> str:
         ("(c) model step fp32", f"p50 {ms(r.get('model_step_fp32_p50_us', float('nan')))}, p99 {ms(r.get('model_step_fp32_p99_us', float('nan')))}"),
         ("(d) reactive: note in -> thru echo out (JACK)", f"p50 {ms(r['reactive_latency_p50_us'])}, p99 {ms(r['reactive_latency_p99_us'])} "
          f"({r['reactive_notes']}/{r['reactive_notes_sent']} notes)"),
+        ("(d) harmonize: note in -> 3 harmony notes out (JACK)", f"p50 {ms(r.get('harmonize_latency_p50_us', float('nan')))}, "
+         f"p99 {ms(r.get('harmonize_latency_p99_us', float('nan')))} ({r.get('harmonize_notes', 0)}/{r.get('harmonize_notes_sent', 0)} notes)"),
         ("(e) CPU playing / under load / idle", f"{r['cpu_percent_playing']:.1f}% / {r['cpu_percent_load']:.1f}% / "
          f"{r['cpu_percent_idle']:.1f}% of one core"),
         ("(f) RSS (peak)", f"{r['rss_mb']:.1f} MB ({r['rss_mb_peak']:.1f} MB)"),
@@ -485,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="no real-time scheduling (JACK, the sender and cyclictest at normal priority)")
     args = ap.parse_args(argv)
     r = run(args.quick, args.generator, args.rt, args.sender)
+    from latency_bench.harmonize import measure as harmonize_latency
+    r.update(harmonize_latency(140 if args.quick else 280, args.rt))
     print(table(r))
     if args.json:
         flat = {k: v for k, v in r.items() if not isinstance(v, (dict, list, tuple))}
