@@ -460,6 +460,10 @@ def checks(r: dict) -> list[tuple[str, bool]]:
     if "jitter_p99_ratio" in r:
         out.append((f"load: jitter p99 under load {r['jitter_load_p99_us'] / 1000:.3f} ms <= 1.5 x idle "
                     f"{r['jitter_idle_p99_us'] / 1000:.3f} ms (ratio {r['jitter_p99_ratio']:.2f})", r["jitter_p99_ratio"] <= 1.5))
+        idle_rate = r.get("jitter_idle_n", 0) / r["load_idle_s"]
+        load_rate = r.get("jitter_load_n", 0) / r["load_s"]
+        out.append((f"load: the band kept playing under load ({load_rate:.1f} notes/s vs {idle_rate:.1f} idle, >= 0.8 x)",
+                    load_rate >= 0.8 * idle_rate > 0))
     if "sim_traced_growth_mb" in r:
         m = r["sim_mark_s"] / 60
         out.append((f"sim: tracemalloc growth minute {m:g} -> {r['sim_seconds'] / 60:g}: {r['sim_traced_growth_mb']:+.3f} MB <= 5 MB",
