@@ -21,10 +21,11 @@ log = logging.getLogger(__name__)
 class Timer:
     """A handle to a scheduled callback; cancel() makes it a no-op."""
 
-    __slots__ = ("when", "fn", "args", "cancelled")
+    __slots__ = ("when", "fn", "args", "cancelled", "prio")
 
-    def __init__(self, when: float, fn: Callable[..., Any], args: tuple) -> None:
+    def __init__(self, when: float, fn: Callable[..., Any], args: tuple, prio: int = 1) -> None:
         self.when = when
+        self.prio = prio  # 0: posted work, ahead of timers due at the same instant (not of overdue ones)
         self.fn = fn
         self.args = args
         self.cancelled = False
@@ -37,7 +38,7 @@ class Clock(ABC):
     """An event loop over one time base (seconds, monotonic)."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Timer]] = []
+        self._heap: list[tuple[float, int, int, Timer]] = []
         self._seq = itertools.count()
         self._stopped = False
 
@@ -62,8 +63,12 @@ class Clock(ABC):
         return self.call_at(self.now() + delay, fn, *args)
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> Timer:
-        """Run fn on this loop as soon as possible. Safe to call from any thread."""
-        return self.call_at(float("-inf"), fn, *args)
+        """Run fn on this loop as soon as possible. Safe to call from any thread. It is ordered by
+        time with the timers: ahead of timers due at the same instant, but behind those already
+        overdue, so a flood of posted work can never starve a due step."""
+        t = Timer(self.now(), fn, args, prio=0)
+        self._push(t)
+        return t
 
     def stop(self) -> None:
         self._stopped = True
@@ -74,7 +79,7 @@ class Clock(ABC):
         return self._stopped
 
     def _push(self, t: Timer) -> None:
-        heapq.heappush(self._heap, (t.when, next(self._seq), t))
+        heapq.heappush(self._heap, (t.when, t.prio, next(self._seq), t))
 
     def _wake(self) -> None:
         pass
@@ -105,7 +110,7 @@ class SimClock(Clock):
     def run(self, until: float | None = None) -> None:
         self._stopped = False
         while self._heap and not self._stopped:
-            when, _, t = self._heap[0]
+            when, _, _, t = self._heap[0]
             if until is not None and when > until:
                 break
             heapq.heappop(self._heap)
@@ -147,8 +152,8 @@ class RealtimeClock(Clock):
 
     def _push(self, t: Timer) -> None:
         with self._cond:
-            heapq.heappush(self._heap, (t.when, next(self._seq), t))
-            if self._heap[0][2] is t:
+            heapq.heappush(self._heap, (t.when, t.prio, next(self._seq), t))
+            if self._heap[0][3] is t:
                 self._cond.notify()
 
     def _wake(self) -> None:
@@ -177,7 +182,7 @@ class RealtimeClock(Clock):
             with self._cond:
                 if not heap or heap[0][0] > perf():
                     continue
-                _, _, t = heapq.heappop(heap)
+                _, _, _, t = heapq.heappop(heap)
             if not t.cancelled:
                 self._call(t)
 

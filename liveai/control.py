@@ -157,9 +157,22 @@ class Control:
         threading.Thread(target=load, name="generator-load", daemon=True).start()
 
     # ------------------------------------------------------------------ binding
+    MAX_PENDING = 64  # control messages waiting for the engine loop; a flood beyond is dropped
+
     def post(self, dest: Dest, path: str, fn: Callable[..., Any], *args: Any) -> None:
-        """Run fn on the engine's loop; a ValueError goes back to the sender as /liveai/error."""
+        """Run fn on the engine's loop; a ValueError goes back to the sender as /liveai/error.
+        At most MAX_PENDING wait at once, so an OSC flood cannot back the loop (and its steps) up;
+        panic and stop always get through."""
+        pending = getattr(self, "_pending", 0)
+        if pending >= self.MAX_PENDING and path not in ("/liveai/panic", "/liveai/stop"):
+            self.flood_dropped = getattr(self, "flood_dropped", 0) + 1
+            if self.flood_dropped in (1, 1000) or self.flood_dropped % 100_000 == 0:
+                log.warning("OSC control flood: %d messages dropped so far", self.flood_dropped)
+            return
+        self._pending = pending + 1
+
         def run() -> None:
+            self._pending -= 1
             try:
                 fn(*args)
             except ValueError as e:

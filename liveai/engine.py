@@ -27,6 +27,8 @@ from liveai.transport import Meter, Transport, check_tempo
 log = logging.getLogger(__name__)
 
 MODES = ("accompany", "call", "harmonize")
+COMMIT_SHARE = 0.25  # a step is committed at the latest a quarter step before it sounds: slack for a busy loop
+PLAYER_WINDOW = 256  # the player's most recent notes a generator is shown (keys and chords decay long before)
 SYNC_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
 
 
@@ -116,6 +118,7 @@ class Engine:
         self._run = 0  # bumped at each start and mode change: results planned before are stale
         self._last_note_on = float("-inf")
         self._vel = 80.0
+        self._pending_input = 0
         self.running = False
 
     def add_mode(self, name: str, primary: Generator, fallback: Generator) -> None:
@@ -125,9 +128,24 @@ class Engine:
         self.modes[name] = (primary, fallback)
 
     # ------------------------------------------------------------------ player input
+    MAX_PENDING_INPUT = 256  # messages waiting for the engine loop; beyond that a flood is dropped
+
     def post_input(self, msg: mido.Message, t: float) -> None:
-        """Hand a player message (timestamped on arrival) to the engine; any thread."""
-        self.clock.call_soon(self.handle_input, msg, t)
+        """Hand a player message (timestamped on arrival) to the engine; any thread. A flood
+        (more than MAX_PENDING_INPUT waiting) is dropped and counted, so it cannot grow memory or
+        push the steps back; note-offs are always let through so nothing is left hanging."""
+        if self._pending_input >= self.MAX_PENDING_INPUT and not (
+                msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0)):
+            self.stats.bad_input += 1
+            if self.stats.bad_input in (1, 100, 10_000) or self.stats.bad_input % 100_000 == 0:
+                log.warning("input flood: %d messages dropped so far", self.stats.bad_input)
+            return
+        self._pending_input += 1
+        self.clock.call_soon(self._posted_input, msg, t)
+
+    def _posted_input(self, msg: mido.Message, t: float) -> None:
+        self._pending_input -= 1
+        self.handle_input(msg, t)
 
     def handle_input(self, msg: mido.Message, t: float) -> None:
         kind = msg.type
@@ -344,7 +362,7 @@ class Engine:
     def context(self, step: int) -> StepContext:
         known = step - self.settings.lookahead_steps - 1
         return StepContext(step=step, steps_per_bar=self.transport.steps_per_bar, known_until=known,
-                           player=visible_player(self._player, known), sounding=dict(self._sounding),
+                           player=visible_player(self._player[-PLAYER_WINDOW:], known), sounding=dict(self._sounding),
                            history=tuple(self._history)[-16:], density=self.settings.density,
                            velocity=self._velocity(), key_lock=self.settings.key_lock)
 
@@ -382,7 +400,8 @@ class Engine:
             return
         self._busy = True
         run = self._run
-        deadline = self.clock.call_at(self.transport.time_of_step(step) - s.commit_margin,
+        margin = max(s.commit_margin, COMMIT_SHARE * self.transport.step_seconds)
+        deadline = self.clock.call_at(self.transport.time_of_step(step) - margin,
                                       self._if_current, run, self._deadline, step, ctx, fallback_plan)
         self.clock.run_worker(lambda: self.primary.plan(ctx),
                               lambda res, err: self._if_current(run, self._primary_done, step, ctx, res, err,

@@ -65,7 +65,7 @@ class CheckedClock(SimClock):
 
     def quiescent(self) -> bool:
         """No call_soon work queued (input handled, echoes sent)."""
-        return not any(w == float("-inf") and not tm.cancelled for w, _, tm in self._heap)
+        return not any(tm.prio == 0 and not tm.cancelled for _w, _p, _s, tm in self._heap)
 
 
 class _BadMapping(dict):
