@@ -63,7 +63,7 @@ class Scheduler:
                      groups: dict[float, list[OutputDevice]]) -> None:
         lead = max(groups)
         self.lateness.append(self.clock.now() - (when - lead))
-        self._current_timer(when - lead)
+        self._forget_fired(when - lead)
         admitted = [ev for ev in events if self.tracker.admit(ev)]
         for early, devs in sorted(groups.items(), reverse=True):
             last = early == min(groups)  # listeners hear each event once, at its latest send
@@ -76,7 +76,7 @@ class Scheduler:
     def _send_late(self, events: list[OutEvent], devs: list[OutputDevice], when: float, early: float,
                    notify: bool) -> None:
         self.lateness.append(self.clock.now() - (when - early))
-        self._current_timer(when - early)
+        self._forget_fired(when - early)
         self._send(events, devs, notify, when)
 
     def now(self, events: Sequence[OutEvent]) -> None:
@@ -103,16 +103,15 @@ class Scheduler:
     def _emit(self, events: Sequence[OutEvent], when: float | None) -> None:
         if when is not None:
             self.lateness.append(self.clock.now() - when)
-            self._pending.discard(self._current_timer(when))
+            self._forget_fired(when)
         admitted = [ev for ev in events if self.tracker.admit(ev)]
         self._send(admitted)
 
-    def _current_timer(self, when: float) -> Timer | None:
-        # Timers are few (one group per grid step); drop fired ones by time.
+    def _forget_fired(self, when: float) -> None:
+        """Drop the pending timers due by `when` (they have fired); they are few, one a step."""
         for t in list(self._pending):
             if t.when <= when:
                 self._pending.discard(t)
-        return None
 
     def _send(self, events: Iterable[OutEvent], devices: Sequence[OutputDevice] | None = None,
               notify: bool = True, due: float | None = None) -> None:
