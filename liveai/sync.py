@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 PPQ = 24  # MIDI clock pulses per quarter note
 PULSE_TICKS = TICKS_PER_BEAT // PPQ
 PULSES_PER_STEP = PPQ // 4  # the engine's grid is the 16th note
+CHANGE_PULSES = 3  # pulses in a row off the fitted line, drifting away from it: a tempo change
 CLOCK, START, CONTINUE, STOP, SONGPOS = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 CLOCK_SOURCES = ("internal", "midi", "link")
 LATENCY_OUTPUTS = ("midi", "osc", "clock")
@@ -104,8 +105,8 @@ class MidiClockFollower:
         self._armed = False
         self._watchdog: Timer | None = None
         self._last_beat_pulse = 0
-        self._predicted: float | None = None
-        self._off: tuple[int, int] | None = None  # (sign, pulse) of a pulse off the fitted line
+        self._line: tuple[int, float, float] | None = None  # (pulse, fitted time, period) of the last fit
+        self._held: list[tuple[int, float, float]] = []  # (pulse, time, residual) off the line, in a row
         self.changes = 0  # tempo changes detected
 
     def attach(self) -> "MidiClockFollower":
@@ -147,14 +148,15 @@ class MidiClockFollower:
         pts = self.points
         if pts and self.bpm is not None and t - pts[-1][1] > 8 * self.period:
             pts.clear()  # the clock paused: fit afresh
-        pts.append((self.count, t))
-        self._detect_change(t)
+            self._held.clear()
+            self._line = None
+        on_line = self._classify(self.count, t)
         anchor = t
-        if len(pts) >= 3:
+        if on_line and len(pts) >= 3:
             period, anchor = line_fit(pts)
             if period > 0:
                 self.bpm = min(MAX_BPM, max(MIN_BPM, 60.0 / (period * PPQ)))
-                self._predicted = anchor + period
+                self._line = (self.count, anchor, period)
         eng = self.engine
         if self._armed:
             self._armed = False
@@ -171,32 +173,54 @@ class MidiClockFollower:
             return
         pos = self.position
         self.position += 1
-        if self.bpm is not None and len(pts) >= 3:
+        if on_line and self.bpm is not None and len(pts) >= 3:
             eng.retime(self.bpm, pos / PULSES_PER_STEP, anchor)
         if self.count - self._last_beat_pulse >= PPQ:
             self._last_beat_pulse = self.count
             self._arm_watchdog(t)
 
-    def _detect_change(self, t: float) -> None:
-        """A tempo change: two pulses in a row off the fitted line, the same way, by more than
-        arrival noise (1.5 ms or 6% of a pulse). Then the fit keeps only the pulses since the
-        change (and the one before it, where the new tempo began), so it follows at once instead
-        of averaging the old tempo in for a beat."""
-        if self._predicted is None or self.period is None:
-            return
-        r = t - self._predicted
-        if abs(r) > max(0.0015, 0.06 * self.period):
-            side = 1 if r > 0 else -1
-            if self._off and self._off[0] == side:
-                keep = self.count - self._off[1] + 2
-                while len(self.points) > max(3, keep):
-                    self.points.popleft()
-                self._off = None
-                self.changes += 1
-            else:
-                self._off = (side, self.count)
-        else:
-            self._off = None
+    def predicted(self, n: int) -> float | None:
+        """Where the fitted line puts pulse n (None before there is a line)."""
+        if self._line is None:
+            return None
+        n0, t0, period = self._line
+        return t0 + period * (n - n0)
+
+    def _classify(self, n: int, t: float) -> bool:
+        """Is pulse n at t on the fitted line (True: it joins the fit)?
+
+        A pulse off the line by more than arrival noise (1.5 ms or 6% of a pulse) is held out of
+        the fit: on a busy machine or a jittery USB cable one or two pulses come late (a stall
+        delays every pulse due during it, so their lateness shrinks pulse by pulse), and fitting
+        them would bend the tempo for a beat. A tempo change looks different: CHANGE_PULSES in a
+        row off the line on the same side, the gap not shrinking by more than a quarter pulse.
+        Then the fit keeps only the pulses since the change (and the one before it, where the
+        new tempo began), so it follows at once instead of averaging the old tempo in."""
+        pts, held = self.points, self._held
+        expect = self.predicted(n)
+        if expect is None or self.period is None:
+            pts.append((n, t))
+            return True
+        r = t - expect
+        period = self.period
+        if abs(r) <= max(0.0015, 0.06 * period):
+            held.clear()
+            pts.append((n, t))
+            return True
+        if held and (held[-1][2] * r < 0 or abs(r) < abs(held[-1][2]) - 0.25 * period):
+            held.clear()  # not the same way, or shrinking: a stall catching up, not a new tempo
+        held.append((n, t, r))
+        if len(held) < CHANGE_PULSES:
+            return False
+        first = held[0][0]
+        while pts and pts[-1][0] >= first:
+            pts.pop()
+        while len(pts) > 1:  # the last pulse on the old line: where the new tempo began
+            pts.popleft()
+        pts.extend((m, tm) for m, tm, _ in held)
+        held.clear()
+        self.changes += 1
+        return True
 
     def _arm_watchdog(self, t: float) -> None:
         """If pulses stop coming without a Stop (a cable pulled), stop after timeout_beats."""
