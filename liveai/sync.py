@@ -517,6 +517,7 @@ _REC = struct.Struct("<dB3s")  # due time (perf_counter s; < 0: at once), length
 _FLUSH, _QUIT = 0xFF, 0xFE
 SENDER_LOOKAHEAD_S = 0.030
 SENDER_SPIN_S = 0.0015
+STATS_MAX = 200_000  # lateness records a sender process keeps for latency_bench (about 20 MB at most)
 
 
 class ProcessMidiOutput:
@@ -652,7 +653,9 @@ def sender_main(argv: list[str] | None = None) -> int:
     heap: list[tuple[float, int, list[int]]] = []
     seq = 0
     buf = b""
-    lateness: list[tuple[float, float]] = []  # (due, lateness)
+    # (due, lateness) of each message, kept only when asked for (latency_bench) and bounded: on a
+    # stage that runs for hours, a record of every message sent would be a slow leak (~0.5 MB/min).
+    lateness: deque[tuple[float, float]] | None = deque(maxlen=STATS_MAX) if a.stats else None
     print(f"ready {name}", flush=True)
     size = _REC.size
     running = True
@@ -685,13 +688,14 @@ def sender_main(argv: list[str] | None = None) -> int:
                 pass
             _, _, msg = heapq.heappop(heap)
             send(msg)
-            lateness.append((when, perf() - when))
+            if lateness is not None:
+                lateness.append((when, perf() - when))
     for _, _, msg in heap:  # note-offs still queued go out: nothing is left hanging
         if msg and msg[0] & 0xF0 in (0x80, 0xB0):
             send(msg)
     if a.stats:
         with open(a.stats, "w") as f:
-            json.dump({"lateness": lateness}, f)
+            json.dump({"lateness": list(lateness or ())}, f)
     time.sleep(0.05)  # let JACK/ALSA deliver the last messages
     out.close_port()
     return 0
