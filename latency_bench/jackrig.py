@@ -35,6 +35,9 @@ class JackRig:
         self._seq = itertools.count()
         self._lock = threading.Lock()
         self.received: list[tuple[float, bytes]] = []  # (time the cycle ran, data)
+        # the gap before the cycle each event in `received` was read in (same index): a stamp is
+        # only as good as its cycle was punctual, so a reader can tell the rig's lateness apart
+        self.received_gap: list[float] = []
         self.sent: list[tuple[float, float, bytes]] = []  # (due time, time the cycle ran, data)
         self.cycles = 0
         self.max_cycle_gap = 0.0
@@ -86,8 +89,10 @@ class JackRig:
     def _process(self, frames: int) -> None:
         now = time.perf_counter()
         self.cycles += 1
+        gap = 0.0
         if self._last_cycle is not None:
-            self.max_cycle_gap = max(self.max_cycle_gap, now - self._last_cycle)
+            gap = now - self._last_cycle
+            self.max_cycle_gap = max(self.max_cycle_gap, gap)
         self._last_cycle = now
         self.out.clear_buffer()
         q = self._queue
@@ -98,6 +103,7 @@ class JackRig:
                 self.sent.append((due, now, data))
         for _off, data in self.inp.incoming_midi_events():
             self.received.append((now, bytes(data)))
+            self.received_gap.append(gap)
 
     # ------------------------------------------------------------------ wiring
     def connect(self, src: str, dst: str) -> None:
