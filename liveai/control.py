@@ -56,6 +56,12 @@ class Control:
             session.closers.append(self.osc_out.close)
         self.getters: dict[str, Callable[[], tuple]] = {}
         self.setters: dict[str, Callable[..., None]] = {}
+        self._post_lock = threading.Lock()  # the OSC thread posts, the engine loop runs
+        self._pending = 0
+        self._slots: dict[Any, list] = {}  # coalescing key -> the waiting message's [(fn, args, dest)]
+        self._tokens, self._refill = self.QUERY_BURST, self.clock.now()
+        self.coalesced = 0  # messages merged into one already waiting
+        self.flood_dropped = 0  # dropped: too many waiting, or queries beyond QUERY_RATE
         self._params()
         self._bind()
 
@@ -158,29 +164,65 @@ class Control:
 
     # ------------------------------------------------------------------ binding
     MAX_PENDING = 64  # control messages waiting for the engine loop; a flood beyond is dropped
+    QUERY_RATE = 500.0  # answers to queries (get, status, listen) a second, all senders together
+    QUERY_BURST = 100.0
+    ALWAYS = ("/liveai/panic", "/liveai/stop")  # never coalesced, never dropped
 
-    def post(self, dest: Dest, path: str, fn: Callable[..., Any], *args: Any) -> None:
+    def post(self, dest: Dest, path: str, fn: Callable[..., Any], *args: Any,
+             coalesce: Any = None, query: bool = False) -> None:
         """Run fn on the engine's loop; a ValueError goes back to the sender as /liveai/error.
-        At most MAX_PENDING wait at once, so an OSC flood cannot back the loop (and its steps) up;
-        panic and stop always get through."""
-        pending = getattr(self, "_pending", 0)
-        if pending >= self.MAX_PENDING and path not in ("/liveai/panic", "/liveai/stop"):
-            self.flood_dropped = getattr(self, "flood_dropped", 0) + 1
-            if self.flood_dropped in (1, 1000) or self.flood_dropped % 100_000 == 0:
-                log.warning("OSC control flood: %d messages dropped so far", self.flood_dropped)
-            return
-        self._pending = pending + 1
+
+        The loop also plans the music, so control work there is bounded (latency_bench.soak
+        measured a flood of /liveai/status taking half the loop and steps handed over 250 ms late):
+        - coalesce: a key (a parameter; a query and its sender); while a message with the same
+          key waits, a newer one replaces its arguments (a fader at 1 kHz sets the latest value once
+          per loop turn; a sender asking twice gets one answer);
+        - query: answers are also limited to QUERY_RATE a second, beyond which they are dropped;
+        - at most MAX_PENDING wait at once. Panic and stop always get through."""
+        lock = self._post_lock
+        with lock:
+            if coalesce is not None:
+                slot = self._slots.get(coalesce)
+                if slot is not None:  # one is already waiting: it runs with these arguments
+                    slot[0] = (fn, args, dest)
+                    self.coalesced += 1
+                    return
+            if path not in self.ALWAYS:
+                if query:
+                    now = self.clock.now()
+                    self._tokens = min(self.QUERY_BURST, self._tokens + (now - self._refill) * self.QUERY_RATE)
+                    self._refill = now
+                    if self._tokens < 1.0:
+                        self._flood(path)
+                        return
+                    self._tokens -= 1.0
+                if self._pending >= self.MAX_PENDING:
+                    self._flood(path)
+                    return
+            self._pending += 1
+            slot = [(fn, args, dest)]
+            if coalesce is not None:
+                self._slots[coalesce] = slot
 
         def run() -> None:
-            self._pending -= 1
+            with lock:
+                self._pending -= 1
+                if coalesce is not None:
+                    self._slots.pop(coalesce, None)
+                fn_, args_, dest_ = slot[0]
             try:
-                fn(*args)
+                fn_(*args_)
             except ValueError as e:
-                self.server.error(dest, f"{path}: {e}")
+                self.server.error(dest_, f"{path}: {e}")
             except Exception as e:
                 log.exception("OSC %s failed", path)
-                self.server.error(dest, f"{path}: internal error {type(e).__name__}")
+                self.server.error(dest_, f"{path}: internal error {type(e).__name__}")
         self.clock.call_soon(run)
+
+    def _flood(self, path: str) -> None:
+        self.flood_dropped += 1
+        if self.flood_dropped in (1, 1000) or self.flood_dropped % 100_000 == 0:
+            log.warning("OSC control flood: %d messages dropped so far (latest %s)", self.flood_dropped, path)
 
     def _bind(self) -> None:
         srv, eng = self.server, self.engine
@@ -191,16 +233,22 @@ class Control:
                 if name == "generator":
                     on(p.path, lambda a, d: self._set_generator(a[0], d))
                 else:
-                    on(p.path, lambda a, d, n=name: self.post(d, f"/liveai/{n}", self._set, n, a))
-            on(f"/liveai/get/{name}", lambda a, d, n=name: self.post(d, "get", self.send_value, d, n))
-            on(f"/liveai/listen/{name}", lambda a, d, n=name: self.post(d, "listen", self.listen, d, (n,)))
-            on(f"/liveai/unlisten/{name}", lambda a, d, n=name: self.post(d, "unlisten", self.unlisten, d, (n,)))
-        on("/liveai/listen/notes", lambda a, d: self.post(d, "listen", self.listen, d, ("notes",)))
-        on("/liveai/unlisten/notes", lambda a, d: self.post(d, "unlisten", self.unlisten, d, ("notes",)))
-        on("/liveai/listen", lambda a, d: self.post(d, "listen", self.listen, d, TOPICS))
-        on("/liveai/unlisten", lambda a, d: self.post(d, "unlisten", self.unlisten, d, TOPICS))
+                    on(p.path, lambda a, d, n=name: self.post(d, f"/liveai/{n}", self._set, n, a, coalesce=("set", n)))
+            on(f"/liveai/get/{name}", lambda a, d, n=name: self.post(d, "get", self.send_value, d, n,
+                                                                     coalesce=("get", n, d), query=True))
+            on(f"/liveai/listen/{name}", lambda a, d, n=name: self.post(d, "listen", self.listen, d, (n,),
+                                                                        coalesce=("listen", n, d), query=True))
+            on(f"/liveai/unlisten/{name}", lambda a, d, n=name: self.post(d, "unlisten", self.unlisten, d, (n,),
+                                                                          coalesce=("unlisten", n, d)))
+        on("/liveai/listen/notes", lambda a, d: self.post(d, "listen", self.listen, d, ("notes",),
+                                                          coalesce=("listen", "notes", d), query=True))
+        on("/liveai/unlisten/notes", lambda a, d: self.post(d, "unlisten", self.unlisten, d, ("notes",),
+                                                            coalesce=("unlisten", "notes", d)))
+        on("/liveai/listen", lambda a, d: self.post(d, "listen", self.listen, d, TOPICS, coalesce=("listen", "*", d), query=True))
+        on("/liveai/unlisten", lambda a, d: self.post(d, "unlisten", self.unlisten, d, TOPICS, coalesce=("unlisten", "*", d)))
         on("/liveai/ping", lambda a, d: srv.reply(d, "/liveai/pong"))
-        on("/liveai/status", lambda a, d: self.post(d, "/liveai/status", self._status, d))
+        on("/liveai/status", lambda a, d: self.post(d, "/liveai/status", self._status, d,
+                                                    coalesce=("status", d), query=True))
         on("/liveai/start", lambda a, d: self.post(d, "/liveai/start", self._set, "transport", (1,)))
         on("/liveai/stop", lambda a, d: self.post(d, "/liveai/stop", self._set, "transport", (0,)))
         on("/liveai/panic", lambda a, d: self.post(d, "/liveai/panic", eng.panic))

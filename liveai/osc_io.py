@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import socket
 import struct
 import threading
@@ -79,6 +80,18 @@ def parse_target(text: str) -> tuple[str, int]:
     return host, p
 
 
+def normal_priority_thread() -> None:
+    """Put the calling thread back on normal scheduling if it inherited SCHED_FIFO (--realtime).
+    What comes in over the network is control, not music: under a flood this thread must compete
+    with the rest of the box, never take a CPU from the engine loop or the sender (latency_bench.soak
+    measured steps handed over 45 ms late with it on FIFO beside them)."""
+    try:
+        if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (OSError, AttributeError):
+        pass
+
+
 class OscServer:
     """Receives control messages on a UDP port and calls the handler registered for each address."""
 
@@ -124,6 +137,7 @@ class OscServer:
         self.sock.close()
 
     def _loop(self) -> None:
+        normal_priority_thread()
         budget, last = self.max_rate, time.monotonic()
         share = self.max_rate / 2
         senders: dict[tuple[str, int], tuple[float, float]] = {}

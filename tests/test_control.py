@@ -265,3 +265,43 @@ def test_ping_replies_at_once_and_status_reports(rig):
     rig.send("/liveai/status", 6100)
     (_, _, v), = rig.replies("/liveai/status/reply")
     assert v[0] == 0 and v[3] == 120.0 and v[4] == "accompany"
+
+
+def test_a_fader_flood_sets_the_latest_value_once_per_loop_turn(rig):
+    """A controller sending faster than the loop runs: messages for one parameter that arrive while
+    one waits merge into it (the latest value wins), so the loop sets it once, not 500 times."""
+    for i in range(500):
+        rig.server.handle_datagram(build("/liveai/density", i / 1000), SENDER)
+    rig.run(0.01)
+    assert rig.engine.settings.density == pytest.approx(0.499)
+    assert rig.ctl.coalesced == 499
+    assert rig.ctl.flood_dropped == 0
+
+
+def test_queries_are_answered_once_while_waiting_and_at_a_bounded_rate(rig):
+    """Status asked 2,000 times by one sender before the loop turns: one answer. Asked in a flood
+    over one (simulated) second: at most QUERY_RATE + QUERY_BURST answers, the rest dropped and
+    counted; panic still gets through, and the music's loop is not taken over."""
+    for _ in range(2000):
+        rig.server.handle_datagram(build("/liveai/status"), SENDER)
+    rig.run(0.01)
+    assert len(rig.replies("/liveai/status/reply", to=SENDER)) == 1
+    rig.sent.clear()
+    merged0, dropped0 = rig.ctl.coalesced, rig.ctl.flood_dropped
+    t_end = rig.clock.now() + 1.0
+    asked = 0
+    while rig.clock.now() < t_end:  # 4 senders, each asking every 0.2 ms of simulated time
+        for port in (7001, 7002, 7003, 7004):
+            rig.server.handle_datagram(build("/liveai/status"), ("127.0.0.1", port))
+            asked += 1
+        rig.run(0.0002)
+    rig.run(0.01)
+    answers = len(rig.replies("/liveai/status/reply"))
+    dropped, merged = rig.ctl.flood_dropped - dropped0, rig.ctl.coalesced - merged0
+    print(f"\nstatus flood: {asked} asked in 1 s, {answers} answered, {merged} merged, {dropped} dropped")
+    assert 0.8 * rig.ctl.QUERY_RATE <= answers <= rig.ctl.QUERY_RATE * 1.0 + rig.ctl.QUERY_BURST + 1
+    assert answers + merged + dropped == asked  # each one answered, merged into a waiting one, or dropped
+    rig.play(n=8)
+    rig.send("/liveai/panic")
+    rig.run(0.1)
+    assert sounding_after(rig.session.sink) == set()
