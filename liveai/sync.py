@@ -429,7 +429,7 @@ class LinkClock:
             eng.retime(tempo, step, t)
 
 
-ENGINE_PRIORITY = 50  # every engine thread with --realtime; the sender 70 (liveai.box.rt), JACK above
+ENGINE_PRIORITY = 50  # every engine thread with --realtime but OSC input (osc_io); the sender 70 (box.rt), JACK above
 
 
 def realtime_engine(priority: int = ENGINE_PRIORITY) -> bool:
