@@ -230,7 +230,7 @@ class Engine:
     """One engine process on the rig's JACK server (no --thru: what the rig hears on channels other
     than the player's is the band)."""
 
-    def __init__(self, rig, generator: str, rt: bool) -> None:
+    def __init__(self, rig, generator: str, rt: bool, sender_stats: bool = False) -> None:
         self.dump = tempfile.NamedTemporaryFile(prefix="liveai-soak-", suffix=".json", delete=False).name
         self.osc_dump = tempfile.NamedTemporaryFile(prefix="liveai-soak-osc-", suffix=".json", delete=False).name
         self.osc_port = free_udp_port()
@@ -240,8 +240,9 @@ class Engine:
         self._drain = True
         threading.Thread(target=self._drain_loop, daemon=True).start()
         self.sender_stats = tempfile.NamedTemporaryFile(prefix="liveai-soak-sender-", suffix=".json", delete=False).name
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LIVEAI_SENDER_RT": "1" if rt else "0",
-               "LIVEAI_SENDER_STATS": self.sender_stats}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LIVEAI_SENDER_RT": "1" if rt else "0"}
+        if sender_stats:  # the sender process keeps a record of every message: not in the soak (it grows)
+            env["LIVEAI_SENDER_STATS"] = self.sender_stats
         args = [sys.executable, "-m", "latency_bench.soak", "_engine", self.osc_dump, self.dump, "run",
                 "--midi-api", "jack", "--midi-in", rig.name, "--midi-out", rig.name, "--tempo", f"{BPM:g}",
                 "--idle-bars", "0", *(["--realtime"] if rt else []), "--generator", generator, "--sender", "process",
@@ -357,7 +358,7 @@ def jitter(ons: list[float], anchor: float) -> dict:
 def load_phase(rig, generator: str, rt: bool, quick: bool, osc_rate: float = OSC_RATE, midi_rate: float = MIDI_RATE) -> dict:
     idle_s, load_s = (10.0, 15.0) if quick else (30.0, 60.0)
     r: dict = {"load_idle_s": idle_s, "load_s": load_s, "load_loadavg_start": loadavg(), "osc_rate": osc_rate, "midi_rate": midi_rate}
-    eng = Engine(rig, generator, rt)
+    eng = Engine(rig, generator, rt, sender_stats=True)
     r["load_generator"] = eng.generator
     flood = []
     try:

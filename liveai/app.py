@@ -104,11 +104,16 @@ class Session:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
 
+LIVE_SINK_EVENTS = 1024  # what a live session keeps of its own output (the last events), for inspection
+
+
 def build_session(cfg: Config, control: Clock, sender: Clock, outputs: list[OutputDevice],
-                  record: bool = False) -> Session:
+                  record: bool = False, keep_events: int | None = None) -> Session:
+    """keep_events: how many of the engine's output events the session's sink keeps (None: all,
+    for a simulated run; a live one keeps the last LIVE_SINK_EVENTS)."""
     generator = make_generator(cfg.generator, cfg.model, cfg.seed, cfg.temperature, cfg.top_p)
     fallback = generator if isinstance(generator, RulesAccompanist) else RulesAccompanist(seed=cfg.seed)
-    sink = ListOutput(sender)
+    sink = ListOutput(sender, keep=keep_events)
     scheduler = Scheduler(sender, [*outputs, sink])
     engine = Engine(control, scheduler, generator, fallback, settings_from(cfg))
     add_modes(engine, cfg)
@@ -130,7 +135,7 @@ def attach_osc(session: Session, server: OscServer, oscquery: bool = True):
 def summary(session: Session, wall: float) -> str:
     """A short report: notes per part, steps, timing."""
     from collections import Counter
-    counts = Counter(ev.part for _, ev in session.sink.events if ev.kind == "on") if session.sink else Counter()
+    counts = session.sink.notes_on if session.sink else Counter()
     st = session.engine.stats
     lines = [f"played {sum(counts.values())} notes: " + ", ".join(f"{p} {n}" for p, n in sorted(counts.items())),
              f"steps {st.steps} (generator {session.engine.primary.name}: {st.primary_steps}, fallback {st.fallback_steps},"
@@ -206,7 +211,7 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
         reset_output(outputs[-1])
     if cfg.osc_out:
         outputs.append(OscOutput([parse_target(t) for t in cfg.osc_out], cfg.osc_bundle_latency / 1000.0))
-    return build_session(cfg, control, sender, outputs, record=record)
+    return build_session(cfg, control, sender, outputs, record=record, keep_events=LIVE_SINK_EVENTS)
 
 
 def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | None,

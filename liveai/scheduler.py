@@ -24,7 +24,7 @@ class Scheduler:
         self.clock = clock
         self.outputs: list[OutputDevice] = list(outputs)
         self.tracker = NoteTracker()
-        self.lateness: deque[float] = deque(maxlen=100_000)
+        self.lateness: deque[float] = deque(maxlen=20_000)  # the last ~20 min (latency_bench reads it); bounded
         self.listeners: list[Callable[[float, OutEvent], None]] = []
         self._pending: set[Timer] = set()
         self._failed: set[str] = set()
