@@ -37,4 +37,3 @@ def test_recording_names_stay_in_their_directory(tmp_path):
     assert session_filename(tmp_path, name="take 1").parent == tmp_path.resolve()
     assert session_filename(tmp_path, name="../../etc/passwd").parent == tmp_path.resolve()
     assert session_filename(tmp_path).suffix == ".mid"
-
