@@ -212,9 +212,6 @@ class MidiClockFollower:
         held.append((n, t, r))
         if len(held) < CHANGE_PULSES:
             return False
-        first = held[0][0]
-        while pts and pts[-1][0] >= first:
-            pts.pop()
         while len(pts) > 1:  # the last pulse on the old line: where the new tempo began
             pts.popleft()
         pts.extend((m, tm) for m, tm, _ in held)
