@@ -119,7 +119,7 @@ def is_note_on(ch: int, pitch: int | None = None):
     return lambda m: len(m) == 3 and m[0] == 0x90 | ch and m[2] > 0 and (pitch is None or m[1] == pitch)
 
 
-def test_unplug_and_replug_keyboard_and_synth(box_jack, tmp_path):
+def test_unplug_and_replug_keyboard_and_synth(jack_server, tmp_path):
     cfg = tmp_path / "liveai.toml"
     cfg.write_text(f'auto_in = "{TAG}Keys"\nauto_out = "{TAG}Synth"\nhotplug_poll = 0.5\nthru = true\n'
                    'start_now = true\ntempo = 200.0\nosc_out = []\n')
