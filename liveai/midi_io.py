@@ -6,7 +6,6 @@ our own named ports, and input is timestamped on arrival in the rtmidi callback 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -80,59 +79,6 @@ class PortSpec:
     hotplug: bool = False  # follow the device: wait for it, reconnect by name (liveai/box/hotplug.py)
 
 
-class ArrivalTimes:
-    """When each polled MIDI message arrived, on the engine's clock.
-
-    rtmidi gives each message its delta time from the one before (JACK's clock, taken in the process
-    cycle): chained, they are exact relative to each other. The chain is tied to the engine's clock
-    by the poll times, with two bounds, as NTP's minimum filter does it:
-    - a message cannot arrive after it is polled: a chain ahead of the poll time moves back at once
-      (the first message, stamped at its poll, settles this way too);
-    - polled every millisecond, the smallest lag seen over CHECK_BURSTS bursts is the chain's own
-      lag behind the truth: it moves forward by that much. So JACK's clock drifting against ours
-      (NTP slews one of them; ~250 ppm was seen here) cannot carry the stamps away, and one poll held
-      up for 60 ms (a busy machine) is not taken for a broken chain: the lag it shows is real.
-    Pure: the poll thread feeds it; tests feed it synthetic bursts."""
-
-    CHECK_BURSTS = 32
-
-    def __init__(self) -> None:
-        self.last: float | None = None
-        self._min_lag = math.inf
-        self._bursts = 0
-
-    def stamp(self, deltas: list[float], now: float) -> list[float]:
-        times: list[float] = []
-        if self.last is None:  # no chain yet: back-date from now by the deltas
-            later = 0.0
-            for d in reversed(deltas[1:]):
-                later += d
-            t = now - later
-            times.append(t)
-            for d in deltas[1:]:
-                t += d
-                times.append(t)
-        else:
-            t = self.last
-            for d in deltas:
-                t += d
-                times.append(t)
-        lag = now - times[-1]
-        shift = 0.0
-        if lag < 0.0:
-            shift = lag  # ahead of the poll: back
-        else:
-            self._min_lag = min(self._min_lag, lag)
-            self._bursts += 1
-            if self._bursts >= self.CHECK_BURSTS:
-                shift = self._min_lag  # behind by at least this, every time: forward
-                self._min_lag, self._bursts = math.inf, 0
-        if shift:
-            times = [x + shift for x in times]
-        self.last = times[-1]
-        return times
-
-
 class MidiInput:
     """A player input; calls handler(mido.Message, arrival_time) from rtmidi's thread."""
 
@@ -171,11 +117,12 @@ class MidiInput:
     POLL_IDLE_S = 0.002  # after 5 s of quiet: 500 wake-ups a second, under 1% CPU
 
     def _poll(self) -> None:
-        """Drain rtmidi's queue; arrival times from ArrivalTimes (rtmidi's delta times, tied to the
-        engine's clock by the poll times)."""
+        """Drain rtmidi's queue. Arrival times come from rtmidi's delta times (JACK's clock, taken
+        in the process cycle) chained from the previous message, so they are as exact as a
+        callback's; only the first message after opening is stamped at poll time."""
         get = self._in.get_message
-        arrivals = ArrivalTimes()
         last_active = 0.0
+        last_t: float | None = None
         while self._polling:
             burst = []
             while (m := get()) is not None:
@@ -183,8 +130,22 @@ class MidiInput:
             now = self.clock()
             if burst:
                 last_active = now
-                for (data, _), t in zip(burst, arrivals.stamp([d for _, d in burst], now)):
+                times = []
+                if last_t is not None:
+                    t = last_t
+                    for _, delta in burst:
+                        t += delta
+                        times.append(t)
+                if not times or times[-1] > now or now - times[-1] > 0.05:
+                    # no chain yet (or it broke): back-date from now by the deltas
+                    times, later = [], 0.0
+                    for _, delta in reversed(burst):
+                        times.append(now - later)
+                        later += delta
+                    times.reverse()
+                for (data, _), t in zip(burst, times):
                     self._deliver(data, t)
+                last_t = times[-1]
             time.sleep(self.POLL_ACTIVE_S if now - last_active < 5.0 else self.POLL_IDLE_S)
 
     def _callback(self, event: tuple[list[int], float], data: object = None) -> None:
