@@ -20,6 +20,7 @@ import mido
 
 from liveai.clock import Clock, RealtimeClock, SimClock
 from liveai.config import Config
+from liveai.harmony.planner import PlannerSettings
 from liveai.engine import Engine, EngineSettings
 from liveai.generators import make_generator
 from liveai.generators.rules import RulesAccompanist
@@ -61,7 +62,8 @@ def settings_from(cfg: Config) -> EngineSettings:
                           key_lock=key.tonic if key else None, humanize_ms=cfg.humanize_ms,
                           humanize_velocity=cfg.humanize_velocity, swing=cfg.swing,
                           follow_tempo=cfg.follow_tempo, seed=cfg.seed,
-                          external_clock=getattr(cfg, "clock", "internal") != "internal")
+                          external_clock=getattr(cfg, "clock", "internal") != "internal",
+                          harmony=PlannerSettings(harmonic_rhythm=cfg.harmonic_rhythm, split=cfg.split))
 
 
 def add_modes(engine: Engine, cfg: Config) -> None:

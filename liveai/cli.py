@@ -41,6 +41,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle-bars", dest="idle_bars", type=float, help="stop after this many bars of player silence (default 2; 0 never)")
     p.add_argument("--lookahead", dest="lookahead_steps", type=int, help="planning lookahead in 16th steps (default 1)")
     p.add_argument("--key", help="lock the key (e.g. D, Bb, F#m); also the key of --input-map (default: listen)")
+    p.add_argument("--harmonic-rhythm", dest="harmonic_rhythm", choices=["auto", "beat", "half", "bar"],
+                   help="how often the band's planned chord may change (default auto: half bars in 4/4, bars "
+                        "in 3/4 and 6/8; a melody that clearly needs a new chord corrects it at once)")
+    p.add_argument("--split", metavar="NOTE", help="split point (e.g. 54 or F#2): your notes below it are chords "
+                   "the band plays (one note: the key's chord on it); default off: two or more notes struck "
+                   "together are a chord")
     p.add_argument("--input-map", dest="input_map", help="accessible play: degrees (white keys = scale degrees), "
                    "pads (8 pads from note 36 steer a melody), chord (one finger, a full chord)")
     p.add_argument("--follow-tempo", dest="follow_tempo", action="store_const", const=True,
@@ -139,6 +145,8 @@ def _overrides(args: argparse.Namespace) -> dict:
             if not sep:
                 raise ConfigError(f"--latency expects OUT=MS, not {item!r}")
         o["latency"] = lat
+    if isinstance(o.get("split"), str) and o["split"].isdigit():
+        o["split"] = int(o["split"])
     return o
 
 

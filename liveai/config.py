@@ -49,6 +49,8 @@ class Config:
     lookahead_steps: int = 1
     density: float = 1.0
     key: str | None = None  # key lock, e.g. "D" or "F#m"; also the key of --input-map
+    harmonic_rhythm: str = "auto"  # how often the planned chord may change: auto | beat | half | bar
+    split: int | None = None  # MIDI note: the player's notes below it are chords (arranger-keyboard split)
     input_map: str | None = None  # degrees | pads | chord
     follow_tempo: bool = False
     humanize_ms: float = 0.0
@@ -114,6 +116,18 @@ class Config:
                 parse_key(self.key)
             except ValueError as e:
                 raise ConfigError(str(e)) from None
+        from liveai.harmony.planner import HARMONIC_RHYTHMS
+        if self.harmonic_rhythm not in HARMONIC_RHYTHMS:
+            raise ConfigError(f"harmonic_rhythm must be one of {', '.join(HARMONIC_RHYTHMS)}, not {self.harmonic_rhythm!r}")
+        if self.split is not None:
+            if isinstance(self.split, str):
+                from liveai.tunes import pitch
+                try:
+                    self.split = pitch(self.split)
+                except (KeyError, ValueError, IndexError):
+                    raise ConfigError(f"split must be a MIDI note number or a name like F#2, not {self.split!r}") from None
+            if not isinstance(self.split, int) or not 0 <= self.split <= 127:
+                raise ConfigError(f"split must be a MIDI note 0-127, not {self.split!r}")
         if not (0.0 <= self.swing <= 1.0 and 0.0 <= self.style_blend <= 1.0):
             raise ConfigError("swing and style_blend must be 0..1")
         if not (0.0 <= self.humanize_ms <= 50.0 and 0.0 <= self.humanize_velocity <= 40.0):

@@ -18,8 +18,8 @@ from typing import Any, Callable
 import mido
 
 from liveai.clock import Clock, Timer
-from liveai.evaluation import LOOKAHEAD_STEPS, visible_player
-from liveai.generators.base import HOLD, Generator, PlayerNote, StepContext, StepPlan
+from liveai.generators.base import HOLD, LOOKAHEAD_STEPS, Generator, PlayerNote, StepContext, StepPlan, visible_player
+from liveai.harmony.planner import HarmonyPlanner, PlannerSettings
 from liveai.output import OutEvent
 from liveai.scheduler import Scheduler
 from liveai.transport import Meter, Transport, check_tempo
@@ -61,6 +61,7 @@ class EngineSettings:
     follow_tempo: bool = False
     seed: int = 0
     mix: dict[str, PartMix] = field(default_factory=dict)  # per part; absent = PartMix()
+    harmony: PlannerSettings = field(default_factory=PlannerSettings)  # the chord plan
 
 
 @dataclass
@@ -100,6 +101,9 @@ class Engine:
         self.tempo_follower: Any = None  # liveai.listening.TempoFollower with --follow-tempo
         self._rng = random.Random(self.settings.seed)
         self.stats = EngineStats()
+        # One chord plan for every part, the fallback included (a missed step never changes the
+        # harmony); the model's listener head is its neural guess.
+        self.planner = HarmonyPlanner(self.settings.harmony, listener=self._listener_guess)
         self.on_player: list[Callable[[mido.Message, float], None]] = []  # recorder, listeners
         self.on_stop: list[Callable[[], None]] = []
         self.sync_handlers: list[Callable[[mido.Message, float], None]] = []  # MIDI clock followers
@@ -214,7 +218,7 @@ class Engine:
         if msg.note in self._open:
             self._note_off(msg, t)
         self._open[msg.note] = len(self._player)
-        self._player.append(PlayerNote(msg.note, msg.velocity, step))
+        self._player.append(PlayerNote(msg.note, msg.velocity, step, None, t))
         self._last_note_on = t
         if self.tempo_follower is not None and self.settings.follow_tempo:
             self._follow(t)
@@ -253,8 +257,13 @@ class Engine:
         for fn in self.on_transport:
             fn(True, t)
 
+    def _listener_guess(self) -> Any:
+        guess = getattr(self.primary, "listener_guess", None)
+        return guess() if guess is not None else None
+
     def _reset_generators(self) -> None:
         """Reset both generators; a model that fails to reset must not stop the transport."""
+        self.planner.reset()
         for g in {id(self.primary): self.primary, id(self.fallback): self.fallback}.values():
             try:
                 g.reset()
@@ -360,11 +369,20 @@ class Engine:
 
     # ------------------------------------------------------------------ planning
     def context(self, step: int) -> StepContext:
+        """What the generators may know when they plan `step`, with the chord plan of that step.
+        Called once a step, in order (the planner keeps its own state)."""
         known = step - self.settings.lookahead_steps - 1
-        return StepContext(step=step, steps_per_bar=self.transport.steps_per_bar, known_until=known,
-                           player=visible_player(self._player[-PLAYER_WINDOW:], known), sounding=dict(self._sounding),
+        spb = self.transport.steps_per_bar
+        player = visible_player(self._player[-PLAYER_WINDOW:], known)
+        # The rules accompanist, when it is the chosen generator, keeps its own chord logic (it is
+        # the baseline) and only takes the chords the player plays.
+        melody = getattr(self.primary, "name", "") != "rules"
+        cp = self.planner.plan(step, spb, known, player, self.settings.key_lock, melody=melody)
+        return StepContext(step=step, steps_per_bar=spb, known_until=known,
+                           player=player, sounding=dict(self._sounding),
                            history=tuple(self._history)[-16:], density=self.settings.density,
-                           velocity=self._velocity(), key_lock=self.settings.key_lock)
+                           velocity=self._velocity(), key_lock=self.settings.key_lock,
+                           chord=cp.chord, chord_new=cp.new, next_chord=cp.next_chord)
 
     def _velocity(self) -> int:
         """Dynamics follow the player's (and the energy control, if set)."""
@@ -588,9 +606,16 @@ class Engine:
         else:
             bar, beat_in_bar = -1, -1
         key, chord = getattr(self.fallback, "current", lambda: (None, None))()
+        plan = self.planner.last
+        nxt = None
+        if plan is not None and plan.chord is not None:
+            chord, nxt = plan.chord, plan.next_chord
+        key = self.planner.key or key
         return {"running": t.running, "bar": bar + 1, "beat": beat_in_bar + 1, "tempo": t.bpm,
                 "meter": str(t.meter), "mode": self.settings.mode, "generator": self.primary.name,
-                "key": str(key) if key else "", "chord": str(chord) if chord else ""}
+                "key": str(key) if key else "", "chord": str(chord) if chord else "",
+                "next_chord": str(nxt) if nxt else "", "chord_source": plan.source if plan else "",
+                "corrections": self.planner.corrections}
 
 
 def check_plan(plan: Any, voices: tuple[str, ...]) -> str:

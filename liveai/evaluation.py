@@ -5,15 +5,10 @@ player's notes up to `known_until`), so scores measured here are scores of live 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
-from liveai.generators.base import HOLD, Generator, PlayerNote, StepContext, StepPlan
-
-LOOKAHEAD_STEPS = 1
-"""Default planning lookahead: step k is planned while step k-1 starts, so input up to k-2 is
-complete. The engine uses the same constant."""
-
+from liveai.generators.base import HOLD, LOOKAHEAD_STEPS, Generator, PlayerNote, StepContext, StepPlan, visible_player  # noqa: F401
 
 @dataclass(frozen=True, slots=True)
 class GridNote:
@@ -24,17 +19,6 @@ class GridNote:
     start: int
     end: int
     voice: str = ""
-
-
-def visible_player(notes: Sequence[PlayerNote], known_until: int) -> list[PlayerNote]:
-    """The player's notes as known once input up to step known_until is complete."""
-    out = []
-    for n in notes:
-        if n.start_step > known_until:
-            break
-        end = n.end_step if n.end_step is not None and n.end_step <= known_until + 1 else None
-        out.append(PlayerNote(n.pitch, n.velocity, n.start_step, end))
-    return out
 
 
 def plan_to_notes(plans: Sequence[StepPlan], voices: Iterable[str], start_step: int = 0) -> list[GridNote]:
@@ -59,10 +43,14 @@ def plan_to_notes(plans: Sequence[StepPlan], voices: Iterable[str], start_step: 
 
 
 def run_online(gen: Generator, player: Sequence[PlayerNote], steps_per_bar: int, total_steps: int,
-               lookahead: int = LOOKAHEAD_STEPS, density: float = 1.0) -> list[GridNote]:
-    """Accompany a whole player part offline, never showing the generator future input."""
+               lookahead: int = LOOKAHEAD_STEPS, density: float = 1.0, planner=None) -> list[GridNote]:
+    """Accompany a whole player part offline, never showing the generator future input. planner:
+    a liveai.harmony.planner.HarmonyPlanner to plan the chords as the engine does (None: the
+    generator listens for itself)."""
     player = sorted(player, key=lambda n: n.start_step)
     gen.reset()
+    if planner is not None:
+        planner.reset()
     sounding: dict[str, int | None] = {v: None for v in gen.voices}
     history: list[StepPlan] = []
     for step in range(total_steps):
@@ -70,6 +58,9 @@ def run_online(gen: Generator, player: Sequence[PlayerNote], steps_per_bar: int,
         ctx = StepContext(step=step, steps_per_bar=steps_per_bar, known_until=known,
                           player=visible_player(player, known), sounding=dict(sounding),
                           history=tuple(history[-4 * steps_per_bar:]), density=density)
+        if planner is not None:
+            cp = planner.plan(step, steps_per_bar, known, ctx.player)
+            ctx = replace(ctx, chord=cp.chord, chord_new=cp.new, next_chord=cp.next_chord)
         plan = dict(gen.plan(ctx))
         for v in gen.voices:
             plan.setdefault(v, HOLD)

@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-MODEL_VERSION = "liveai-accompanist/1"
+MODEL_VERSION = "liveai-accompanist/2"  # /2: the planned chord is an input
 
 
 def _default_model_path() -> Path:
@@ -62,7 +62,11 @@ BLOCK = 3 + N_PITCH + 12  # rest/hold/onset, sounding pitch one-hot, pitch class
 MAX_POS = 48
 METERS = (8, 12, 16, 24, 32)  # steps per bar categories (+ "other")
 N_SINCE = 8
-FEATURE_DIM = 4 * BLOCK + MAX_POS + len(METERS) + 1 + 4 + N_SINCE
+# the planned chord at step k: its pitch classes, its root, its bass (inversions), "a new chord
+# starts here", "no chord"
+CHORD_DIM = 12 + 12 + 12 + 2
+FEATURE_DIM = 4 * BLOCK + MAX_POS + len(METERS) + 1 + 4 + N_SINCE + CHORD_DIM
+CHORD_OFFSET = FEATURE_DIM - CHORD_DIM
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor + leading tone
@@ -110,11 +114,27 @@ def _meter_index(spb: int) -> int:
     return METERS.index(spb) if spb in METERS else len(METERS)
 
 
+def encode_chord(chord: tuple[int, Sequence[int], int | None] | None, new: bool, out: np.ndarray) -> None:
+    """Write the chord block in place: chord = (root, pitch classes, bass pitch class or None)."""
+    out[:] = 0.0
+    if chord is None:
+        out[37] = 1.0
+        return
+    root, pcs, bass = chord
+    for pc in pcs:
+        out[pc % 12] = 1.0
+    out[12 + root % 12] = 1.0
+    out[24 + (root if bass is None else bass) % 12] = 1.0
+    out[36] = 1.0 if new else 0.0
+
+
 def encode_step(step: int, steps_per_bar: int, parts: Sequence[tuple[int, int]], since_onset: int,
-                out: np.ndarray | None = None) -> np.ndarray:
+                out: np.ndarray | None = None,
+                chord: tuple[int, Sequence[int], int | None] | None = None, chord_new: bool = False) -> np.ndarray:
     """Features of one step. parts: (kind, pitch) for soprano@k-2, alto, tenor, bass@k-1 with kind
     0 = rest, 1 = hold, 2 = onset and pitch the sounding MIDI pitch (ignored for rest).
-    since_onset: steps from the player's last note start to step k-2 (-1 if none yet)."""
+    since_onset: steps from the player's last note start to step k-2 (-1 if none yet).
+    chord: the planned chord of step k (root, pitch classes, bass), chord_new: it starts at k."""
     x = out if out is not None else np.zeros(FEATURE_DIM, np.float32)
     x[:] = 0.0
     for i, (kind, pitch) in enumerate(parts):
@@ -134,12 +154,15 @@ def encode_step(step: int, steps_per_bar: int, parts: Sequence[tuple[int, int]],
     x[o + step % 4] = 1.0
     o += 4
     x[o + _since_bucket(since_onset)] = 1.0
+    encode_chord(chord, chord_new, x[CHORD_OFFSET:])
     return x
 
 
-def encode_sequence(roll: np.ndarray, onset: np.ndarray, steps_per_bar: int) -> np.ndarray:
+def encode_sequence(roll: np.ndarray, onset: np.ndarray, steps_per_bar: int,
+                    chords: np.ndarray | None = None) -> np.ndarray:
     """Vectorised encode_step over a whole piece (training). roll/onset: (4, T) in PARTS order
-    (a 1-row roll = melody only: the accompaniment is silent). Returns (T, FEATURE_DIM) float32."""
+    (a 1-row roll = melody only: the accompaniment is silent). chords: (T, CHORD_DIM) chord blocks
+    (None: "no chord" throughout). Returns (T, FEATURE_DIM) float32."""
     P, T = roll.shape
     if P < 4:
         roll = np.concatenate([roll, np.zeros((4 - P, T), roll.dtype)])
@@ -179,6 +202,10 @@ def encode_sequence(roll: np.ndarray, onset: np.ndarray, steps_per_bar: int) -> 
             last = t
         since[k] = (t - last) if (t >= 0 and last > -10**9) else -1
     x[ks, o + np.array([_since_bucket(int(d)) for d in since])] = 1.0
+    if chords is None:
+        x[:, CHORD_OFFSET + 37] = 1.0
+    else:
+        x[:, CHORD_OFFSET:] = chords
     return x
 
 

@@ -7,19 +7,36 @@ so the same code runs live and in tests. Generators are pure musical logic: no I
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 STEPS_PER_BEAT = 4  # the grid is 16th notes
+LOOKAHEAD_STEPS = 1
+"""Planning lookahead: step k is planned while step k-1 starts, so input up to k-2 is complete.
+The engine and the offline evaluation use the same constant."""
 
 
 @dataclass(frozen=True, slots=True)
 class PlayerNote:
-    """A note the player played, placed on the grid. end_step is None while it still sounds."""
+    """A note the player played, placed on the grid. end_step is None while it still sounds.
+    time: when it was struck (seconds on the engine's clock; 0 if unknown), which tells notes
+    struck together (a chord) from notes played one after another within the same 16th."""
 
     pitch: int
     velocity: int
     start_step: int
     end_step: int | None = None
+    time: float = 0.0
+
+
+def visible_player(notes: Sequence[PlayerNote], known_until: int) -> list[PlayerNote]:
+    """The player's notes as known once input up to step known_until is complete."""
+    out = []
+    for n in notes:
+        if n.start_step > known_until:
+            break
+        end = n.end_step if n.end_step is not None and n.end_step <= known_until + 1 else None
+        out.append(PlayerNote(n.pitch, n.velocity, n.start_step, end, n.time))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +87,11 @@ class StepContext:
     density: float = 1.0
     velocity: int = 80
     key_lock: int | None = None  # tonic pitch class to force (major/minor decided by listening)
+    # the harmony plan (liveai.harmony.planner): the chord of this step, whether it starts here,
+    # and the chord planned next; None where nothing plans (the generator then listens itself)
+    chord: Any = None  # liveai.harmony.chords.ChordSymbol
+    chord_new: bool = False
+    next_chord: Any = None
 
     @property
     def steps_per_beat(self) -> int:

@@ -18,101 +18,13 @@ import numpy as np
 
 from liveai import model as rt
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, PlayerNote, StepContext, StepPlan, note
-from liveai.generators.rules import recent_weights
-from liveai.theory import MAJOR_PROFILE, MINOR_BIAS, MINOR_PROFILE, Key, diatonic_chords
+from liveai.harmony.chords import ChordSymbol
+from liveai.harmony.planner import HarmonyPlanner
+from liveai.harmony.voicing import VoicingWeights, choose_voicing, voice_options
 
 VOICES = rt.VOICES
 HEAD_INDEX = {h: i for i, h in enumerate(rt.HEADS)}
 MAX_CATCH_UP = 64
-# Runtime decoding, tuned on the validation chorales and synthetic plain tunes (not the test
-# chorales): liveai.train.evaluate.decoding_search. These replace the chord weight / spread the
-# model file's card suggests (chosen there without the priors below).
-DECODING = {
-    "chord_weight": 256.0,   # weight of log P(pitch class in the coming chord) against the voice heads
-    "spread": 0.9,           # chord probability factor per voice already on that pitch class (steps 2, 3 of a beat)
-    "early_spread": 0.3,     # the same on steps 0, 1 of a beat, before the beat's melody note is heard
-    "key_prior": 1.0,        # factor for pitch classes outside the detected key (1 = off)
-    "rules_blend": 0.3,      # geometric weight of the rules accompanist's chord confidence
-    "rules_temperature": 0.5,
-    "segment_memory": 0.5,   # geometric weight of the chord estimate averaged over the bar / half bar
-    "hold_bonus": 0.0,       # extra score for holding off the beat
-    "diatonic_window": 0,    # bars of melody that must stay in one scale for the priors to apply (0 = always)
-}
-DEFAULT_CHORD_WEIGHT = DECODING["chord_weight"]
-DEFAULT_SPREAD = DECODING["spread"]
-DEFAULT_KEY_PRIOR = DECODING["key_prior"]
-DEFAULT_RULES_BLEND = DECODING["rules_blend"]
-DEFAULT_HOLD_BONUS = DECODING["hold_bonus"]
-DEFAULT_RULES_TEMPERATURE = DECODING["rules_temperature"]
-DEFAULT_SEGMENT_MEMORY = DECODING["segment_memory"]
-DEFAULT_DIATONIC_WINDOW = DECODING["diatonic_window"]
-DEFAULT_EARLY_SPREAD = DECODING["early_spread"]
-# key profiles as in liveai.theory.key_scores (order: tonic 0 major, 0 minor, 1 major, ...), centred
-_PROFILES = np.array([np.roll(prof, t) for t in range(12) for prof in (MAJOR_PROFILE, MINOR_PROFILE)])
-_PROFILES_C = _PROFILES - _PROFILES.mean(axis=1, keepdims=True)
-_PROFILES_N = np.sqrt((_PROFILES_C ** 2).sum(axis=1))
-_PROFILE_KEYS = [Key(t, m) for t in range(12) for m in (False, True)]
-_PROFILE_BIAS = np.array([MINOR_BIAS if k.minor else 0.0 for k in _PROFILE_KEYS])
-
-
-def fast_detect_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None = None,
-                    margin: float = 0.1, half_life_steps: float = 64.0) -> Key | None:
-    """liveai.theory.detect_key with the 24 correlations as one matrix product (about 30x faster;
-    the same keys up to floating-point ties)."""
-    if not notes:
-        return previous
-    h = np.zeros(12)
-    for n in notes:
-        end = n.end_step if n.end_step is not None else now_step + 1
-        dur = max(1, min(end, now_step + 1) - n.start_step)
-        age = max(0, now_step - n.start_step)
-        h[n.pitch % 12] += dur * 0.5 ** (age / half_life_steps)
-    hc = h - h.mean()
-    hn = np.sqrt((hc ** 2).sum())
-    if hn == 0.0:
-        r = np.full(24, -1.0)
-    else:
-        r = (_PROFILES_C @ hc) / (_PROFILES_N * hn)
-    r = r - _PROFILE_BIAS
-    i = int(np.argmax(r))  # first of equal maxima, as the stable sort in theory.key_scores
-    best = _PROFILE_KEYS[i]
-    if previous is not None and best != previous:
-        if r[i] - r[_PROFILE_KEYS.index(previous)] < margin:
-            return previous
-    return best
-
-
-_CHORD_TABLES: dict = {}
-
-
-def rules_chord_confidence(key: Key, recent: Sequence[tuple[int, float]], temperature: float = 0.5,
-                           prior_weight: float = 0.6) -> np.ndarray:
-    """theory.pc_confidence(theory.chord_scores(key, recent), temperature) as two small matrix
-    products (no previous chord): per pitch class, the probability that the rules accompanist's
-    chord holds it."""
-    tab = _CHORD_TABLES.get(key)
-    if tab is None:
-        chords = diatonic_chords(key)
-        gain = np.full((len(chords), 12), -0.3)
-        member = np.zeros((len(chords), 12))
-        for i, (c, _) in enumerate(chords):
-            for pc in c.pcs:
-                gain[i, pc] = 1.15 if pc == c.root else 1.0
-                member[i, pc] = 1.0
-        tab = _CHORD_TABLES[key] = (gain, member, np.array([w for _, w in chords]))
-    gain, member, prior = tab
-    w = np.zeros(12)
-    for pc, x in recent:
-        w[pc] += x
-    sc = gain @ w + prior_weight * prior
-    p = np.exp((sc - sc.max()) / temperature)
-    p /= p.sum()
-    return p @ member
-
-
-# the 7-note sets a plain tune stays in: major scales (= natural minors) and harmonic minors
-_DIATONIC_SETS = np.array([[float((pc - t) % 12 in d) for pc in range(12)]
-                           for d in ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 11)) for t in range(12)])
 
 
 def player_state_at(player: Sequence[PlayerNote], t: int) -> tuple[tuple[int, int], int]:
@@ -135,38 +47,36 @@ def player_state_at(player: Sequence[PlayerNote], t: int) -> tuple[tuple[int, in
     return ((2 if top.start_step == t else 1), top.pitch), since
 
 
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.float64) - z.max()
+    return z - np.log(np.exp(z).sum())
+
+
 class ModelGenerator:
-    """The ONNX accompanist: voices bass, tenor, alto (as the rules accompanist)."""
+    """The ONNX accompanist: voices bass, tenor, alto (as the rules accompanist).
+
+    Each step: the network hears the player (up to k-2), its own committed voices (k-1) and the
+    planned chord of step k (StepContext.chord, from liveai.harmony.planner); its voice heads give
+    how each voice would move, and liveai.harmony.voicing chooses the three voices together inside
+    the planned chord. Without a plan in the context (offline callers) it plans for itself with
+    the same planner, its listener head as the planner's neural guess."""
 
     name = "model"
     voices = VOICES
 
     def __init__(self, path: str | os.PathLike | None = None, seed: int = 0, temperature: float = 0.3,
                  top_p: float = 0.9, model: rt.AccompanistModel | None = None,
-                 chord_weight: float | None = None, spread: float | None = None,
-                 key_prior: float | None = None, rules_blend: float | None = None,
-                 hold_bonus: float | None = None, rules_temperature: float | None = None,
-                 segment_memory: float | None = None, diatonic_window: int | None = None,
-                 early_spread: float | None = None) -> None:
+                 weights: VoicingWeights | None = None, planner: HarmonyPlanner | None = None) -> None:
         self.model = model or rt.AccompanistModel(path)
         self.seed, self.temperature, self.top_p = seed, temperature, top_p
-        if chord_weight is None:
-            chord_weight = DEFAULT_CHORD_WEIGHT
-        self.chord_weight = chord_weight if self.model.has_chord else 0.0
-        if spread is None:
-            spread = DEFAULT_SPREAD
-        self.spread = spread
-        # runtime priors on the listener's chord estimate (see _chord_estimate)
-        self.key_prior = DEFAULT_KEY_PRIOR if key_prior is None else key_prior
-        self.rules_blend = DEFAULT_RULES_BLEND if rules_blend is None else rules_blend
-        self.hold_bonus = DEFAULT_HOLD_BONUS if hold_bonus is None else hold_bonus
-        self.rules_temperature = DEFAULT_RULES_TEMPERATURE if rules_temperature is None else rules_temperature
-        self.segment_memory = DEFAULT_SEGMENT_MEMORY if segment_memory is None else segment_memory
-        self.diatonic_window = DEFAULT_DIATONIC_WINDOW if diatonic_window is None else diatonic_window
-        self.early_spread = DEFAULT_EARLY_SPREAD if early_spread is None else early_spread
-        # (spread on the first two steps of a beat; early_spread=spread turns it off)
+        self.weights = weights or VoicingWeights()
+        self.planner = planner or HarmonyPlanner(listener=self.listener_guess)
         self._feat = np.zeros(rt.FEATURE_DIM, np.float32)
         self.reset()
+
+    def listener_guess(self) -> np.ndarray | None:
+        """The listener head's P(pitch class in the coming chord) after the latest step."""
+        return self.model.last_chord
 
     # -- Generator interface
 
@@ -176,16 +86,15 @@ class ModelGenerator:
         self._t = -1  # last step consumed into _state
         self._prev: tuple[int, np.ndarray] | None = None  # (step, state before it) for re-plans
         self._committed: dict[int, dict[str, tuple[int, int]]] = {}  # step -> voice -> (kind, pitch)
+        self._chords: dict[int, tuple[tuple | None, bool]] = {}  # step -> (chord features, new)
         self._sounding: dict[str, int | None] = {v: None for v in VOICES}
-        self._mode: tuple[int, bool] | None = None
-        self._key: Key | None = None
-        self._key_beat = -1
-        self._key_pcs = np.ones(12)
-        self._seg: tuple[int, np.ndarray, int] | None = None  # (segment start, sum of estimates, count)
-        self._plain = 1.0
+        self._own_plan = -1
+        self.planner.reset()
 
     def plan(self, ctx: StepContext) -> StepPlan:
         k = ctx.step
+        chord, new = self._chord_of(ctx)
+        self._chords[k] = ((chord.root, chord.pcs, chord.bass) if chord is not None else None, new)
         if self._prev is not None and self._prev[0] == k:  # asked again for the same step
             self._state, self._t = self._prev[1], k - 1
         if k <= self._t or k - self._t - 1 > MAX_CATCH_UP:  # transport jumped: start afresh
@@ -194,10 +103,9 @@ class ModelGenerator:
             self._advance(self._t + 1, ctx, ctx.steps_per_bar)
         before = self._state
         logits = self._advance(k, ctx, ctx.steps_per_bar)
-        t0 = time.perf_counter()
-        self._chord = self._chord_estimate(self.model.last_chord, ctx)
         self._prev = (k, before)
-        out = self._sample(logits, ctx)
+        t0 = time.perf_counter()
+        out = self._decode(logits, ctx, chord, new)
         self.last_decode_s = time.perf_counter() - t0  # decoding alone (the network step excluded)
         return out
 
@@ -218,8 +126,19 @@ class ModelGenerator:
         self._committed[ctx.step] = rec
         for old in [s for s in self._committed if s < ctx.step - MAX_CATCH_UP - 2]:
             del self._committed[old]
+            self._chords.pop(old, None)
 
     # -- internals
+
+    def _chord_of(self, ctx: StepContext) -> tuple[ChordSymbol | None, bool]:
+        """The planned chord of this step: the engine's plan, or our own planner's."""
+        if ctx.chord is not None:
+            return ctx.chord, ctx.chord_new
+        if ctx.step <= self._own_plan:
+            self.planner.reset()
+        self._own_plan = ctx.step
+        cp = self.planner.plan(ctx.step, ctx.steps_per_bar, ctx.known_until, ctx.player, ctx.key_lock)
+        return cp.chord, cp.new
 
     def _own(self, step: int, ctx: StepContext) -> dict[str, tuple[int, int]]:
         rec = self._committed.get(step)
@@ -233,110 +152,38 @@ class ModelGenerator:
         sop, since = player_state_at(ctx.player, k - 2)
         own = self._own(k - 1, ctx)
         parts = [sop, own["alto"], own["tenor"], own["bass"]]
-        rt.encode_step(k, spb, parts, since, self._feat)
+        chord, new = self._chords.get(k, (None, False))
+        rt.encode_step(k, spb, parts, since, self._feat, chord, new)
         logits, self._state = self.model.step(self._feat, self._state)
         self._t = k
         return logits
 
-    def _chord_estimate(self, chord: np.ndarray | None, ctx: StepContext) -> np.ndarray | None:
-        """The listener's P(pitch class in the coming chord), sharpened by what a musician knows:
-        pitch classes outside the key detected so far (liveai.theory.detect_key, once a beat; the
-        leading tone counts as in a minor key) are multiplied by key_prior (1 = off), and the
-        result is blended geometrically (weight rules_blend) with the rules accompanist's chord
-        confidence on the same visible melody (theory.chord_scores / pc_confidence)."""
-        if chord is None or (self.key_prior >= 1.0 and self.rules_blend <= 0.0 and self.segment_memory <= 0.0) \
-                or not ctx.player:
-            return chord
-        now = max(ctx.known_until, 0)
-        beat = now // STEPS_PER_BEAT
-        if beat != self._key_beat:
-            self._key_beat = beat
-            if ctx.key_lock is not None:
-                self._key = Key(ctx.key_lock % 12, self._key.minor if self._key else False)
-            else:
-                self._key = fast_detect_key(ctx.player, now, self._key)
-            if self.diatonic_window > 0:  # does the recent melody stay in one 7-note scale?
-                lo = now - self.diatonic_window * ctx.steps_per_bar
-                h = np.zeros(12)
-                for n in reversed(ctx.player):
-                    if n.start_step < lo and (n.end_step is not None and n.end_step <= lo):
-                        break
-                    h[n.pitch % 12] += max(1, min(n.end_step if n.end_step is not None else now + 1, now + 1)
-                                           - max(n.start_step, lo))
-                self._plain = float((_DIATONIC_SETS @ h).max() >= h.sum() - 1e-9) if h.sum() else 1.0
-            if self._key is not None:
-                pcs = set(self._key.scale) | ({(self._key.tonic + 11) % 12} if self._key.minor else set())
-                self._key_pcs = np.array([1.0 if pc in pcs else self.key_prior for pc in range(12)])
-        if self._key is None:
-            return chord
-        c = chord.astype(np.float64) * self._key_pcs
-        if self.rules_blend > 0.0 and self._plain > 0.0:
-
-            spb = ctx.steps_per_bar
-            seg = spb // 2 if spb // STEPS_PER_BEAT >= 4 and spb // STEPS_PER_BEAT % 2 == 0 else spb
-            conf = rules_chord_confidence(self._key, recent_weights(ctx.player, ctx.known_until, seg),
-                                          self.rules_temperature)
-            b = self.rules_blend * self._plain
-            c = np.clip(c, 1e-4, 1.0) ** (1.0 - b) * np.clip(conf, 1e-4, 1.0) ** b
-        if self.segment_memory > 0.0 and self._plain > 0.0:  # harmonic rhythm: a chord mostly lasts its bar / half bar
-            spb = ctx.steps_per_bar
-            seg = spb // 2 if spb // STEPS_PER_BEAT >= 4 and spb // STEPS_PER_BEAT % 2 == 0 else spb
-            rel = ctx.step_in_bar % seg
-            start = ctx.step - rel
-            if self._seg is None or self._seg[0] != start:
-                self._seg = (start, np.zeros(12), 0)
-            if rel >= 2:  # from here the estimate hears the segment's own melody
-                st, acc, n = self._seg
-                acc = acc + np.log(np.clip(c, 1e-4, 1.0))
-                self._seg = (st, acc, n + 1)
-                mem = np.exp(acc / (n + 1))
-                a = self.segment_memory * self._plain
-                c = np.clip(c, 1e-4, 1.0) ** (1.0 - a) * mem ** a
-        return c
-
-    def _key_mask(self, ctx: StepContext) -> np.ndarray | None:
-        if ctx.key_lock is None:
-            return None
-        tonic = ctx.key_lock % 12
-        if self._mode is None or self._mode[0] != tonic or ctx.step % 16 == 0:
-            pd = [(n.pitch, (n.end_step or ctx.known_until + 1) - n.start_step) for n in ctx.player[-64:]]
-            self._mode = (tonic, rt.guess_minor(tonic, pd))
-        return rt.scale_mask(tonic, self._mode[1])
-
-    def _sample(self, logits: np.ndarray, ctx: StepContext) -> dict:
-        kmask = self._key_mask(ctx)
+    def _decode(self, logits: np.ndarray, ctx: StepContext, chord: ChordSymbol | None, new: bool) -> dict:
+        """The voices of this step inside the planned chord (liveai.harmony.voicing)."""
+        if chord is None:  # no harmony (the player is silent): rest what sounds
+            return {v: (REST if ctx.sounding.get(v) is not None else HOLD) for v in VOICES}
         vel = int(max(1, min(127, ctx.velocity)))
+        opts = {}
+        hold_bias = float(np.log(1.0 / max(ctx.density, 0.05))) if ctx.density < 1.0 else 0.0
+        for v in VOICES:
+            lp = _log_softmax(logits[HEAD_INDEX[v]])
+            if hold_bias:
+                lp = lp.copy()
+                lp[rt.HOLD] += hold_bias
+            lo, hi = rt.RANGES[v]
+            opts[v] = voice_options(v, chord, ctx.sounding.get(v), lp, lo, hi, new, self.weights.reach,
+                                    rt.pitch_token, rt.HOLD, rt.REST)
+        (kind, mp), _ = player_state_at(ctx.player, max(ctx.known_until, -1))
+        choice = choose_voicing(chord, opts, ctx.sounding, new, mp if kind else None,
+                                ctx.step % STEPS_PER_BEAT == 0, self.weights, self.rng, self.temperature)
         out = {}
-        avoid: dict[int, float] = {}
-        spread = self.spread
-        if ctx.step % STEPS_PER_BEAT < 2:
-            spread = self.early_spread  # the new beat's melody is not heard yet: hedge on likely tones
-        if spread < 1.0:
-            (kind, sp), _ = player_state_at(ctx.player, ctx.step - 2)
-            if kind:
-                avoid[sp % 12] = min(1.0, 2 * spread)
-        for v in VOICES:  # bass, tenor, alto: each avoids doubling what the others took
-            lg = logits[HEAD_INDEX[v]].copy()
-            mask = rt.RANGE_MASKS[v].copy()
-            if kmask is not None:
-                mask &= kmask
-            if ctx.density < 1.0:  # sparser: favour holding on
-                lg[rt.HOLD] += float(np.log(1.0 / max(ctx.density, 0.05)))
-            if self.chord_weight > 0 and self.model.last_chord is not None:
-                lg = rt.chord_aware_scores(lg, self._chord, ctx.sounding.get(v), self.chord_weight, mask, avoid)
-            if self.hold_bonus and ctx.step % STEPS_PER_BEAT and ctx.sounding.get(v) is not None:
-                lg[rt.HOLD] += self.hold_bonus  # harmonic rhythm: change mostly on beats
-            tok = rt.sample_token(lg, self.rng, self.temperature, self.top_p, mask)
-            pc = (rt.token_pitch(tok) if tok >= 2 else
-                  ctx.sounding.get(v) if tok == rt.HOLD and ctx.sounding.get(v) is not None else None)
-            if pc is not None and spread < 1.0:
-                avoid[pc % 12] = avoid.get(pc % 12, 1.0) * spread
-            if tok == rt.REST:
+        for v, o in choice.items():
+            if o.kind == "note":
+                out[v] = note(o.pitch, vel)
+            elif o.kind == "rest":
                 out[v] = REST
-            elif tok == rt.HOLD:
-                out[v] = HOLD
             else:
-                out[v] = note(rt.token_pitch(tok), vel)
+                out[v] = HOLD
         return out
 
 

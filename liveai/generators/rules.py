@@ -69,7 +69,8 @@ class RulesAccompanist:
         assert self.key is not None
         pos = ctx.step_in_bar
         on_beat = pos % STEPS_PER_BEAT == 0
-        new_chord = self._harmony(ctx)
+        # the engine's plan when there is one (so a fallback step never changes the harmony)
+        new_chord = ctx.chord if ctx.chord is not None else self._harmony(ctx)
         changed = new_chord != self.chord
         self.chord = new_chord
         assert new_chord is not None
@@ -81,7 +82,8 @@ class RulesAccompanist:
         plan: dict[str, object] = {}
         # Bass: root on chord changes and downbeats; the fifth on the half bar when dense.
         if changed or downbeat or (half_bar and ctx.density >= 0.7) or ctx.sounding.get("bass") is None:
-            pc = new_chord.root if not (half_bar and not changed) else new_chord.pcs[2]
+            root = new_chord.root if getattr(new_chord, "bass", None) is None else new_chord.bass
+            pc = root if not (half_bar and not changed) else new_chord.pcs[2]
             prev = ctx.sounding.get("bass") or 43
             plan["bass"] = note(nearest_pitch(pc, prev, *RANGES["bass"]), vel + (10 if downbeat else 4))
         else:

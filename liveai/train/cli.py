@@ -35,13 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--listener-epochs", type=int, default=8,
                     help="chord listener (GRU on the player only, predicts the chord's pitch classes)")
-    ap.add_argument("--spreads", default="1.0,0.85,0.7",
-                    help="decoding: factor on a pitch class's chord probability once another voice took it")
-    ap.add_argument("--chord-weights", default="16,32,64",
-                    help="chord weights tried on the validation chorales (online note-in-chord); best kept")
     ap.add_argument("--finetune-epochs", type=int, default=0,
                     help="stage 2: epochs with the model's own past corrupted (learns to follow the player); "
-                         "the epoch kept is the best online note-in-chord on the validation chorales")
+                         "the epoch kept has the lowest validation loss")
     ap.add_argument("--finetune-lr", type=float, default=1e-3)
     ap.add_argument("--corrupt", type=float, default=0.5, help="stage 2: share of sequences corrupted")
     ap.add_argument("--reuse-stage1", action="store_true",
@@ -62,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--temperature", type=float, default=0.0, help="sampling for the online evaluation (0 = greedy)")
     ap.add_argument("--per-channel", action="store_true", help="per-channel int8 weights")
     ap.add_argument("--skip-online", action="store_true", help="skip the online evaluation")
+    ap.add_argument("--no-eval", action="store_true", help="stop after export (evaluate later with `evaluate`)")
     return ap
 
 
@@ -124,19 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                                      seed=args.seed, stage="1", **common)
             T.save_weights(model, stage1)
         if args.finetune_epochs > 0:
-            from liveai.train.evaluate import online_scores
-            from liveai.generators.model import ModelGenerator
-            from liveai import model as rtm
-            probe = work / "select.onnx"
-            sel_pieces = va
-
-            def select(m):
-                export_onnx(m, probe)
-                am = rtm.AccompanistModel(probe, warmup=1)
-                return online_scores(lambda p: ModelGenerator(model=am, temperature=0.0), sel_pieces)["note_in_chord"]
-
             model, h2 = T.train(train_seqs, folk_seqs, val_seqs, epochs=args.finetune_epochs, lr=args.finetune_lr,
-                                seed=args.seed + 1, init=model, corrupt=args.corrupt, select=select, stage="2",
+                                seed=args.seed + 1, init=model, corrupt=args.corrupt, stage="2",
                                 **common)
             history = history + h2
         lis, lh = T.train_listener(train_seqs, val_seqs, hidden=args.hidden, epochs=args.listener_epochs,
@@ -144,34 +130,18 @@ def main(argv: list[str] | None = None) -> int:
         history = history + lh
         T.save_listener(lis, work / "listener.npz")
         T.save_weights(model, weights)
-        # chord weight: best online note-in-chord on the validation chorales (greedy)
-        from liveai.train.evaluate import online_scores
-        from liveai.generators.model import ModelGenerator
-        from liveai import model as rtm
-        probe = work / "select.onnx"
-        export_onnx(model, probe, listener=lis)
-        am = rtm.AccompanistModel(probe, warmup=1)
-        best_w, best_sp, best_s, tried = 0.0, 1.0, -1e9, {}
-        for w in (float(x) for x in args.chord_weights.split(",")):
-            for sp in (float(x) for x in args.spreads.split(",")):
-                r = online_scores(lambda p: ModelGenerator(model=am, temperature=0.0, chord_weight=w, spread=sp), va)
-                par = r["voice_leading"]["parallels_per_1000_steps"]
-                sc = r["note_in_chord"] - 5e-5 * par  # a little voice-leading sense
-                tried[f"{w}/{sp}"] = {"note_in_chord": r["note_in_chord"], "parallels_per_1000_steps": par}
-                log(f"chord weight {w}, spread {sp}: val note-in-chord {r['note_in_chord']:.4f}, parallels {par}")
-                if sc > best_s:
-                    best_w, best_sp, best_s = w, sp, sc
-        history.append({"stage": "decoding", "tried_on_val": tried, "chosen_chord_weight": best_w,
-                        "chosen_spread": best_sp, "criterion": "note_in_chord - 5e-5 * parallels_per_1000_steps"})
-        args.spread = best_sp
-        args.chord_weight = best_w
+        # No decoding parameter is tuned here: the first model tuned its decoding to one number
+        # (note-in-chord) and learned to double the melody. Decoding is judged by
+        # `python -m liveai.evaluation` on every harmony metric together.
         train_time = time.time() - t_start
         (work / "train_meta.json").write_text(json.dumps(
             {"argv": list(argv) if argv is not None else sys.argv[1:], "history": history, "train_time_s": train_time,
              "history_stage1": [h for h in history if h.get("stage") == "1"]}))
-        export_onnx(model, fp32_path, listener=lis, chord_weight=args.chord_weight, spread=args.spread)
+        export_onnx(model, fp32_path, listener=lis)
         quantize(fp32_path, int8_path, per_channel=args.per_channel)
         log(f"exported {fp32_path} and {int8_path}")
+        if args.no_eval:
+            return 0
         argv_train = [a for a in (list(argv) if argv is not None else sys.argv[1:]) if a != "--reuse-stage1"]
     else:
         if not fp32_path.exists() or not int8_path.exists():

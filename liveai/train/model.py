@@ -67,6 +67,7 @@ class StepCell(nn.Module):
             assert listener.hidden == H
             wi = listener.gru.weight_ih_l0.detach().clone()
             wi[:, rt.BLOCK:4 * rt.BLOCK] = 0.0  # the listener never sees the accompaniment
+            wi[:, rt.CHORD_OFFSET:] = 0.0  # nor the planned chord it helps to plan
             self.lw_ih = nn.Parameter(wi.t().contiguous())
             self.lw_hh = nn.Parameter(listener.gru.weight_hh_l0.detach().t().contiguous())
             self.lb_ih = nn.Parameter(listener.gru.bias_ih_l0.detach().clone())

@@ -49,15 +49,57 @@ class Seq:
     y: np.ndarray  # (4, T) int16
     name: str
     chord: np.ndarray | None = None  # (T, 12) uint8: pitch classes sounding in the four parts
+    coarse: np.ndarray | None = None  # (2, T, CHORD_DIM) uint8: half-bar and bar chord blocks
+
+
+def chord_blocks(roll: np.ndarray, steps_per_bar: int, seg: int) -> np.ndarray:
+    """(T, CHORD_DIM) chord blocks of a four-part roll: each segment of `seg` steps (aligned to the
+    bar) labelled with the chord that best explains all four voices in it
+    (liveai.harmony.chords.label_chord, the bass's lowest note as a hint). The voice heads learn to
+    play *given* this chord, so at run time they follow the planned chord."""
+    from liveai.harmony.chords import label_chord
+    T = roll.shape[1]
+    out = np.zeros((T, rt.CHORD_DIM), np.float32)
+    prev = None
+    for a in range(0, T, seg):
+        b = min(T, a + seg)
+        w = np.zeros(12)
+        for i in range(roll.shape[0]):
+            r = roll[i, a:b]
+            s = r[r > 0]
+            np.add.at(w, s % 12, 1.5 if i == 3 else 1.0)
+        bass = roll[3, a:b]
+        bass = bass[bass > 0]
+        c = label_chord(w, int(bass.min()) % 12 if bass.size else None)
+        blk = out[a:b]
+        if c is None:
+            blk[:, 37] = 1.0
+            prev = None
+            continue
+        ch = (c.root, c.pcs, int(bass[0]) % 12 if bass.size and int(bass[0]) % 12 != c.root else None)
+        one = np.zeros(rt.CHORD_DIM, np.float32)
+        rt.encode_chord(ch, False, one)
+        blk[:] = one
+        if ch != prev:
+            blk[0, 36] = 1.0
+        prev = ch
+    return out
 
 
 def encode_piece(piece: Piece, shift: int = 0) -> Seq:
     roll = piece.roll.astype(np.int16)
     roll = np.where(roll > 0, roll + shift, 0)
-    x = rt.encode_sequence(roll, piece.onset, piece.steps_per_bar)
+    spb = piece.steps_per_bar
+    four = roll.shape[0] == 4
+    beat = chord_blocks(roll, spb, 4) if four else None  # chorales change chords on beats
+    x = rt.encode_sequence(roll, piece.onset, spb, beat)
     y = rt.targets_sequence(roll, piece.onset)
-    ch = chord_targets(roll).astype(np.uint8) if roll.shape[0] == 4 else None
-    return Seq(x.astype(np.uint8), y.astype(np.int16), f"{piece.name}{shift:+d}", ch)
+    ch = chord_targets(roll).astype(np.uint8) if four else None
+    coarse = None
+    if four:
+        half = spb // 2 if spb % 8 == 0 else spb
+        coarse = np.stack([chord_blocks(roll, spb, half), chord_blocks(roll, spb, spb)]).astype(np.uint8)
+    return Seq(x.astype(np.uint8), y.astype(np.int16), f"{piece.name}{shift:+d}", ch, coarse)
 
 
 def build(pieces: list[Piece], all_keys: bool, desc: str) -> list[Seq]:
@@ -114,6 +156,10 @@ def make_batch(seqs: list[Seq], idx, crop: int, rng: np.random.Generator, corrup
         n = min(crop, T - st)
         X[b, :n] = s.x[st:st + n]
         Y[b, :, :n] = s.y[:, st:st + n]
+        if s.coarse is not None:  # songs change chords on bars and half bars: learn to voice those too
+            r = rng.random()
+            if r < 0.5:
+                X[b, :n, rt.CHORD_OFFSET:] = s.coarse[0 if r < 0.3 else 1, st:st + n]
     if corrupt > 0:
         corrupt_own(X, rng, corrupt)
     return torch.from_numpy(X), torch.from_numpy(Y)
@@ -312,6 +358,7 @@ class Listener(torch.nn.Module):
     def mask_input(x: torch.Tensor) -> torch.Tensor:
         x = x.clone()
         x[..., rt.BLOCK:4 * rt.BLOCK] = 0.0
+        x[..., rt.CHORD_OFFSET:] = 0.0  # it predicts the chord: it must not be told the plan
         return x
 
     def forward(self, x):

@@ -1,0 +1,449 @@
+"""The chord plan: which chord each coming harmonic segment gets, decided before it sounds.
+
+Planning follows ReaLJam's split into a lookahead and a commit horizon (field notes section 10):
+the chord of the next segment is predicted ahead and shown (OSC, the live view); at the segment's
+first step it is committed, from what the player has played so far (never from the future): the
+key, the progression so far (functional harmony, and the chords that followed the same chords
+earlier in this performance), the meter position and, with the model, the neural listener's
+guess. Once the melody of the segment is heard the committed chord is kept unless the melody
+clearly contradicts it; then it is corrected at once and the correction counted.
+
+Chords the player plays (two or more notes struck together, or notes below a split point) are
+the harmony from the step they are heard, for as long as they are held, overriding the plan.
+
+Pure logic on note lists: the engine and the offline evaluation drive the same object one step at
+a time, in order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from liveai.generators.base import STEPS_PER_BEAT, PlayerNote
+from liveai.harmony.chords import TRIAD_OF as TRIAD_QUALITY, ChordSymbol, recognize
+from liveai.theory import Key
+
+HARMONIC_RHYTHMS = ("auto", "beat", "half", "bar")
+
+# Functional harmony as data: for a chord on scale degree (semitones above the tonic, quality),
+# how likely each next chord is, in major and in minor. Staying is scored apart.
+_MAJOR_NEXT: dict[tuple[int, str], dict[tuple[int, str], float]] = {
+    (0, "maj"): {(5, "maj"): 1.0, (7, "maj"): 1.0, (9, "min"): 0.6, (2, "min"): 0.5, (4, "min"): 0.2},
+    (2, "min"): {(7, "maj"): 1.2, (5, "maj"): 0.3, (0, "maj"): 0.2, (11, "dim"): 0.2},
+    (4, "min"): {(9, "min"): 0.8, (5, "maj"): 0.6, (2, "min"): 0.3},
+    (5, "maj"): {(7, "maj"): 1.0, (0, "maj"): 0.9, (2, "min"): 0.4, (9, "min"): 0.2},
+    (7, "maj"): {(0, "maj"): 1.3, (9, "min"): 0.5, (5, "maj"): 0.4},
+    (9, "min"): {(5, "maj"): 0.9, (2, "min"): 0.8, (7, "maj"): 0.4, (4, "min"): 0.2, (0, "maj"): 0.3},
+    (11, "dim"): {(0, "maj"): 1.2, (4, "min"): 0.2},
+    (2, "maj"): {(7, "maj"): 1.2, (2, "min"): 0.2},  # V/V
+    (4, "maj"): {(9, "min"): 1.2},  # V/vi
+    (9, "maj"): {(2, "min"): 1.2},  # V/ii
+    (10, "maj"): {(0, "maj"): 0.8, (5, "maj"): 0.8},  # bVII
+    (5, "min"): {(0, "maj"): 1.0, (7, "maj"): 0.4},  # iv borrowed
+}
+_MINOR_NEXT: dict[tuple[int, str], dict[tuple[int, str], float]] = {
+    (0, "min"): {(5, "min"): 1.0, (7, "maj"): 1.0, (8, "maj"): 0.6, (3, "maj"): 0.5, (10, "maj"): 0.4},
+    (2, "dim"): {(7, "maj"): 1.2},
+    (3, "maj"): {(8, "maj"): 0.7, (5, "min"): 0.6, (10, "maj"): 0.5, (7, "maj"): 0.3},
+    (5, "min"): {(7, "maj"): 1.1, (0, "min"): 0.8, (10, "maj"): 0.3},
+    (7, "maj"): {(0, "min"): 1.3, (8, "maj"): 0.5},
+    (8, "maj"): {(5, "min"): 0.6, (7, "maj"): 0.8, (3, "maj"): 0.4, (10, "maj"): 0.5},
+    (10, "maj"): {(3, "maj"): 1.0, (0, "min"): 0.6, (8, "maj"): 0.3},
+    (0, "maj"): {(5, "min"): 0.8},  # picardy / V of iv
+}
+_PRIOR = {  # how common each chord is at all (tonic, dominant, subdominant first)
+    False: {(0, "maj"): 1.0, (7, "maj"): 0.85, (5, "maj"): 0.8, (9, "min"): 0.45, (2, "min"): 0.4,
+            (4, "min"): 0.15, (11, "dim"): 0.05, (2, "maj"): 0.15, (4, "maj"): 0.12, (9, "maj"): 0.08,
+            (10, "maj"): 0.1, (5, "min"): 0.08},
+    True: {(0, "min"): 1.0, (7, "maj"): 0.85, (5, "min"): 0.75, (8, "maj"): 0.45, (3, "maj"): 0.4,
+           (10, "maj"): 0.35, (2, "dim"): 0.1, (0, "maj"): 0.05},
+}
+
+
+@dataclass
+class PlannerSettings:
+    """How the band plans its harmony (one owner: the engine's settings hold this object)."""
+
+    harmonic_rhythm: str = "auto"  # auto: half bars in 4/4 (and 2/2, 12/8), bars otherwise
+    split: int | None = None  # MIDI note: the player's notes below it are chord notes
+    chord_window_s: float = 0.04  # notes struck within this are one chord
+    change_margin: float = 0.9  # how much better (in melody evidence) a chord must be to correct
+    listener_weight: float = 0.6  # weight of the neural listener's guess when there is one
+    stay_bar: float = 0.3  # P(the chord stays) across a bar line, a half bar, another beat
+    stay_half: float = 0.6
+    stay_beat: float = 0.8
+    passing: float = 0.75  # cost of a melody note outside the chord, per unit of its weight
+
+    def __post_init__(self) -> None:
+        if self.harmonic_rhythm not in HARMONIC_RHYTHMS:
+            raise ValueError(f"harmonic rhythm must be one of {', '.join(HARMONIC_RHYTHMS)}, "
+                             f"not {self.harmonic_rhythm!r}")
+        if self.split is not None and not 0 <= self.split <= 127:
+            raise ValueError(f"split must be a MIDI note 0-127, not {self.split}")
+
+
+@dataclass(frozen=True, slots=True)
+class ChordPlan:
+    """The harmony of one step: the chord sounding, the one planned next, and where it came from
+    ("plan", "corrected", "played")."""
+
+    chord: ChordSymbol | None
+    next_chord: ChordSymbol | None
+    source: str = "plan"
+    segment_start: int = 0
+    new: bool = False  # the chord starts at this step
+
+
+_KEYS = [Key(t, m) for t in range(12) for m in (False, True)]
+_TONIC_TRIADS = np.array([[1.0 if (pc - k.tonic) % 12 in ((0, 3, 7) if k.minor else (0, 4, 7)) else 0.0
+                           for pc in range(12)] for k in _KEYS])
+
+
+_LOG_PROFILES = None
+
+
+def _log_profiles() -> np.ndarray:
+    global _LOG_PROFILES  # a constant table, built once
+    if _LOG_PROFILES is None:
+        from liveai.theory import MAJOR_PROFILE, MINOR_PROFILE
+        rows = [np.roll(MINOR_PROFILE if k.minor else MAJOR_PROFILE, k.tonic) for k in _KEYS]
+        prof = np.array(rows)
+        _LOG_PROFILES = np.log(prof / prof.sum(axis=1, keepdims=True))
+    return _LOG_PROFILES
+
+
+def melody_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None = None,
+               margin: float = 0.5) -> Key | None:
+    """The key of a melody as a likelihood: each note's pitch class drawn from the key's
+    Krumhansl-Kessler profile (normalised to probabilities), weighted by duration and decayed,
+    plus how much of the melody's accented weight (the first note, notes on beats) falls on the
+    key's tonic triad, and a small prior for major. Unlike a correlation, a likelihood is sane
+    after three notes: F#, G, A is D major, not F# major."""
+    if not notes:
+        return previous
+    h = np.zeros(12)
+    acc = np.zeros(12)
+    for i, n in enumerate(notes[-64:]):
+        end = n.end_step if n.end_step is not None else now_step + 1
+        dur = max(1, min(end, now_step + 1) - n.start_step)
+        age = max(0, now_step - n.start_step)
+        decay = 0.5 ** (age / 128.0)
+        h[n.pitch % 12] += min(dur, 8) / 4.0 * decay
+        a = (2.0 if n is notes[0] else 0.0) + (1.0 if n.start_step % STEPS_PER_BEAT == 0 else 0.3) \
+            + (1.0 if dur >= 8 else 0.0)  # long notes close phrases, mostly on the tonic triad
+        acc[n.pitch % 12] += a * decay
+    ll = _log_profiles() @ h
+    ll += 2.5 * (_TONIC_TRIADS @ acc) / max(acc.sum(), 1e-9)
+    ll -= np.array([0.3 if k.minor else 0.0 for k in _KEYS])
+    i = int(np.argmax(ll))
+    best = _KEYS[i]
+    # hysteresis once the key has evidence (a dozen notes); early guesses move freely
+    settled = min(1.0, len(notes) / 12.0)
+    if previous is not None and best != previous and ll[i] - ll[_KEYS.index(previous)] < margin * settled:
+        return previous
+    return best
+
+
+def segment_steps(rhythm: str, steps_per_bar: int) -> int:
+    """Length of a harmonic segment in steps."""
+    beats = max(1, steps_per_bar // STEPS_PER_BEAT)
+    if rhythm == "beat":
+        return STEPS_PER_BEAT
+    if rhythm == "bar":
+        return steps_per_bar
+    if rhythm == "half" or (rhythm == "auto" and beats >= 4 and beats % 2 == 0):
+        return steps_per_bar // 2
+    return steps_per_bar
+
+
+def _candidates(key: Key) -> list[tuple[ChordSymbol, tuple[int, str], float]]:
+    table = _PRIOR[key.minor]
+    return [(ChordSymbol((key.tonic + d) % 12, q), (d, q), w) for (d, q), w in table.items()]
+
+
+def melody_evidence(notes: Sequence[PlayerNote], start: int, until: int, steps_per_bar: int) -> np.ndarray:
+    """Pitch-class weights of the melody heard in steps [start, until]: duration inside the window,
+    more for notes on beats and on the segment's first step, the top (melody) note of a group only
+    as much as the rest."""
+    w = np.zeros(12)
+    for n in notes:
+        end = n.end_step if n.end_step is not None else max(until + 1, n.start_step + STEPS_PER_BEAT)
+        a, b = max(n.start_step, start), min(end, max(until + 1, a_min := n.start_step + 1))
+        if n.end_step is None:  # still sounding: it will last at least a beat
+            b = max(b, min(end, max(n.start_step, start) + STEPS_PER_BEAT))
+        if b <= a or n.start_step > until:
+            continue
+        dur = b - a
+        acc = 1.0
+        if n.start_step == start or (a == start and n.start_step < start):
+            acc = 1.8
+        elif n.start_step % STEPS_PER_BEAT == 0:
+            acc = 1.3
+        elif n.start_step % 2 == 1:
+            acc = 0.6  # 16th passing notes
+        w[n.pitch % 12] += min(dur, 8) / 4.0 * acc
+    return w
+
+
+def fit(chord: ChordSymbol, w: np.ndarray, passing: float = 0.75) -> float:
+    """How well a chord explains melody weights: chord tones count, other notes cost less (they
+    may be passing tones), the root and third a little more than the fifth."""
+    pcs = chord.triad
+    s = 0.0
+    for pc in range(12):
+        x = w[pc]
+        if x == 0.0:
+            continue
+        if pc in pcs:
+            s += x * (1.15 if pc == pcs[0] else 1.05 if pc == pcs[1] else 1.0)
+        else:
+            s -= passing * x
+    return s
+
+
+class HarmonyPlanner:
+    """Plans one step at a time, in order (see the module docstring)."""
+
+    def __init__(self, settings: PlannerSettings | None = None,
+                 listener: Callable[[], np.ndarray | None] | None = None) -> None:
+        self.settings = settings or PlannerSettings()
+        self.listener = listener  # () -> P(pitch class in the coming chord), the model's guess
+        self.reset()
+
+    def reset(self) -> None:
+        self.key: Key | None = None
+        self._key_beat = -1
+        self.chord: ChordSymbol | None = None
+        self.source = "plan"
+        self.seg_start = -1
+        self.next_chord: ChordSymbol | None = None
+        self.progression: list[ChordSymbol] = []  # chord of each segment so far
+        self.corrections = 0
+        self.played_chords = 0
+        self._played_key: tuple | None = None
+        self._last: ChordPlan | None = None
+
+    # ------------------------------------------------------------------ per step
+    def plan(self, step: int, steps_per_bar: int, known_until: int, player: Sequence[PlayerNote],
+             key_lock: int | None = None, melody: bool = True) -> ChordPlan:
+        """The chord of `step` (planned while player input up to known_until is complete).
+        melody=False: only the chords the player plays (no plan from the melody)."""
+        self._listen_key(step, known_until, player, key_lock)
+        seg = segment_steps(self.settings.harmonic_rhythm, steps_per_bar)
+        seg_start = step - (step % steps_per_bar) % seg
+        boundary = seg_start != self.seg_start
+        if boundary and self.seg_start >= 0 and self.chord is not None:
+            self.progression.append(self.chord)
+            del self.progression[:-64]
+        prev = self.chord
+        played = self._played(player, known_until)
+        if played is not None:
+            self.chord, self.source = played, "played"
+        elif self.key is None or not melody:
+            self.chord, self.source = None, "plan"
+        elif boundary or self.chord is None:
+            self.chord, self.source = self._predict(seg_start, steps_per_bar, player, known_until, boundary), "plan"
+        elif self.source != "played":
+            better = self._correct(seg_start, steps_per_bar, player, known_until)
+            if better is not None:
+                self.chord, self.source = better, "corrected"
+                self.corrections += 1
+        self.seg_start = seg_start
+        if step % STEPS_PER_BEAT == 0 or boundary or self.chord != prev:
+            self.next_chord = self._next(seg_start + seg, steps_per_bar, player, known_until)
+        new = self.chord != prev
+        self._last = ChordPlan(self.chord, self.next_chord, self.source, seg_start, new)
+        return self._last
+
+    @property
+    def last(self) -> ChordPlan | None:
+        return self._last
+
+    # ------------------------------------------------------------------ listening
+    def _listen_key(self, step: int, known_until: int, player: Sequence[PlayerNote], key_lock: int | None) -> None:
+        if not player:
+            return
+        melody = self._melody(player)
+        if key_lock is not None:
+            minor = self.key.minor if self.key else False
+            self.key = Key(key_lock % 12, minor)
+        elif step // STEPS_PER_BEAT != self._key_beat:
+            self._key_beat = step // STEPS_PER_BEAT
+            self.key = melody_key(melody, max(known_until, 0), self.key) if melody else self.key
+
+    def _melody(self, player: Sequence[PlayerNote]) -> list[PlayerNote]:
+        """The player's notes that carry the tune: above the split, and the top of struck chords."""
+        sp = self.settings.split
+        if sp is None:
+            return list(player)
+        return [n for n in player if n.pitch >= sp]
+
+    def _played(self, player: Sequence[PlayerNote], known_until: int) -> ChordSymbol | None:
+        """The chord the player holds now (struck together, or held below the split), if any."""
+        held = [n for n in player[-16:] if n.start_step <= known_until + 1 and n.end_step is None]
+        if not held:
+            return None
+        sp = self.settings.split
+        if sp is not None:
+            low = [n.pitch for n in held if n.pitch < sp]
+            group = low if low else []
+        else:
+            latest = max(held, key=lambda n: (n.start_step, getattr(n, "time", 0.0)))
+            t0 = getattr(latest, "time", None)
+            win = self.settings.chord_window_s
+            if t0 is not None and t0 > 0:
+                group = [n.pitch for n in held if abs(getattr(n, "time", 0.0) - t0) <= win
+                         or n.start_step == latest.start_step]
+            else:
+                group = [n.pitch for n in held if n.start_step == latest.start_step]
+            if len(group) < 2:
+                # an earlier chord still held under a new melody note keeps sounding
+                older = [n for n in held if n is not latest]
+                if len(older) >= 2:
+                    first = min(older, key=lambda n: n.start_step)
+                    group = [n.pitch for n in older if n.start_step == first.start_step]
+        if len(group) < 2 and not (sp is not None and group):
+            return None
+        key = tuple(sorted(group))
+        if key == self._played_key and self.source == "played":
+            return self.chord
+        c = recognize(group) if len(group) >= 2 else None
+        if c is None:
+            if len(group) == 1 and sp is not None and self.key is not None:
+                c = self._single_finger(group[0])
+            elif self.source == "played":
+                return self.chord  # an unrecognised cluster keeps the chord (as arranger keyboards)
+            else:
+                return None
+        self._played_key = key
+        if c != self.chord:
+            self.played_chords += 1
+        return c
+
+    def _single_finger(self, pitch: int) -> ChordSymbol:
+        """One note below the split: the key's chord on that root (a few keys drive full harmony)."""
+        assert self.key is not None
+        d = (pitch - self.key.tonic) % 12
+        table = _PRIOR[self.key.minor]
+        for q in ("maj", "min", "dim"):
+            if (d, q) in table:
+                return ChordSymbol(pitch % 12, q)
+        return ChordSymbol(pitch % 12, "maj")
+
+    # ------------------------------------------------------------------ deciding
+    def _scores(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote], known_until: int,
+                heard: np.ndarray, previous: ChordSymbol | None, at_boundary: bool,
+                history: Sequence[ChordSymbol] = ()) -> list[tuple[float, ChordSymbol]]:
+        assert self.key is not None
+        key = self.key
+        cands = _candidates(key)
+        # P(chord | previous chord, position): stay or change, changes by functional harmony
+        pos = seg_start % steps_per_bar
+        half = steps_per_bar // 2 if (steps_per_bar // STEPS_PER_BEAT) % 2 == 0 else -1
+        st = self.settings
+        p_stay = st.stay_bar if pos == 0 else st.stay_half if pos == half else st.stay_beat
+        prior = np.array([w for _, _, w in cands])
+        prior = prior / prior.sum()
+        if previous is not None:
+            prev_deg = ((previous.root - key.tonic) % 12, TRIAD_QUALITY.get(previous.quality, "maj"))
+            table = (_MINOR_NEXT if key.minor else _MAJOR_NEXT).get(prev_deg, {})
+            trans = np.array([table.get(deg, 0.0) for _, deg, _ in cands]) + 0.15 * prior
+            same = np.array([c.root == previous.root and c.triad == previous.triad for c, _, _ in cands])
+            trans[same] = 0.0
+            trans = trans / trans.sum() if trans.sum() > 0 else prior
+            p = np.where(same, p_stay, (1.0 - p_stay) * trans)
+            if not same.any():
+                p = trans
+        else:
+            p = prior.copy()
+        memory, trust = self._memory(history)
+        if memory:
+            mem = np.array([memory.get(c, 0.0) for c, _, _ in cands])
+            p = (1.0 - trust) * p + trust * mem
+        bar = seg_start // steps_per_bar
+        if pos == 0 and bar % 4 == 0:
+            p = p * np.array([1.5 if deg[0] == 0 else 1.0 for _, deg, _ in cands])  # phrases start on the tonic
+        lis = self.listener() if self.listener is not None else None
+        out = []
+        for i, (c, deg, _) in enumerate(cands):
+            s = float(np.log(p[i] / p.sum() + 1e-3)) + fit(c, heard, st.passing)
+            if lis is not None:
+                q = np.clip(lis, 0.02, 0.98)
+                s += self.settings.listener_weight * float(np.mean(np.log(q[list(c.triad)])) - np.mean(np.log(q)))
+            out.append((s, c))
+        out.sort(key=lambda x: -x[0])
+        return out
+
+    @staticmethod
+    def _memory(seq: Sequence[ChordSymbol]) -> tuple[dict[ChordSymbol, float], float]:
+        """Chords that followed the latest chords earlier in this performance (the longest match of
+        the last two to six segment chords of seq, holding at least one change): forms repeat, and
+        so do their progressions. Returns the votes and how much to trust them."""
+        if len(seq) < 4:
+            return {}, 0.0
+        votes: dict[ChordSymbol, float] = {}
+        used = 0
+        for order in (6, 5, 4, 3, 2):
+            if len(seq) <= order:
+                continue
+            ctx = list(seq[-order:])
+            if all(c == ctx[0] for c in ctx):
+                continue
+            for i in range(len(seq) - order - 1, -1, -1):
+                if list(seq[i:i + order]) == ctx:
+                    nxt = seq[i + order]
+                    votes[nxt] = votes.get(nxt, 0.0) + 1.0
+            if votes:
+                used = order
+                break
+        tot = sum(votes.values())
+        if not tot:
+            return {}, 0.0
+        trust = min(0.75, 0.2 * used + 0.1 * tot)
+        return {c: v / tot for c, v in votes.items()}, trust
+
+    def _predict(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote], known_until: int,
+                 boundary: bool) -> ChordSymbol:
+        """The chord of a segment about to start: progression and position; the melody heard of the
+        segment so far (usually none yet) and, weakly, the notes leading into it."""
+        melody = self._melody(player)
+        heard = melody_evidence(melody, seg_start, known_until, steps_per_bar)
+        lead = melody_evidence(melody, max(0, seg_start - STEPS_PER_BEAT), min(known_until, seg_start - 1),
+                               steps_per_bar)
+        heard = heard + 0.3 * lead
+        if self.chord is None and not self.progression:  # the very first chord: the tonic
+            assert self.key is not None
+            return ChordSymbol(self.key.tonic, "min" if self.key.minor else "maj")
+        return self._scores(seg_start, steps_per_bar, player, known_until, heard, self.chord, True,
+                            self.progression)[0][1]
+
+    def _correct(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote],
+                 known_until: int) -> ChordSymbol | None:
+        """Within a segment: a better chord once the melody clearly contradicts the committed one."""
+        melody = self._melody(player)
+        heard = melody_evidence(melody, seg_start, known_until, steps_per_bar)
+        if not heard.any() or self.chord is None:
+            return None
+        prev = self.progression[-1] if self.progression else None
+        scores = self._scores(seg_start, steps_per_bar, player, known_until, heard, prev, True,
+                              self.progression)
+        best_s, best = scores[0]
+        cur = next((s for s, c in scores if c == self.chord), None)
+        if cur is None:
+            cur = fit(self.chord, heard, self.settings.passing)
+        if best != self.chord and best_s - cur >= self.settings.change_margin:
+            return best
+        return None
+
+    def _next(self, next_start: int, steps_per_bar: int, player: Sequence[PlayerNote],
+              known_until: int) -> ChordSymbol | None:
+        """The lookahead: the chord the plan expects after this segment (shown, not yet committed)."""
+        if self.key is None or self.chord is None:
+            return None
+        melody = self._melody(player)
+        lead = melody_evidence(melody, max(0, known_until - STEPS_PER_BEAT), known_until, steps_per_bar)
+        scores = self._scores(next_start, steps_per_bar, player, known_until, 0.3 * lead, self.chord, True,
+                              self.progression + [self.chord])
+        return scores[0][1]
