@@ -19,6 +19,7 @@ import time
 from liveai.evaluation.harmony import FOUR_PART_METRICS, METRICS
 from liveai.evaluation.runner import (GENERATORS, all_tune_cases, evaluate_cases, means, per_case_table,
                                       piano_roll, table)
+from liveai.evaluation.targets import summary
 from liveai.evaluation.tunes import TUNES, VARIANTS
 
 
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             out[v] = m
             title = "melody only" if v == "melody" else "with left-hand block chords"
             print(table(m, f"{title}: means over {len(ks)} tunes") + "\n")
+            if "model" in m:
+                print(summary(v, m) + "\n")
         if args.chorales:
             from liveai.evaluation.chorales import chorale_cases
             ccases = chorale_cases(args.chorales)
@@ -89,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             m = means(cres)
             out["chorales"] = {"names": [c.title for c in ccases], "means": m}
             print(table(m, f"held-out chorales: means over {len(ccases)} (implied chord against Bach's harmony)") + "\n")
+            if "model" in m:
+                print(summary("chorales", m) + "\n")
             results.update(cres)
         if args.verbose:
             print(per_case_table(results, METRICS + (FOUR_PART_METRICS if args.chorales else ())) + "\n")
