@@ -194,7 +194,12 @@ def beat_profile(snd: Sequence[Sequence[Note]], lo: int, hi: int) -> tuple[list[
 def best_triads(w: Sequence[int], bass: Sequence[int]) -> list[tuple[int, str]]:
     """The maj/min/dim triads that best match a beat's pitch-class weights: most weight on the
     triad's tones, then on its root, then on its root in the bass. A triad needs two of its tones
-    present. Empty when none qualifies; several when they tie on all three."""
+    present. Empty when none qualifies; several when they tie on all three.
+
+    The root and bass tie-breaks make C-E-G under a melody A heard as C (as a listener hears C6),
+    not a coin toss between C and A minor. Weight alone with ties split puts the ceiling's
+    ensemble figure at 0.965 on the tunes here instead of 1.0 (issue 13 reported 0.95) and moves
+    the model's and rules' figures by under 0.02."""
     best: list[tuple[int, str]] = []
     best_score: tuple[int, int, int] | None = None
     for root in range(12):
