@@ -1,4 +1,4 @@
-"""The `liveai` command: run (live), demo (no hardware), ports, train."""
+"""The `liveai` command: run (live), demo (no hardware), ports, train, evaluate."""
 from __future__ import annotations
 
 import argparse
@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     _midi(ports)
 
     sub.add_parser("train", help="train the model (needs the train extra)", add_help=False)
+    sub.add_parser("evaluate", help="measure the accompaniment on annotated tunes (python -m liveai.evaluation)",
+                   add_help=False)
     from liveai.box.service import add_parser as add_service_parser
     add_service_parser(sub)
 
@@ -159,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"liveai: error: training needs the train extra (pip install 'liveai[train]'): {e}", file=sys.stderr)
             return 2
         return train_main(argv[1:]) or 0
+    if argv[:1] == ["evaluate"]:  # the measuring stick (python -m liveai.evaluation)
+        from liveai.evaluation.__main__ import main as evaluate_main
+        return evaluate_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
