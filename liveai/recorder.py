@@ -4,14 +4,15 @@ at the end (no SD-card writes while playing)."""
 from __future__ import annotations
 
 import logging
+import io
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 import mido
 
+from liveai.safefile import write_file
 from liveai.output import NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
@@ -95,18 +96,11 @@ class Recorder(OutputDevice):
         return mf
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically (temporary file, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".rec-", suffix=".mid", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                self.to_midifile().save(file=f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        """Write atomically over a regular file, never over what is not one (liveai.safefile)."""
+        buf = io.BytesIO()
+        self.to_midifile().save(file=buf)
+        write_file(path, buf.getvalue())
+        return Path(path)
 
 
 def session_filename(directory: str | os.PathLike, stamp: float | None = None, name: str = "") -> Path:

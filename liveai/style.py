@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,13 +111,9 @@ class StyleMemory:
         return m
 
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".style-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_json(), f)
-        os.replace(tmp, path)
-        return path
+        from liveai.safefile import write_file
+        write_file(path, json.dumps(self.to_json()).encode())
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "StyleMemory":
