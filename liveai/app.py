@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import signal
 import statistics
 import sys
 import threading
@@ -25,6 +24,7 @@ from liveai.generators import make_generator
 from liveai.generators.rules import RulesAccompanist
 from liveai.input_map import make_input_map, parse_key
 from liveai.modes import CallResponse, Harmonizer, Silent
+from liveai.stopping import Stop
 from liveai.style import StyleMemory
 from liveai.tempo import TempoFollower
 from liveai.midi_io import MidiInput, MidiOutput, PortSpec
@@ -173,15 +173,20 @@ def run_simulated(cfg: Config, events: list[tuple[float, mido.Message]], out: st
     return session
 
 
-class Stop:
-    """Set by SIGINT/SIGTERM (or a demo's end); the main thread waits on it."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: self.event.set())
+def emergency_off(session: Session) -> None:
+    """The third signal's all-notes-off: every note the scheduler knows is sounding off on every
+    output, then sustain, all notes and all sound off on all channels; no locks, errors ignored."""
+    try:
+        offs = [OutEvent.note_off(ch, p, part) for ch, p, part in list(session.scheduler.tracker.sounding())]
+    except Exception:
+        offs = []
+    for dev in list(session.scheduler.outputs):
+        for ev in offs:
+            try:
+                dev.send(ev)
+            except Exception:
+                pass
+        reset_output(dev)
 
 
 def reset_output(dev: OutputDevice) -> None:
@@ -216,15 +221,18 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
 
 def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | None,
                  events: list[tuple[float, mido.Message]] | None = None, out: str | None = None,
-                 on_ready: Callable[[Session], None] | None = None, box: bool = False) -> Session:
+                 on_ready: Callable[[Session], None] | None = None, box: bool = False,
+                 stop: "Stop | None" = None) -> Session:
     """Play live until SIGINT/SIGTERM (or, with events, until the demo part ends). box: the
     headless box's extras (real-time sender, recordings cap); hot-plug follows PortSpec.hotplug."""
     t_start = time.perf_counter()
     record = bool(out or cfg.record)
+    if stop is None:
+        stop = Stop()
+        if threading.current_thread() is threading.main_thread():
+            stop.install()
     session = open_realtime(cfg, midi_out, record)
-    stop = Stop()
-    if threading.current_thread() is threading.main_thread():
-        stop.install()
+    stop.panic = lambda: emergency_off(session)
     server = None
     inp = None
     try:
@@ -248,7 +256,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
             bar_s = Meter.parse(cfg.meter).steps_per_bar * 15.0 / cfg.tempo
             end = schedule_player(session, events, time.perf_counter() + 0.2, bar_s)
             session.control.call_at(end, session.engine.stop_transport)
-            session.control.call_at(end + 0.2, stop.event.set)
+            session.control.call_at(end + 0.2, stop.set)
         gc.collect()
         gc.freeze()  # nothing allocated at start-up is scanned again while playing
         ready = time.perf_counter() - t_start
@@ -258,14 +266,16 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
               f"midi out {[d.name for d in session.scheduler.outputs]})", flush=True)
         if on_ready:
             on_ready(session)
-        while not stop.event.wait(0.5):
+        while not stop.wait(0.5):
             pass
     finally:
         t0 = time.perf_counter()
+        if stop.signals:
+            print("liveai: stopping (a second Ctrl-C hurries, a third quits at once)", file=sys.stderr, flush=True)
         session.control.stop()
-        session.control.join(2.0)
+        session.control.join(0.2 if stop.hurry else 2.0)
         session.sender.stop()
-        session.sender.join(2.0)
+        session.sender.join(0.2 if stop.hurry else 2.0)
         session.engine.shutdown()
         for close in reversed(session.closers):
             try:
