@@ -47,7 +47,7 @@ class Recorder(OutputDevice):
             self.events["player"].append((self._t(t), msg))
 
     def send(self, ev: OutEvent) -> None:
-        if not self.enabled:
+        if not self.enabled or ev.part == "player":  # the --thru echo: player() has what came in
             return
         track = ev.part or "engine"
         t = self._t(self.clock.now())

@@ -37,3 +37,21 @@ def test_recording_names_stay_in_their_directory(tmp_path):
     assert session_filename(tmp_path, name="take 1").parent == tmp_path.resolve()
     assert session_filename(tmp_path, name="../../etc/passwd").parent == tmp_path.resolve()
     assert session_filename(tmp_path).suffix == ".mid"
+
+
+def test_thru_records_each_player_note_once(tmp_path):
+    """Issue 12 item 3: with --thru the echo of the player's notes went to the recorder too, so the
+    player track held every note twice. It must hold exactly what came in."""
+    clock, eng, sink = sim_engine(tempo=100.0, thru=True)
+    rec = Recorder(clock, 100.0, (4, 4), eng.voices)
+    eng.scheduler.outputs.append(rec)
+    eng.on_player.append(rec.player)
+    played = ODE_TO_JOY.notes()[:48]
+    end = feed(clock, eng, tune_events(played, 100.0))
+    clock.run(until=end + 1.0)
+    eng.shutdown()
+    assert sink.notes_on["player"] == 48  # the echo itself still goes out
+    mf = mido.MidiFile(rec.save(tmp_path / "thru.mid"))
+    tracks = {t.name: t for t in mf.tracks}
+    ons = [m.note for m in tracks["player"] if m.type == "note_on" and m.velocity]
+    assert ons == [n.pitch for n in played]
