@@ -160,6 +160,9 @@ def schedule_player(session: Session, events: list[tuple[float, mido.Message]], 
 
 def run_simulated(cfg: Config, events: list[tuple[float, mido.Message]], out: str | None = None) -> Session:
     """The demo on the simulated clock: identical musical output for the same seed, in no time."""
+    if out:
+        from liveai.takes import check_take
+        check_take(out)
     clock = SimClock()
     session = build_session(cfg, clock, clock, [], record=bool(out))
     bar_s = Meter.parse(cfg.meter).steps_per_bar * 15.0 / cfg.tempo
@@ -227,12 +230,22 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
     headless box's extras (real-time sender, recordings cap); hot-plug follows PortSpec.hotplug."""
     t_start = time.perf_counter()
     record = bool(out or cfg.record)
+    take = None
+    if record:  # a bad target is an error now, not a lost take at the end
+        from liveai.takes import check_folder, check_take, recover
+        take = check_take(out if out else session_filename(check_folder(cfg.record)))
+        for p in recover(take.parent):
+            print(f"liveai: recovered an unfinished take: {p}", flush=True)
     if stop is None:
         stop = Stop()
         if threading.current_thread() is threading.main_thread():
             stop.install()
     session = open_realtime(cfg, midi_out, record)
     stop.panic = lambda: emergency_off(session)
+    journal = None
+    if take is not None and session.recorder is not None:
+        from liveai.takes import Journal
+        journal = Journal(session.recorder, take)
     server = None
     inp = None
     try:
@@ -282,16 +295,23 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
                 close()
             except Exception as e:
                 log.warning("closing: %s", e)
-        if record and session.recorder:
-            try:  # a full disk or a vanished directory costs the recording, not the shutdown
-                path = out or session_filename(cfg.record)
-                session.recorder.save(path)
+        if take is not None and session.recorder:
+            from liveai.takes import save_take
+            try:  # a full disk or a vanished directory: the fallback folder, else the journal stays
+                path = save_take(session.recorder, take)
+                if path != take:
+                    print(f"liveai: could not write {take}; the take was saved to {path}", flush=True)
                 print(f"liveai: recorded {path}", flush=True)
-                if cfg.record_cap_mb and not out:
+                if journal:
+                    journal.close()
+                if cfg.record_cap_mb and not out and path.parent == take.parent:
                     from liveai.box.recordings import prune_recordings
                     prune_recordings(Path(path).parent, cfg.record_cap_mb, keep=path)
             except (OSError, ValueError) as e:
-                log.error("recording not saved: %s", e)
+                log.error("recording not saved: %s%s", e, f" (kept as {journal.path}: the next start recovers it)"
+                          if journal else "")
+                if journal:
+                    journal.close(keep=True)
         session.scheduler.close()
         log.info("stopped in %.3f s", time.perf_counter() - t0)
     return session

@@ -236,6 +236,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         o.pop("tempo")
     o.setdefault("start_now", False)
     cfg = make_config(args.config, o)
+    if args.out:  # refused before playing, not lost at the end
+        from liveai.takes import check_take
+        check_take(args.out)
     t0 = time.perf_counter()
     print(f"liveai demo: {name} at {cfg.tempo:g} BPM in {cfg.meter}, mode {cfg.mode}", flush=True)
     if args.fast:

@@ -1,6 +1,7 @@
 """Session recording to a type-1 standard MIDI file: a `player` track with exactly what came in and
 one named track per engine part, every note closed. Events are kept in memory and written once,
-at the end (no SD-card writes while playing)."""
+at the end; a journal (liveai.takes) appends them to disk every second from a thread of its own,
+so a crash loses at most that."""
 from __future__ import annotations
 
 import logging
@@ -36,6 +37,7 @@ class Recorder(OutputDevice):
         for p in self.parts:
             self.events[p] = []
         self.enabled = True
+        self.log: list[tuple[str, float, mido.Message]] = []  # every event in arrival order, for the journal
 
     def _t(self, t: float) -> float:
         if self.start is None:
@@ -44,7 +46,9 @@ class Recorder(OutputDevice):
 
     def player(self, msg: mido.Message, t: float) -> None:
         if self.enabled and msg.type not in _SKIP:
-            self.events["player"].append((self._t(t), msg))
+            ev = (self._t(t), msg)
+            self.events["player"].append(ev)
+            self.log.append(("player", *ev))
 
     def send(self, ev: OutEvent) -> None:
         if not self.enabled or ev.part == "player":  # the --thru echo: player() has what came in
@@ -58,6 +62,7 @@ class Recorder(OutputDevice):
         else:
             msg = mido.Message("control_change", channel=ev.channel, control=ev.data1, value=ev.data2)
         self.events.setdefault(track, []).append((t, msg))
+        self.log.append((track, t, msg))
 
     def to_midifile(self) -> mido.MidiFile:
         mf = mido.MidiFile(type=1, ticks_per_beat=PPQ)
