@@ -13,13 +13,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import mido
 
 from liveai.clock import Clock, RealtimeClock, SimClock
 from liveai.config import Config
-from liveai.engine import Engine, EngineSettings
+from liveai.engine import Engine, EngineSettings, PartMix
 from liveai.generators import make_generator
 from liveai.generators.rules import RulesAccompanist
 from liveai.input_map import make_input_map, parse_key
@@ -61,6 +61,8 @@ def settings_from(cfg: Config) -> EngineSettings:
                           key_lock=key.tonic if key else None, humanize_ms=cfg.humanize_ms,
                           humanize_velocity=cfg.humanize_velocity, swing=cfg.swing,
                           follow_tempo=cfg.follow_tempo, seed=cfg.seed,
+                          mix={p: PartMix(cfg.mute.get(p, False), cfg.volume.get(p, 1.0), cfg.octave.get(p, 0))
+                               for p in {*cfg.mute, *cfg.volume, *cfg.octave}},
                           external_clock=getattr(cfg, "clock", "internal") != "internal")
 
 
@@ -102,6 +104,7 @@ class Session:
     recorder: Recorder | None = None
     sink: ListOutput | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    osc: Any = None  # the OSC control (liveai.control.Control) once attached
 
 
 LIVE_SINK_EVENTS = 1024  # what a live session keeps of its own output (the last events), for inspection

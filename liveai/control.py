@@ -424,6 +424,7 @@ def attach_osc(session: "Session", server: OscServer, oscquery: bool = True) -> 
     """Bind the whole address table to the session's engine and start feedback (and OSCQuery on
     cfg.oscquery_port, unless oscquery is False). Handlers run on the engine's loop."""
     ctl = Control(session, server)
+    session.osc = ctl
     from liveai.takes import recover
     for p in recover(ctl.recordings):  # takes a crash left unfinished
         log.warning("recovered an unfinished take: %s", p)

@@ -100,3 +100,41 @@ def test_demo_out_to_an_unusable_place_fails_before_playing(tmp_path):
     p = _liveai("demo", "--fast", "--generator", "rules", "--out", str(tmp_path / "file" / "take.mid"), cwd=tmp_path)
     assert p.returncode == 2 and "cannot record" in p.stderr and "Traceback" not in p.stderr
     assert "liveai demo:" not in p.stdout  # refused before playing
+
+
+# issue 12, item 9
+def test_version():
+    import liveai
+    p = _liveai("--version")
+    assert p.returncode == 0 and liveai.__version__ in p.stdout
+
+
+def test_demo_checks_the_config_files_tempo(tmp_path):
+    (tmp_path / "c.toml").write_text("tempo = 1000.0\n")
+    p = _liveai("demo", "--fast", "--generator", "rules", "--config", str(tmp_path / "c.toml"), cwd=tmp_path)
+    assert p.returncode == 2 and "tempo" in p.stderr and "c.toml" in p.stderr
+
+
+def test_channel_flag_with_an_unknown_part_is_refused(tmp_path):
+    p = _liveai("demo", "--fast", "--generator", "rules", "--channel", "drums=10", cwd=tmp_path)
+    assert p.returncode == 2 and "drums" in p.stderr
+
+
+def test_learn_on_a_missing_path_is_an_error_and_writes_nothing(tmp_path):
+    p = _liveai("learn", str(tmp_path / "nope.mid"), "--out", str(tmp_path / "style.json"), cwd=tmp_path)
+    assert p.returncode == 2 and "nope.mid" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "style.json").exists()
+
+
+def test_train_without_the_train_extra_prints_the_pip_command(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    code = ("import sys; sys.modules['torch'] = None\n"  # as if torch were not installed
+            "from liveai.cli import main; sys.exit(main(['train', '--quick']))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(repo)})
+    assert p.returncode == 2 and "pip install" in p.stderr and "liveai[train]" in p.stderr
+    assert "Traceback" not in p.stderr

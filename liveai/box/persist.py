@@ -69,14 +69,33 @@ def to_toml(cfg: Config, only_changed: bool = True) -> str:
     return "\n".join(lines) + "\n" + "".join(tables)
 
 
-def snapshot(cfg: Config, settings: Any | None = None) -> Config:
-    """cfg with the values the engine runs with now (tempo, mode, density... as changed over OSC)."""
+_PCS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = None) -> Config:
+    """cfg with the values the engine runs with now (tempo, mode, density... as changed over OSC):
+    the engine's settings, the key lock and each part's mix, and what the OSC control holds
+    (temperature, style blend, generator)."""
     data = {f.name: getattr(cfg, f.name) for f in fields(Config)}
     if settings is not None:
         for name in data:
             if hasattr(settings, name):
                 v = getattr(settings, name)
                 data[name] = str(v) if name == "meter" else (dict(v) if isinstance(v, dict) else v)
+        if hasattr(settings, "key_lock"):
+            from liveai.input_map import parse_key
+            lock = settings.key_lock
+            if lock != (parse_key(cfg.key).tonic if cfg.key else None):  # else the file's own spelling stays
+                data["key"] = None if lock is None else _PCS[int(lock) % 12]
+        mix = getattr(settings, "mix", None)
+        if mix is not None:
+            data["mute"] = {p: True for p, m in mix.items() if m.mute}
+            data["volume"] = {p: float(m.volume) for p, m in mix.items() if m.volume != 1.0}
+            data["octave"] = {p: int(m.octave) for p, m in mix.items() if m.octave}
+    if control is not None:
+        data["temperature"] = float(control.temperature)
+        data["style_blend"] = float(control.style)
+        data["generator"] = str(control.value("generator")[0])
     out = Config(**data)
     out.source = getattr(cfg, "source", None)
     return out.validate()
