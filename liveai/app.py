@@ -6,6 +6,7 @@ and OSC threads feeding them) and `run_simulated` (one SimClock, no threads, as 
 from __future__ import annotations
 
 import gc
+import signal
 import logging
 import statistics
 import sys
@@ -172,7 +173,19 @@ def run_simulated(cfg: Config, events: list[tuple[float, mido.Message]], out: st
     end = schedule_player(session, events, 1.0, bar_s)
     clock.call_at(end, session.engine.stop_transport)
     clock.call_at(end + 0.01, clock.stop)
-    clock.run()
+    stop = Stop()  # Ctrl-C: the simulated clock stops after the event it is on; what was made is kept
+    stop.on_signal = clock.stop
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        stop.install()
+    try:
+        clock.run()
+    finally:
+        for sig, h in (old or {}).items():
+            signal.signal(sig, h)
+    if stop.signals:
+        print(f"liveai demo: stopped at {clock.now():.1f} s of the tune", file=sys.stderr, flush=True)
     session.engine.shutdown()
     if out and session.recorder:
         session.recorder.save(out)
@@ -247,8 +260,8 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
     stop.panic = lambda: emergency_off(session)
     journal = None
     if take is not None and session.recorder is not None:
-        from liveai.takes import Journal
-        journal = Journal(session.recorder, take)
+        from liveai.takes import start_journal
+        journal = start_journal(session.recorder, take)
     server = None
     inp = None
     try:

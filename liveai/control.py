@@ -19,7 +19,7 @@ from liveai.engine import PartMix
 from liveai.osc_api import ADDRESSES, PARAMS, PARTS, TABLE, TOPICS
 from liveai.osc_io import OscOutput, OscServer
 from liveai.recorder import Recorder, session_filename
-from liveai.takes import Journal, check_folder, save_take
+from liveai.takes import Journal, check_folder, save_take, start_journal
 from liveai.transport import TICKS_PER_BEAT, Meter
 
 if TYPE_CHECKING:
@@ -342,7 +342,7 @@ class Control:
         eng, m = self.engine, self.engine.transport.meter
         rec = Recorder(self.session.sender, eng.transport.bpm, (m.beats, m.unit), tuple(self.engine.voices))
         self.take, self.take_path = rec, path
-        self.journal = Journal(rec, path)
+        self.journal = start_journal(rec, path)
         eng.on_player.append(rec.player)
         self.session.sender.call_soon(self.session.scheduler.outputs.append, rec)
         log.info("recording %s", path)

@@ -31,6 +31,7 @@ class Stop:
         os.set_blocking(self._w, False)
         self.panic: Callable[[], None] | None = None  # best-effort all-notes-off for the third signal
         self.on_quit: Callable[[], None] = lambda: os._exit(QUIT_STATUS)
+        self.on_signal: Callable[[], None] | None = None  # called in the handler: must only set flags
 
     def install(self) -> None:
         """On the main thread: SIGINT and SIGTERM call handler."""
@@ -41,6 +42,8 @@ class Stop:
         self.signals += 1
         self.requested = True
         self._wake()
+        if self.on_signal is not None:
+            self.on_signal()
         if self.signals >= 3:
             self.quit()
 

@@ -156,6 +156,8 @@ def learn_files(paths: Iterable[str | os.PathLike]) -> StyleMemory:
     mem = StyleMemory()
     files: list[Path] = []
     for p in map(Path, paths):
+        if not p.exists():
+            raise ValueError(f"{p} does not exist")
         if p.is_dir():
             files += sorted(q for q in p.rglob("*") if q.suffix.lower() in (".mid", ".midi"))
         else:
@@ -169,6 +171,9 @@ def learn_files(paths: Iterable[str | os.PathLike]) -> StyleMemory:
         except Exception as e:  # one bad file must not stop the rest
             import logging
             logging.getLogger(__name__).warning("skipped %s: %s", f, e)
+    if not mem.n_symbols:
+        raise ValueError(f"learned nothing from {len(files)} file(s): no melodic line of 3 notes or more "
+                         "outside the drum channel")
     return mem
 
 

@@ -78,7 +78,7 @@ def save_take(rec: Recorder, path: str | os.PathLike) -> Path:
     try:
         return rec.save(path)
     except OSError as first:
-        log.error("could not write %s: %s", path, first)
+        log.error("could not write the recording %s: %s", path, first)
         for d in fallback_folders():
             try:
                 d.mkdir(parents=True, exist_ok=True)
@@ -99,11 +99,16 @@ class Journal:
         self.interval = interval
         self._done = 0
         self._f = open(self.path, "a", encoding="ascii")
-        fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # in use: recover() leaves it alone
-        head = {"format": FORMAT, "target": str(self.target), "bpm": rec.bpm, "meter": list(rec.meter),
-                "parts": list(rec.parts)}
-        self._f.write(json.dumps(head) + "\n")
-        self._sync()
+        try:
+            fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # in use: recover() leaves it alone
+            head = {"format": FORMAT, "target": str(self.target), "bpm": rec.bpm, "meter": list(rec.meter),
+                    "parts": list(rec.parts)}
+            self._f.write(json.dumps(head) + "\n")
+            self._sync()
+        except OSError:
+            self._f.close()
+            self.path.unlink(missing_ok=True)
+            raise
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="take-journal", daemon=True)
@@ -142,6 +147,16 @@ class Journal:
                 self.path.unlink()
             except OSError:
                 pass
+
+
+def start_journal(rec: Recorder, target: str | os.PathLike) -> Journal | None:
+    """A journal for the take, or None (logged) where it cannot be written: the take is then kept
+    in memory only, as before, and saved at stop."""
+    try:
+        return Journal(rec, target)
+    except OSError as e:
+        log.warning("recording %s without a journal (a crash would lose it): %s", target, e)
+        return None
 
 
 def read_journal(path: str | os.PathLike) -> tuple[Recorder, Path]:

@@ -138,3 +138,60 @@ def test_train_without_the_train_extra_prints_the_pip_command(tmp_path):
                        env={**os.environ, "PYTHONPATH": str(repo)})
     assert p.returncode == 2 and "pip install" in p.stderr and "liveai[train]" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+# issue 12, item 8
+def _input(path, bpm, n=16, tpb=480):
+    mf = mido.MidiFile(type=1, ticks_per_beat=tpb)
+    tr = mido.MidiTrack()
+    tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+    for i in range(n):
+        tr.append(mido.Message("note_on", note=60 + (i * 2) % 12, velocity=80, time=0))
+        tr.append(mido.Message("note_off", note=60 + (i * 2) % 12, time=tpb))
+    mf.tracks.append(tr)
+    mf.save(path)
+    return path
+
+
+def test_demo_tempo_rescales_the_input(tmp_path):
+    src = _input(tmp_path / "in.mid", 100.0)
+    p = _liveai("demo", "--fast", "--generator", "rules", "--input", str(src), "--tempo", "200",
+                "--out", str(tmp_path / "out.mid"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    mf = mido.MidiFile(tmp_path / "out.mid")
+    player = next(t for t in mf.tracks if t.name == "player")
+    ticks, now = [], 0
+    for m in player:
+        now += m.time
+        if m.type == "note_on" and m.velocity:
+            ticks.append(now)
+    gaps = {b - a for a, b in zip(ticks, ticks[1:])}
+    assert gaps == {mf.ticks_per_beat}, gaps  # one beat apart at the band's tempo, as in the file
+
+
+def test_demo_fast_on_a_long_file_stops_on_ctrl_c_and_keeps_the_take(tmp_path):
+    import os
+    import signal
+    import time
+    from pathlib import Path
+    src = _input(tmp_path / "long.mid", 120.0, n=40000)  # 40,000 beats: minutes even on the fast clock
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "liveai", "demo", "--fast", "--generator", "rules", "--input",
+                             str(src), "--out", str(tmp_path / "out.mid")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(repo)})
+    try:
+        assert "liveai demo" in proc.stdout.readline()
+        time.sleep(1.5)
+        assert proc.poll() is None, "the long file finished too soon to test"
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+        took = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode in (0, 130) and "Traceback" not in err, err[-2000:]
+    assert took < 3.0, f"took {took:.1f} s to stop"  # a second to stop, the rest to write the take
+    mf = mido.MidiFile(tmp_path / "out.mid")
+    player = next(t for t in mf.tracks if t.name == "player")
+    assert sum(m.type == "note_on" and m.velocity > 0 for m in player) > 10
