@@ -6,26 +6,27 @@ and OSC threads feeding them) and `run_simulated` (one SimClock, no threads, as 
 from __future__ import annotations
 
 import gc
-import logging
 import signal
+import logging
 import statistics
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import mido
 
 from liveai.clock import Clock, RealtimeClock, SimClock
 from liveai.config import Config
+from liveai.engine import Engine, EngineSettings, PartMix
 from liveai.harmony.planner import PlannerSettings
-from liveai.engine import Engine, EngineSettings
 from liveai.generators import make_generator
 from liveai.generators.rules import RulesAccompanist
 from liveai.input_map import make_input_map, parse_key
 from liveai.modes import CallResponse, Harmonizer, Silent
+from liveai.stopping import Stop
 from liveai.style import StyleMemory
 from liveai.tempo import TempoFollower
 from liveai.midi_io import MidiInput, MidiOutput, PortSpec
@@ -62,6 +63,8 @@ def settings_from(cfg: Config) -> EngineSettings:
                           key_lock=key.tonic if key else None, humanize_ms=cfg.humanize_ms,
                           humanize_velocity=cfg.humanize_velocity, swing=cfg.swing,
                           follow_tempo=cfg.follow_tempo, seed=cfg.seed,
+                          mix={p: PartMix(cfg.mute.get(p, False), cfg.volume.get(p, 1.0), cfg.octave.get(p, 0))
+                               for p in {*cfg.mute, *cfg.volume, *cfg.octave}},
                           external_clock=getattr(cfg, "clock", "internal") != "internal",
                           harmony=PlannerSettings(harmonic_rhythm=cfg.harmonic_rhythm, split=cfg.split))
 
@@ -104,6 +107,7 @@ class Session:
     recorder: Recorder | None = None
     sink: ListOutput | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    osc: Any = None  # the OSC control (liveai.control.Control) once attached
 
 
 LIVE_SINK_EVENTS = 1024  # what a live session keeps of its own output (the last events), for inspection
@@ -162,28 +166,48 @@ def schedule_player(session: Session, events: list[tuple[float, mido.Message]], 
 
 def run_simulated(cfg: Config, events: list[tuple[float, mido.Message]], out: str | None = None) -> Session:
     """The demo on the simulated clock: identical musical output for the same seed, in no time."""
+    if out:
+        from liveai.takes import check_take
+        check_take(out)
     clock = SimClock()
     session = build_session(cfg, clock, clock, [], record=bool(out))
     bar_s = Meter.parse(cfg.meter).steps_per_bar * 15.0 / cfg.tempo
     end = schedule_player(session, events, 1.0, bar_s)
     clock.call_at(end, session.engine.stop_transport)
     clock.call_at(end + 0.01, clock.stop)
-    clock.run()
+    stop = Stop()  # Ctrl-C: the simulated clock stops after the event it is on; what was made is kept
+    stop.on_signal = clock.stop
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        stop.install()
+    try:
+        clock.run()
+    finally:
+        for sig, h in (old or {}).items():
+            signal.signal(sig, h)
+    if stop.signals:
+        print(f"liveai demo: stopped at {clock.now():.1f} s of the tune", file=sys.stderr, flush=True)
     session.engine.shutdown()
     if out and session.recorder:
         session.recorder.save(out)
     return session
 
 
-class Stop:
-    """Set by SIGINT/SIGTERM (or a demo's end); the main thread waits on it."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: self.event.set())
+def emergency_off(session: Session) -> None:
+    """The third signal's all-notes-off: every note the scheduler knows is sounding off on every
+    output, then sustain, all notes and all sound off on all channels; no locks, errors ignored."""
+    try:
+        offs = [OutEvent.note_off(ch, p, part) for ch, p, part in list(session.scheduler.tracker.sounding())]
+    except Exception:
+        offs = []
+    for dev in list(session.scheduler.outputs):
+        for ev in offs:
+            try:
+                dev.send(ev)
+            except Exception:
+                pass
+        reset_output(dev)
 
 
 def reset_output(dev: OutputDevice) -> None:
@@ -218,15 +242,28 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
 
 def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | None,
                  events: list[tuple[float, mido.Message]] | None = None, out: str | None = None,
-                 on_ready: Callable[[Session], None] | None = None, box: bool = False) -> Session:
+                 on_ready: Callable[[Session], None] | None = None, box: bool = False,
+                 stop: "Stop | None" = None) -> Session:
     """Play live until SIGINT/SIGTERM (or, with events, until the demo part ends). box: the
     headless box's extras (real-time sender, recordings cap); hot-plug follows PortSpec.hotplug."""
     t_start = time.perf_counter()
     record = bool(out or cfg.record)
+    take = None
+    if record:  # a bad target is an error now, not a lost take at the end
+        from liveai.takes import check_folder, check_take, recover
+        take = check_take(out if out else session_filename(check_folder(cfg.record)))
+        for p in recover(take.parent):
+            print(f"liveai: recovered an unfinished take: {p}", flush=True)
+    if stop is None:
+        stop = Stop()
+        if threading.current_thread() is threading.main_thread():
+            stop.install()
     session = open_realtime(cfg, midi_out, record)
-    stop = Stop()
-    if threading.current_thread() is threading.main_thread():
-        stop.install()
+    stop.panic = lambda: emergency_off(session)
+    journal = None
+    if take is not None and session.recorder is not None:
+        from liveai.takes import start_journal
+        journal = start_journal(session.recorder, take)
     server = None
     inp = None
     try:
@@ -250,7 +287,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
             bar_s = Meter.parse(cfg.meter).steps_per_bar * 15.0 / cfg.tempo
             end = schedule_player(session, events, time.perf_counter() + 0.2, bar_s)
             session.control.call_at(end, session.engine.stop_transport)
-            session.control.call_at(end + 0.2, stop.event.set)
+            session.control.call_at(end + 0.2, stop.set)
         gc.collect()
         gc.freeze()  # nothing allocated at start-up is scanned again while playing
         ready = time.perf_counter() - t_start
@@ -260,30 +297,39 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
               f"midi out {[d.name for d in session.scheduler.outputs]})", flush=True)
         if on_ready:
             on_ready(session)
-        while not stop.event.wait(0.5):
+        while not stop.wait(0.5):
             pass
     finally:
         t0 = time.perf_counter()
+        if stop.signals:
+            print("liveai: stopping (a second Ctrl-C hurries, a third quits at once)", file=sys.stderr, flush=True)
         session.control.stop()
-        session.control.join(2.0)
+        session.control.join(0.2 if stop.hurry else 2.0)
         session.sender.stop()
-        session.sender.join(2.0)
+        session.sender.join(0.2 if stop.hurry else 2.0)
         session.engine.shutdown()
         for close in reversed(session.closers):
             try:
                 close()
             except Exception as e:
                 log.warning("closing: %s", e)
-        if record and session.recorder:
-            try:  # a full disk or a vanished directory costs the recording, not the shutdown
-                path = out or session_filename(cfg.record)
-                session.recorder.save(path)
+        if take is not None and session.recorder:
+            from liveai.takes import save_take
+            try:  # a full disk or a vanished directory: the fallback folder, else the journal stays
+                path = save_take(session.recorder, take)
+                if path != take:
+                    print(f"liveai: could not write {take}; the take was saved to {path}", flush=True)
                 print(f"liveai: recorded {path}", flush=True)
-                if cfg.record_cap_mb and not out:
+                if journal:
+                    journal.close()
+                if cfg.record_cap_mb and not out and path.parent == take.parent:
                     from liveai.box.recordings import prune_recordings
                     prune_recordings(Path(path).parent, cfg.record_cap_mb, keep=path)
             except (OSError, ValueError) as e:
-                log.error("recording not saved: %s", e)
+                log.error("recording not saved: %s%s", e, f" (kept as {journal.path}: the next start recovers it)"
+                          if journal else "")
+                if journal:
+                    journal.close(keep=True)
         session.scheduler.close()
         log.info("stopped in %.3f s", time.perf_counter() - t0)
     return session

@@ -67,6 +67,8 @@ def _midi(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="liveai", description="A real-time improvisation engine that plays along with you.")
+    from liveai import __version__
+    ap.add_argument("--version", action="version", version=f"liveai {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     run = sub.add_parser("run", help="play live with a MIDI keyboard", description="Play live: listen on a MIDI input, play on a MIDI output and over OSC.")
@@ -156,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
         try:
+            import music21, onnx, torch  # noqa: F401,E401  (the train extra)
             from liveai.train.cli import main as train_main
         except ImportError as e:
             print(f"liveai: error: training needs the train extra (pip install 'liveai[train]'): {e}", file=sys.stderr)
@@ -232,6 +235,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from liveai.app import run_realtime, run_simulated, summary
     from liveai.tunes import BUILTIN, read_midi, tune_events
     o = _overrides(args)
+    part = None
     if args.input:
         part = read_midi(args.input)
         events = part.events
@@ -249,6 +253,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         o.pop("tempo")
     o.setdefault("start_now", False)
     cfg = make_config(args.config, o)
+    if part is not None:  # the input follows the band's tempo (--tempo, a clamped file tempo)
+        events = part.events_at(cfg.tempo)
+    if args.out:  # refused before playing, not lost at the end
+        from liveai.takes import check_take
+        check_take(args.out)
     t0 = time.perf_counter()
     print(f"liveai demo: {name} at {cfg.tempo:g} BPM in {cfg.meter}, mode {cfg.mode}", flush=True)
     if args.fast:

@@ -71,6 +71,9 @@ class Config:
     link_start_stop: bool = False  # with --clock link: follow the Link session's start/stop
     sender: str = "thread"  # MIDI sender: thread (in the engine's process) | process (one of its own, liveai/sync.py)
     realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.sync.realtime_engine)
+    mute: dict[str, bool] = field(default_factory=dict)  # per part (OSC /liveai/<part>/mute); absent: heard
+    volume: dict[str, float] = field(default_factory=dict)  # per part, 0..1; absent: 1
+    octave: dict[str, int] = field(default_factory=dict)  # per part, -3..3; absent: 0
 
     def validate(self) -> "Config":
         """Raise ConfigError with a clear message for any bad value."""
@@ -87,6 +90,27 @@ class Config:
         for part, ch in self.channels.items():
             if not isinstance(ch, int) or not 1 <= ch <= 16:
                 raise ConfigError(f"channel of {part} must be 1..16, not {ch!r}")
+        for name, table in (("channels", self.channels), ("mute", self.mute), ("volume", self.volume),
+                            ("octave", self.octave)):
+            unknown = sorted(set(table) - set(DEFAULT_CHANNELS))
+            if unknown:
+                raise ConfigError(f"{name}: unknown part {', '.join(map(repr, unknown))}; parts: {', '.join(DEFAULT_CHANNELS)}")
+        if not all(isinstance(v, bool) for v in self.mute.values()):
+            raise ConfigError("mute: each part is true or false")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0 for v in self.volume.values()):
+            raise ConfigError("volume: each part is 0..1")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and -3 <= v <= 3 for v in self.octave.values()):
+            raise ConfigError("octave: each part is a whole number -3..3")
+        if not self.idle_bars >= 0:
+            raise ConfigError(f"idle_bars must be 0 (never stop) or more, not {self.idle_bars}")
+        if isinstance(self.osc_out, str):
+            self.osc_out = [self.osc_out]
+        from liveai.osc_io import parse_target
+        for t in self.osc_out:
+            try:
+                parse_target(str(t))
+            except ValueError as e:
+                raise ConfigError(f"osc_out: {e}") from None
         if not 0 <= self.osc_port < 65536:
             raise ConfigError(f"bad osc_port {self.osc_port}")
         if isinstance(self.osc_allow, str):
@@ -174,6 +198,21 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _check_type(key: str, value: Any, where: str) -> None:
+    """A value of the wrong kind names its key (and file): `tempo = "fast"` is not a number."""
+    default = getattr(Config(), key, None)
+    if default is None or isinstance(value, type(default)):
+        if not (isinstance(value, bool) and not isinstance(default, bool)):
+            return
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return
+    if isinstance(default, list) and isinstance(value, str):
+        return  # one item for a list (osc_out, osc_allow)
+    kind = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(default), type(default).__name__)
+    raise ConfigError(f"{where}{key} must be {kind}, not {value!r}")
+
+
 def make_config(toml_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Defaults, then the TOML file, then flags given on the command line (None = not given)."""
     cfg = Config()
@@ -182,8 +221,10 @@ def make_config(toml_path: str | Path | None = None, overrides: dict[str, Any] |
         layers.append(load_toml(toml_path))
     if overrides:
         layers.append({k: v for k, v in overrides.items() if v is not None and k in _FIELDS})
-    for layer in layers:
+    for n, layer in enumerate(layers):
+        where = f"config file {toml_path}: " if toml_path and n == 0 else ""
         for k, v in layer.items():
+            _check_type(k, v, where)
             if k == "channels":
                 if not isinstance(v, dict):
                     raise ConfigError("channels must be a table of part = channel")
@@ -193,6 +234,11 @@ def make_config(toml_path: str | Path | None = None, overrides: dict[str, Any] |
             elif k == "tempo":
                 v = float(v)
             setattr(cfg, k, v)
+        if where:  # the file on its own first, so that its errors name it
+            try:
+                cfg.validate()
+            except ConfigError as e:
+                raise ConfigError(f"{where}{e}") from None
     cfg.validate()
     cfg.source = str(toml_path) if toml_path else None  # where /liveai/config/save writes
     return cfg

@@ -19,6 +19,7 @@ from liveai.engine import PartMix
 from liveai.osc_api import ADDRESSES, PARAMS, PARTS, TABLE, TOPICS
 from liveai.osc_io import OscOutput, OscServer
 from liveai.recorder import Recorder, session_filename
+from liveai.takes import Journal, check_folder, save_take, start_journal
 from liveai.transport import TICKS_PER_BEAT, Meter
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class Control:
         self.last: dict[str, tuple] = {}
         self.take: Recorder | None = None
         self.take_path: Path | None = None
+        self.journal: Journal | None = None
         self.oscquery = None
         self._timer = None
         self._closed = False
@@ -331,6 +333,7 @@ class Control:
     def record_start(self, name: str = "") -> None:
         if self.take is not None:
             raise ValueError(f"already recording {self.take_path}")
+        check_folder(self.recordings)  # an unusable folder is an error now, not a lost take at stop
         path = session_filename(self.recordings, name=name)
         n = 2
         while path.exists():  # never overwrite an earlier take
@@ -339,6 +342,7 @@ class Control:
         eng, m = self.engine, self.engine.transport.meter
         rec = Recorder(self.session.sender, eng.transport.bpm, (m.beats, m.unit), tuple(self.engine.voices))
         self.take, self.take_path = rec, path
+        self.journal = start_journal(rec, path)
         eng.on_player.append(rec.player)
         self.session.sender.call_soon(self.session.scheduler.outputs.append, rec)
         log.info("recording %s", path)
@@ -348,6 +352,7 @@ class Control:
         rec, path = self.take, self.take_path
         if rec is None:
             raise ValueError("not recording")
+        journal, self.journal = self.journal, None
         self.take = self.take_path = None
         if rec.player in self.engine.on_player:
             self.engine.on_player.remove(rec.player)
@@ -360,15 +365,19 @@ class Control:
 
         def save() -> None:  # the disk write is off both loops
             try:
-                rec.save(path)
+                saved = save_take(rec, path)
             except OSError as e:
-                log.error("could not write %s: %s", path, e)
+                if journal:
+                    journal.close(keep=True)
                 if dest:
-                    self.server.error(dest, f"/liveai/record/stop: could not write {path.name}: {e.strerror}")
+                    self.server.error(dest, f"/liveai/record/stop: could not write {path.name}: {e.strerror or e}"
+                                            "; its journal is kept for the next start")
                 return
-            log.info("recorded %s", path)
+            if journal:
+                journal.close()
+            log.info("recorded %s", saved)
             for d in {*(self.listeners["recording"]), *([dest] if dest else [])}:
-                self.server.reply(d, "/liveai/record/saved", str(path))
+                self.server.reply(d, "/liveai/record/saved", str(saved))
         self.session.sender.call_soon(detach_and_save)
         self.push("recording", always=True)
 
@@ -402,16 +411,23 @@ class Control:
             self.oscquery.stop()
         if self.take is not None and self.take_path is not None:
             try:
-                self.take.save(self.take_path)
-                log.info("recorded %s", self.take_path)
+                log.info("recorded %s", save_take(self.take, self.take_path))
+                if self.journal:
+                    self.journal.close()
             except OSError as e:
-                log.error("could not write %s: %s", self.take_path, e)
+                log.error("could not write %s: %s (its journal is kept for the next start)", self.take_path, e)
+                if self.journal:
+                    self.journal.close(keep=True)
 
 
 def attach_osc(session: "Session", server: OscServer, oscquery: bool = True) -> Control:
     """Bind the whole address table to the session's engine and start feedback (and OSCQuery on
     cfg.oscquery_port, unless oscquery is False). Handlers run on the engine's loop."""
     ctl = Control(session, server)
+    session.osc = ctl
+    from liveai.takes import recover
+    for p in recover(ctl.recordings):  # takes a crash left unfinished
+        log.warning("recovered an unfinished take: %s", p)
     cfg = session.cfg
     port = getattr(cfg, "oscquery_port", -1) if oscquery else -1
     ctl.start(port, cfg.osc_host)

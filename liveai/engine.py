@@ -38,6 +38,9 @@ def check_mode(mode: str, modes: tuple[str, ...] = MODES) -> str:
     return mode
 
 
+DRUM_CHANNEL = 9  # MIDI channel 10 (General MIDI drums)
+
+
 @dataclass
 class EngineSettings:
     """What the engine needs to know to play (the config module fills it from TOML and flags)."""
@@ -168,6 +171,8 @@ class Engine:
 
     def _player_note(self, msg: mido.Message, t: float, echo: bool) -> None:
         kind = msg.type
+        if msg.channel == DRUM_CHANNEL and kind in ("note_on", "note_off"):
+            return  # drums: recorded (on_player), never listened to for harmony, tempo or the start
         if kind == "note_on" and msg.velocity > 0:
             self._note_on(msg, t)
         elif kind in ("note_off", "note_on"):

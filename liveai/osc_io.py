@@ -9,6 +9,7 @@ message's optional last `port` argument on the sender's host.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -99,8 +100,14 @@ class OscServer:
                  allow: Iterable[str] | None = None) -> None:
         self.handlers: dict[str, Handler] = {}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+        try:  # no SO_REUSEADDR/SO_REUSEPORT: on UDP they let a second engine share the port silently
+            self.sock.bind((host, port))
+        except OSError as e:
+            self.sock.close()
+            if e.errno == errno.EADDRINUSE:
+                raise RuntimeError(f"OSC port {port} on {host} is already in use (another liveai running?); "
+                                   "stop it, or choose another port with --osc-port") from None
+            raise RuntimeError(f"cannot listen for OSC on {host}:{port}: {e.strerror or e}") from None
         self.sock.settimeout(0.25)
         self.port = self.sock.getsockname()[1]
         self.max_rate = max_rate

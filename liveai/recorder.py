@@ -1,17 +1,19 @@
 """Session recording to a type-1 standard MIDI file: a `player` track with exactly what came in and
 one named track per engine part, every note closed. Events are kept in memory and written once,
-at the end (no SD-card writes while playing)."""
+at the end; a journal (liveai.takes) appends them to disk every second from a thread of its own,
+so a crash loses at most that."""
 from __future__ import annotations
 
 import logging
+import io
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 import mido
 
+from liveai.safefile import write_file
 from liveai.output import NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class Recorder(OutputDevice):
         for p in self.parts:
             self.events[p] = []
         self.enabled = True
+        self.log: list[tuple[str, float, mido.Message]] = []  # every event in arrival order, for the journal
 
     def _t(self, t: float) -> float:
         if self.start is None:
@@ -43,10 +46,12 @@ class Recorder(OutputDevice):
 
     def player(self, msg: mido.Message, t: float) -> None:
         if self.enabled and msg.type not in _SKIP:
-            self.events["player"].append((self._t(t), msg))
+            ev = (self._t(t), msg)
+            self.events["player"].append(ev)
+            self.log.append(("player", *ev))
 
     def send(self, ev: OutEvent) -> None:
-        if not self.enabled:
+        if not self.enabled or ev.part == "player":  # the --thru echo: player() has what came in
             return
         track = ev.part or "engine"
         t = self._t(self.clock.now())
@@ -57,6 +62,7 @@ class Recorder(OutputDevice):
         else:
             msg = mido.Message("control_change", channel=ev.channel, control=ev.data1, value=ev.data2)
         self.events.setdefault(track, []).append((t, msg))
+        self.log.append((track, t, msg))
 
     def to_midifile(self) -> mido.MidiFile:
         mf = mido.MidiFile(type=1, ticks_per_beat=PPQ)
@@ -95,18 +101,11 @@ class Recorder(OutputDevice):
         return mf
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically (temporary file, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".rec-", suffix=".mid", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                self.to_midifile().save(file=f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        """Write atomically over a regular file, never over what is not one (liveai.safefile)."""
+        buf = io.BytesIO()
+        self.to_midifile().save(file=buf)
+        write_file(path, buf.getvalue())
+        return Path(path)
 
 
 def session_filename(directory: str | os.PathLike, stamp: float | None = None, name: str = "") -> Path:

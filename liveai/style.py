@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,13 +111,9 @@ class StyleMemory:
         return m
 
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".style-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_json(), f)
-        os.replace(tmp, path)
-        return path
+        from liveai.safefile import write_file
+        write_file(path, json.dumps(self.to_json()).encode())
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "StyleMemory":
@@ -161,6 +156,8 @@ def learn_files(paths: Iterable[str | os.PathLike]) -> StyleMemory:
     mem = StyleMemory()
     files: list[Path] = []
     for p in map(Path, paths):
+        if not p.exists():
+            raise ValueError(f"{p} does not exist")
         if p.is_dir():
             files += sorted(q for q in p.rglob("*") if q.suffix.lower() in (".mid", ".midi"))
         else:
@@ -174,6 +171,9 @@ def learn_files(paths: Iterable[str | os.PathLike]) -> StyleMemory:
         except Exception as e:  # one bad file must not stop the rest
             import logging
             logging.getLogger(__name__).warning("skipped %s: %s", f, e)
+    if not mem.n_symbols:
+        raise ValueError(f"learned nothing from {len(files)} file(s): no melodic line of 3 notes or more "
+                         "outside the drum channel")
     return mem
 
 

@@ -112,40 +112,67 @@ def tune_events(notes: list[PlayerNote], bpm: float, channel: int = 0) -> list[t
     return [(t, m) for t, _, m in evs]
 
 
+TEMPO_RANGE = (20.0, 400.0)  # what the engine plays (liveai.transport.check_tempo)
+
+
 @dataclass
 class InputFile:
-    events: list[tuple[float, mido.Message]]  # seconds from the first note-on
-    tempo: float | None
+    events: list[tuple[float, mido.Message]]  # seconds from the first note-on, at file_tempo
+    tempo: float | None  # the file's first tempo, clamped to TEMPO_RANGE
     meter: Meter | None
+    file_tempo: float = 120.0  # the tempo the times were read at (a file with none: MIDI's 120)
+
+    def events_at(self, bpm: float) -> list[tuple[float, mido.Message]]:
+        """The events played at bpm instead of the file's own tempo (demo --tempo, a clamped tempo)."""
+        k = self.file_tempo / bpm
+        return [(t * k, m) for t, m in self.events] if k != 1.0 else list(self.events)
 
 
 def read_midi(path: str | Path) -> InputFile:
-    """The player's part from a MIDI file: every channel-voice message, times in seconds from the
-    first note-on, with the file's first tempo and time signature. Clear errors on bad files."""
+    """The player's part from a MIDI file: every channel-voice message (drums included: the engine
+    leaves channel 10 out of listening but records it), times in seconds from the first note-on,
+    with the file's first tempo (clamped to TEMPO_RANGE, with a warning) and time signature. A
+    type-2 file's tracks are merged. Clear errors on bad files."""
+    import logging
+    log = logging.getLogger(__name__)
     try:
+        if Path(path).is_file() and Path(path).stat().st_size == 0:
+            raise ValueError("the file is empty (0 bytes)")
         mf = mido.MidiFile(str(path))
     except FileNotFoundError:
         raise ValueError(f"input file {path} does not exist") from None
     except Exception as e:
-        raise ValueError(f"cannot read MIDI file {path}: {e}") from None
+        raise ValueError(f"cannot read MIDI file {path}: {e or type(e).__name__}") from None
+    if mf.type == 2:  # independent patterns; played together rather than refused
+        log.warning("%s is a type-2 MIDI file: its %d tracks are played together", path, len(mf.tracks))
+        mf.type = 1
     tempo = meter = None
     evs: list[tuple[float, mido.Message]] = []
     t = 0.0
-    for msg in mf:  # merged tracks, time in seconds
-        t += msg.time
-        if msg.is_meta:
-            if msg.type == "set_tempo" and tempo is None:
-                tempo = mido.tempo2bpm(msg.tempo)
-            elif msg.type == "time_signature" and meter is None:
-                meter = Meter(msg.numerator, msg.denominator)
-            continue
-        if msg.type in ("note_on", "note_off", "control_change", "pitchwheel", "aftertouch", "polytouch"):
-            evs.append((t, msg.copy(time=0)))
+    try:
+        for msg in mf:  # merged tracks, time in seconds
+            t += msg.time
+            if msg.is_meta:
+                if msg.type == "set_tempo" and tempo is None:
+                    tempo = mido.tempo2bpm(msg.tempo)
+                elif msg.type == "time_signature" and meter is None:
+                    meter = Meter(msg.numerator, msg.denominator)
+                continue
+            if msg.type in ("note_on", "note_off", "control_change", "pitchwheel", "aftertouch", "polytouch"):
+                evs.append((t, msg.copy(time=0)))
+    except Exception as e:
+        raise ValueError(f"cannot read MIDI file {path}: {e or type(e).__name__}") from None
     first = next((t for t, m in evs if m.type == "note_on" and m.velocity > 0), None)
     if first is None:
-        raise ValueError(f"{path} has no notes")
+        raise ValueError(f"{path} has no notes (no note-on in any of its {len(mf.tracks)} tracks)")
     evs = [(t - first, m) for t, m in evs if t >= first]
-    return InputFile(evs, tempo, meter)
+    file_tempo = tempo if tempo is not None else 120.0
+    if tempo is not None and not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
+        clamped = min(max(tempo, TEMPO_RANGE[0]), TEMPO_RANGE[1])
+        log.warning("%s: its tempo %.4g BPM is outside %g..%g; playing it at %g BPM", path, tempo,
+                    *TEMPO_RANGE, clamped)
+        tempo = clamped
+    return InputFile(evs, tempo, meter, file_tempo)
 
 
 # --------------------------------------------------------------------------- plain test tunes

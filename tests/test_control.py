@@ -305,3 +305,31 @@ def test_queries_are_answered_once_while_waiting_and_at_a_bounded_rate(rig):
     rig.send("/liveai/panic")
     rig.run(0.1)
     assert sounding_after(rig.session.sink) == set()
+
+
+def test_record_start_into_an_unusable_folder_is_an_error_at_once(tmp_path):
+    """Issue 12 item 4: the recordings folder is checked at /liveai/record/start, not at stop."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the recordings folder should be")
+    rig = Rig(tmp_path, record=str(blocker))
+    rig.send("/liveai/record/start", "take")
+    errs = rig.errors()
+    assert len(errs) == 1 and errs[0].startswith("/liveai/record/start:") and "not-a-folder" in errs[0]
+    assert rig.ctl.take is None and blocker.read_text().startswith("a file")
+
+
+def test_a_take_that_cannot_be_written_at_stop_goes_to_the_fallback_and_says_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    rig = Rig(tmp_path)
+    rig.send("/liveai/record/start", "gig")
+    for t, m in tune_events(ODE_TO_JOY.notes()[:8], 120.0):
+        rig.clock.call_at(rig.clock.now() + 0.1 + t, lambda m=m: rig.engine.post_input(m, rig.clock.now()))
+    rig.run(3.0)
+    import shutil
+    shutil.rmtree(tmp_path / "rec")
+    (tmp_path / "rec").write_text("the folder went away and a file took its place")
+    rig.send("/liveai/record/stop")
+    saved = _wait_saved(rig)[0][2][0]
+    assert saved.startswith(str(tmp_path / "state" / "liveai" / "takes"))
+    import mido
+    assert sum(m.type == "note_on" and m.velocity > 0 for m in mido.MidiFile(saved)) >= 8

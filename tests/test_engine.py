@@ -132,3 +132,26 @@ def test_engine_stops_after_player_silence_and_restarts_at_bar_one():
     assert eng.transport.start_time == pytest.approx(20.0)
     eng.shutdown()
     assert sounding_after(sink) == set()
+
+
+def test_drums_in_the_input_do_not_steer_the_band_but_are_recorded(tmp_path):
+    """Issue 12 item 8: a drum track (channel 10) is left out of listening and kept in the take."""
+    import mido as _mido
+    from liveai.app import run_simulated
+    from liveai.config import make_config
+    from liveai.tunes import ODE_TO_JOY, tune_events
+    melody = tune_events(ODE_TO_JOY.notes()[:32], 100.0)
+    beat = 0.6
+    drums = []
+    for i in range(30):  # a kick on every beat (ending before the melody does), off its key
+        drums.append((i * beat + 0.01, _mido.Message("note_on", channel=9, note=36 + i % 5, velocity=120)))
+        drums.append((i * beat + 0.11, _mido.Message("note_off", channel=9, note=36 + i % 5)))
+    both = sorted(melody + drums, key=lambda e: e[0])
+    cfg = lambda: make_config(None, {"generator": "rules", "tempo": 100.0})  # noqa: E731
+    plain = run_simulated(cfg(), melody)
+    with_drums = run_simulated(cfg(), both, str(tmp_path / "take.mid"))
+    band = lambda s: [(round(t, 6), e.kind, e.channel, e.data1) for t, e in s.sink.events if e.part != "player"]  # noqa: E731
+    assert band(with_drums) == band(plain)
+    mf = _mido.MidiFile(tmp_path / "take.mid")
+    player = next(t for t in mf.tracks if t.name == "player")
+    assert sum(m.type == "note_on" and m.velocity > 0 and m.channel == 9 for m in player) == 30

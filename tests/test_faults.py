@@ -283,11 +283,14 @@ def test_recording_to_a_full_disk_raises_oserror_and_leaves_no_partial_file(full
     assert [p.name for p in full_dir.iterdir()] == ["ballast"]  # the temporary file was removed
 
 
-def test_live_session_on_a_full_disk_logs_the_error_and_stops_cleanly(full_dir, caplog, free_udp_port):
+def test_live_session_on_a_full_disk_logs_the_error_and_stops_cleanly(full_dir, caplog, free_udp_port,
+                                                                      tmp_path, monkeypatch):
     """The real-time app: the part plays to the end, the save fails with a logged error, and
-    shutdown still closes every note and the outputs (no traceback out of run_realtime)."""
+    shutdown still closes every note and the outputs (no traceback out of run_realtime); the take
+    goes to the fallback folder (issue 12 item 4)."""
     if full_dir is None:
         pytest.skip("cannot mount a tmpfs here")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     from liveai.app import run_realtime
     from liveai.config import make_config
     cfg = make_config(None, {"generator": "rules", "osc_port": free_udp_port(), "osc_out": [], "tempo": 200.0})
@@ -299,6 +302,7 @@ def test_live_session_on_a_full_disk_logs_the_error_and_stops_cleanly(full_dir, 
     assert any("record" in r.getMessage().lower() for r in caplog.records if r.levelno >= logging.ERROR), \
         [r.getMessage() for r in caplog.records]
     assert not (full_dir / "take.mid").exists()
+    assert (tmp_path / "state" / "liveai" / "takes" / "take.mid").exists()
 
 
 # ---------------------------------------------------------------------------- after SIGKILL

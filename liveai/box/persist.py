@@ -1,9 +1,10 @@
 """Configuration that persists: saved atomically on request (OSC /liveai/config/save), loaded at
 start-up, and a broken file never stops the box: it logs a clear error and plays on the defaults.
 
-Writes happen only on an explicit save (field notes section 7: keep writes off the SD card), to a
-temporary file in the same directory, fsynced, then os.replace()d over the old one, so a power cut
-leaves either the old file or the new one, never half of one.
+Writes happen only on an explicit save (field notes section 7: keep writes off the SD card), through
+liveai.safefile: a temporary file in the same directory, fsynced, then renamed over the old one, so a
+power cut leaves either the old file or the new one, never half of one; a symlinked config updates
+its target, and what is not a regular file is never replaced.
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import logging
 import math
 import os
 import re
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from liveai.safefile import write_file
 from liveai.config import Config, ConfigError, load_toml, make_config
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,33 @@ def to_toml(cfg: Config, only_changed: bool = True) -> str:
     return "\n".join(lines) + "\n" + "".join(tables)
 
 
-def snapshot(cfg: Config, settings: Any | None = None) -> Config:
-    """cfg with the values the engine runs with now (tempo, mode, density... as changed over OSC)."""
+_PCS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = None) -> Config:
+    """cfg with the values the engine runs with now (tempo, mode, density... as changed over OSC):
+    the engine's settings, the key lock and each part's mix, and what the OSC control holds
+    (temperature, style blend, generator)."""
     data = {f.name: getattr(cfg, f.name) for f in fields(Config)}
     if settings is not None:
         for name in data:
             if hasattr(settings, name):
                 v = getattr(settings, name)
                 data[name] = str(v) if name == "meter" else (dict(v) if isinstance(v, dict) else v)
+        if hasattr(settings, "key_lock"):
+            from liveai.input_map import parse_key
+            lock = settings.key_lock
+            if lock != (parse_key(cfg.key).tonic if cfg.key else None):  # else the file's own spelling stays
+                data["key"] = None if lock is None else _PCS[int(lock) % 12]
+        mix = getattr(settings, "mix", None)
+        if mix is not None:
+            data["mute"] = {p: True for p, m in mix.items() if m.mute}
+            data["volume"] = {p: float(m.volume) for p, m in mix.items() if m.volume != 1.0}
+            data["octave"] = {p: int(m.octave) for p, m in mix.items() if m.octave}
+    if control is not None:
+        data["temperature"] = float(control.temperature)
+        data["style_blend"] = float(control.style)
+        data["generator"] = str(control.value("generator")[0])
     out = Config(**data)
     out.source = getattr(cfg, "source", None)
     return out.validate()
@@ -103,30 +123,7 @@ def save_config(cfg: Config, path: str | os.PathLike) -> Path:
     """Write cfg to path atomically; the text is checked by loading it back before it replaces
     anything. Returns the path."""
     path = Path(path).expanduser()
-    text = to_toml(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        make_config(tmp)  # never replace a good file with one that would not load
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # the rename itself survives a power cut once the directory is synced
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    write_file(path, to_toml(cfg).encode("utf-8"), check=lambda tmp: make_config(tmp))
     return path
 
 

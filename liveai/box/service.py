@@ -126,10 +126,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     path = Path(args.path) if args.path else unit_path(args.user_unit)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        from liveai.safefile import write_file
+        write_file(path, text.encode())
     except PermissionError:
         print(f"liveai: cannot write {path}: run with sudo, or use --user, or --print and copy it", file=sys.stderr)
         return 1

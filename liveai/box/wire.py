@@ -25,7 +25,8 @@ def attach_config_save(session: Any, server: Any) -> None:
     if SAVE not in ADDRESSES:
         return
     cfg, eng = session.cfg, session.engine
-    start = snapshot(cfg, eng.settings)  # what it started with: flags are not saved unless changed live
+    live = lambda: snapshot(cfg, eng.settings, getattr(session, "osc", None))  # noqa: E731
+    start = live()  # what it started with: flags are not saved unless changed live
 
     def write(snap, addr) -> None:
         path = getattr(cfg, "source", None) or default_config_path()
@@ -40,7 +41,7 @@ def attach_config_save(session: Any, server: Any) -> None:
 
     def take(addr) -> None:
         try:
-            snap = snapshot(cfg, eng.settings)
+            snap = live()
         except Exception as e:
             server.reply(addr, "/liveai/error", f"{SAVE}: {e}"[:200])
             return

@@ -117,3 +117,46 @@ def test_save_keeps_the_file_and_adds_live_changes_but_not_flags(tmp_path):
     live = snapshot(start, EngineSettings(tempo=90.0, meter=Meter.parse("3/4"), density=0.4))
     out = to_save(p, snapshot(start, EngineSettings(tempo=90.0, meter=Meter.parse("3/4"))), live)
     assert (out.meter, out.tempo, out.density, out.osc_port) == ("3/4", 100.0, 0.4, 9000)
+
+
+LIVE = {  # every live setting, set over OSC, to a value that is not its default
+    "tempo": (97.0,), "meter": (3, 4), "mode": ("call",), "generator": ("model",), "temperature": (1.3,),
+    "density": (0.4,), "style": (0.8,), "keylock": (7,),
+    **{f"{p}/{k}": v for p in ("bass", "tenor", "alto", "melody")
+       for k, v in (("mute", (1,)), ("volume", (0.55,)), ("octave", (-2,)), ("channel", (11,)))},
+}
+
+
+def test_config_save_round_trips_every_live_setting(tmp_path, monkeypatch):
+    """Issue 12 item 7: /liveai/config/save dropped key lock, temperature, style blend and each part's
+    mute, volume and octave. Set every writable parameter over OSC, save, start again from the file:
+    every parameter reads back the same."""
+    from liveai.osc_api import PARAMS
+    from tests.test_control import Rig
+    target = tmp_path / "liveai.toml"
+    monkeypatch.setenv("LIVEAI_CONFIG", str(target))
+    writable = {p.name for p in PARAMS if p.writable} - {"transport", "energy"}  # an action; an alias of density
+    assert writable == set(LIVE), "a new live setting: add it to LIVE"
+    rig = Rig(tmp_path)
+    attach_config_save(rig.session, rig.server)
+    for name, args in LIVE.items():
+        rig.send(f"/liveai/{name}", *args)
+    deadline = time.monotonic() + 20
+    while rig.ctl.value("generator") != ("model",) and time.monotonic() < deadline:
+        rig.run(0.05)
+        time.sleep(0.02)
+    assert not rig.errors()
+    before = {name: rig.ctl.value(name) for name in LIVE}
+    rig.send("/liveai/config/save")
+    deadline = time.monotonic() + 10
+    while not rig.replies("/liveai/config/saved") and time.monotonic() < deadline:
+        rig.run(0.01)
+        time.sleep(0.01)
+    assert rig.replies("/liveai/config/saved"), rig.errors()
+    cfg, err = load_or_defaults(target)
+    assert err is None
+    again = Rig(tmp_path, **{f.name: getattr(cfg, f.name) for f in __import__("dataclasses").fields(cfg)})
+    after = {name: again.ctl.value(name) for name in LIVE}
+    wrong = {n: (before[n], after[n]) for n in LIVE if before[n] != after[n]}
+    assert not wrong, f"not restored (live, after restart): {wrong}"
+    assert before["keylock"] == (7,) and before["bass/volume"][0] == pytest.approx(0.55)  # really set

@@ -90,3 +90,39 @@ def test_pd_prints_engine_notes_and_its_controls_drive_tempo_and_mode(tmp_path):
             pd.stop()
         engine.stop(signal.SIGINT)
         watch.close()
+
+
+def _udp_binds(port: int) -> list[str]:
+    """Local addresses (hex, as in /proc/net/udp) of the UDP sockets bound to port."""
+    out = []
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        local = line.split()[1]
+        addr, p = local.split(":")
+        if int(p, 16) == port:
+            out.append(addr)
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/net/udp").exists(), reason="needs /proc/net/udp")
+@pytest.mark.parametrize("ports", ["default", "sent"])
+def test_the_fudi_script_hook_listens_on_localhost_only(tmp_path, ports):
+    """Issue 12 item 10: the FUDI hook drives the controls, so it must not be open to the network
+    (the engine binds 127.0.0.1 and checks --osc-allow; the patch's hook bypassed both)."""
+    hook = 9003 if ports == "default" else free_udp_port()
+    if ports == "default" and _udp_binds(9003):
+        pytest.skip("port 9003 is in use here")
+    args = [] if ports == "default" else ["-send", f"liveai-ports {free_udp_port()} {free_udp_port()} {hook}"]
+    pd = Lines(["pd", "-nogui", "-stderr", "-noaudio", "-nomidi", *args, "-open", str(REPO / "patches" / "liveai.pd")],
+               cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 15
+        while not _udp_binds(hook) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        binds = _udp_binds(hook)
+    finally:
+        pd.proc.send_signal(signal.SIGTERM)
+        try:
+            pd.proc.wait(5)
+        except Exception:
+            pd.proc.kill()
+    assert binds == ["0100007F"], f"FUDI port {hook} bound to {binds} (0100007F is 127.0.0.1)"
