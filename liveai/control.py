@@ -337,7 +337,8 @@ class Control:
             path = path.with_name(f"{path.stem.rsplit('~', 1)[0]}~{n}.mid")
             n += 1
         eng, m = self.engine, self.engine.transport.meter
-        rec = Recorder(self.session.sender, eng.transport.bpm, (m.beats, m.unit), tuple(self.engine.voices))
+        rec = Recorder(self.session.sender, eng.transport.bpm, (m.beats, m.unit),
+                       tuple(dict.fromkeys(v.split(".", 1)[0] for v in self.engine.voices)))
         self.take, self.take_path = rec, path
         eng.on_player.append(rec.player)
         self.session.sender.call_soon(self.session.scheduler.outputs.append, rec)

@@ -70,6 +70,8 @@ class StepContext:
     density: float = 1.0
     velocity: int = 80
     key_lock: int | None = None  # tonic pitch class to force (major/minor decided by listening)
+    chord: object | None = None  # the planned chord at this step (liveai.harmony.chords.ChordSymbol), if planned
+    next_chord: object | None = None  # the planned chord after it, if known
 
     @property
     def steps_per_beat(self) -> int:
