@@ -29,7 +29,9 @@ from liveai.config import DEFAULT_CHANNELS, GENERATORS
 from liveai.engine import MODES
 
 PREFIX = "/liveai"
-PARTS: tuple[str, ...] = tuple(DEFAULT_CHANNELS)  # bass, tenor, alto, melody
+BAND_PARTS: tuple[str, ...] = ("comp", "pad", "arp", "drums")  # the parts only a band style plays (liveai.band)
+PARTS: tuple[str, ...] = tuple(p for p in DEFAULT_CHANNELS if p not in BAND_PARTS)  # bass, tenor, alto, melody
+BAND_STYLES: tuple[str, ...] = ("chorale", "pop", "rock", "ballad", "waltz", "swing", "bossa", "duo")
 DEFAULT_PORT, DEFAULT_OUT_PORT, DEFAULT_OSCQUERY_PORT = 9000, 9001, 9002
 
 
@@ -121,6 +123,20 @@ PARAMS: tuple[Param, ...] = (
               (DEFAULT_CHANNELS[part],)),
         Param(f"{part}/octave", (_i("octaves", -3, 3),), f"Transpose the {part} part by octaves.", (1,)),
     )),
+    Param("band/style", (Arg("s", "name", choices=BAND_STYLES),),
+          "Band style (or its index): the rhythm section that plays the chord plan; chorale is the generator's "
+          "own voices. Not the player's learned profile (/liveai/style).", ("pop",)),
+    Param("band/variation", (_i("variation", 0, 8),),
+          "0: the band's variation follows energy (/liveai/energy, else the player's density and loudness); "
+          "1..n: hold the style's n-th variation (1 is the sparsest). Changes at the next bar.", (2,)),
+    *(p for part in BAND_PARTS for p in (
+        Param(f"{part}/mute", (_i("muted", 0, 1),), f"Mute the band's {part} part (1) or not (0).", (1,)),
+        Param(f"{part}/volume", (_f("gain", 0, 1),), f"Velocity scale of the band's {part} part (0 is silent).", (0.8,)),
+        Param(f"{part}/channel", (_i("channel", 1, 16),), f"MIDI channel of the band's {part} part"
+              + (" (10: General MIDI drums)." if part == "drums" else "."), (DEFAULT_CHANNELS[part],)),
+        *((Param(f"{part}/octave", (_i("octaves", -3, 3),), f"Transpose the band's {part} part by octaves.", (1,)),)
+          if part != "drums" else ()),
+    )),
     Param("position", (Arg("i", "bar", doc="from 1; 0 when stopped"), Arg("i", "beat", doc="from 1; 0 when stopped")),
           "Bar and beat; pushed on every beat to listeners.", (), writable=False),
     Param("key", (Arg("s", "key", doc="e.g. 'D major'; empty when unknown"),), "The key the engine hears.", (),
@@ -149,6 +165,12 @@ def _build() -> tuple[Address, ...]:
                 owner="box"),
         Address(f"{PREFIX}/player/note", (_i("pitch", 0, 127), _i("velocity", 0, 127)),
                 "Play a note into the engine as the player (velocity 0 is its note-off).", example=(60, 90)),
+        Address(f"{PREFIX}/band/fill", (), "The band plays a fill to the end of this bar (or the next, if "
+                "less than half of it is left); the fill ends the phrase."),
+        Address(f"{PREFIX}/band/intro", (), "The band plays its style's intro from the next bar (while stopped: "
+                "the transport starts and the intro plays at once)."),
+        Address(f"{PREFIX}/band/ending", (), "The band plays its style's ending from the next bar, then stops "
+                "until the transport starts again or /liveai/band/intro."),
         Address(f"{PREFIX}/listen", (PORT,), "Listen to every topic below, notes included."),
         Address(f"{PREFIX}/unlisten", (PORT,), "Stop listening to every topic."),
         Address(f"{PREFIX}/listen/notes", (PORT,), "Receive every part's notes (/liveai/bass/note and the rest), as they go out.",
@@ -177,7 +199,7 @@ def _build() -> tuple[Address, ...]:
         Address(f"{PREFIX}/config/saved", (Arg("s", "path"),), "Reply to /liveai/config/save: the file written.",
                 "out", "reply", owner="box"),
     ]
-    for part in PARTS:
+    for part in PARTS + BAND_PARTS:
         t.append(Address(f"{PREFIX}/{part}/note", (_i("pitch", 0, 127), _i("velocity", 0, 127)),
                          f"A {part} note as its MIDI goes out (velocity 0 is its note-off): to every --osc-out "
                          "target and to notes listeners.", "out", "feedback", "notes"))

@@ -174,7 +174,7 @@ class BandGenerator:
             self._ending_pending = False
             self.kind, self.section = "done", None
         elif self._intro_pending and style.intro is not None:
-            self._intro_pending = False
+            self._intro_pending = self._intro_armed = False
             self.kind, self.section, self.sec_start = "intro", style.intro, bar
             self.busy_until = ctx.step + style.intro.bars * spb - 1
         else:
