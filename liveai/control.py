@@ -112,6 +112,7 @@ class Control:
             s[f"{part}/channel"] = lambda x, p=part: eng.set_part(p, channel=x)
         g["band/style"] = lambda: (eng.band.style.name if eng.band is not None else "chorale",)
         s["band/style"] = self._set_band
+        g["band/section"] = lambda: (eng.band.section_name if eng.band is not None else "",)
         g["band/variation"] = lambda: (int(eng.band.variation) if eng.band is not None else 0,)
         s["band/variation"] = lambda i: self._band().set_variation(i)
         g["position"] = self._position

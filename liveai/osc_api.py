@@ -137,6 +137,9 @@ PARAMS: tuple[Param, ...] = (
         *((Param(f"{part}/octave", (_i("octaves", -3, 3),), f"Transpose the band's {part} part by octaves.", (1,)),)
           if part != "drums" else ()),
     )),
+    Param("band/section", (Arg("s", "section", doc="e.g. 'main'; empty with no band"),),
+          "What the band plays now: a variation's name (sparse, main, full), fill, intro, ending or done.", (),
+          writable=False),
     Param("position", (Arg("i", "bar", doc="from 1; 0 when stopped"), Arg("i", "beat", doc="from 1; 0 when stopped")),
           "Bar and beat; pushed on every beat to listeners.", (), writable=False),
     Param("key", (Arg("s", "key", doc="e.g. 'D major'; empty when unknown"),), "The key the engine hears.", (),

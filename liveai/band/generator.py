@@ -118,6 +118,13 @@ class BandGenerator:
         self._crash = False
         self.log: deque[tuple[int, str, str]] = deque(maxlen=512)  # (bar, kind, variation): what played
 
+    @property
+    def section_name(self) -> str:
+        """What plays now: the variation's name in the main groove, else fill, intro, ending, done."""
+        if self.kind == "main" and self.section is not None:
+            return self.section.name
+        return self.kind
+
     def current(self):
         return self.adapter.key, self.chord
 
