@@ -205,8 +205,9 @@ class BandGenerator:
         self.phrase_start = bar + 1
 
     def _mid_bar(self, style: Style, ctx: StepContext) -> None:
-        """Half way through a phrase's last bar: a long note or silence from the player (nothing
-        new for a beat and a half) calls for a fill; so does a fill asked for in the first half."""
+        """Half way through a phrase's last bar: a long note or silence from a player who played in
+        the phrase (nothing new for a beat and a half) calls for a fill; so does a fill asked for in
+        the first half."""
         if self.kind != "main" or style.fill is None:
             return
         n = ctx.bar - self.phrase_start
@@ -214,7 +215,9 @@ class BandGenerator:
             self._start_fill(style, ctx.bar)
         elif (n + 1) % style.phrase_bars == 0:
             last = ctx.player[-1].start_step if ctx.player else None
-            if last is None or ctx.known_until - last >= STEPS_PER_BEAT * 3 // 2:
+            phrase_from = ctx.step - ctx.step_in_bar - (style.phrase_bars - 1) * ctx.steps_per_bar
+            # the player played in this phrase and has held a note or been silent for a beat and a half
+            if last is not None and last >= phrase_from and ctx.known_until - last >= STEPS_PER_BEAT * 3 // 2:
                 self._start_fill(style, ctx.bar)
         if self.kind == "fill":
             self.log.append((ctx.bar, "fill", style.fill.name))
