@@ -168,12 +168,6 @@ def _build() -> tuple[Address, ...]:
                 owner="box"),
         Address(f"{PREFIX}/player/note", (_i("pitch", 0, 127), _i("velocity", 0, 127)),
                 "Play a note into the engine as the player (velocity 0 is its note-off).", example=(60, 90)),
-        Address(f"{PREFIX}/band/fill", (), "The band plays a fill to the end of this bar (or the next, if "
-                "less than half of it is left); the fill ends the phrase."),
-        Address(f"{PREFIX}/band/intro", (), "The band plays its style's intro from the next bar (while stopped: "
-                "the transport starts and the intro plays at once)."),
-        Address(f"{PREFIX}/band/ending", (), "The band plays its style's ending from the next bar, then stops "
-                "until the transport starts again or /liveai/band/intro."),
         Address(f"{PREFIX}/listen", (PORT,), "Listen to every topic below, notes included."),
         Address(f"{PREFIX}/unlisten", (PORT,), "Stop listening to every topic."),
         Address(f"{PREFIX}/listen/notes", (PORT,), "Receive every part's notes (/liveai/bass/note and the rest), as they go out.",
@@ -190,6 +184,14 @@ def _build() -> tuple[Address, ...]:
                          verb="listen", topic=p.name))
         t.append(Address(f"{PREFIX}/unlisten/{p.name}", (PORT,), f"Stop pushing {p.path}.", verb="unlisten",
                          topic=p.name))
+    t += [  # the band's actions (after /liveai/band/style, which they need)
+        Address(f"{PREFIX}/band/fill", (), "The band plays a fill to the end of this bar (or the next, if "
+                "less than half of it is left); the fill ends the phrase."),
+        Address(f"{PREFIX}/band/intro", (), "The band plays its style's intro from the next bar (while stopped: "
+                "the transport starts and the intro plays at once)."),
+        Address(f"{PREFIX}/band/ending", (), "The band plays its style's ending from the next bar, then stops "
+                "until the transport starts again or /liveai/band/intro."),
+    ]
     t += [
         Address(f"{PREFIX}/pong", (), "Reply to /liveai/ping.", "out", "reply"),
         Address(f"{PREFIX}/status/reply", (_i("running", 0, 1), Arg("i", "bar"), Arg("i", "beat"), _f("tempo", 20, 400),

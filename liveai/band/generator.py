@@ -80,6 +80,8 @@ class BandGenerator:
             raise StyleError(f"style {style.name!r} has no band parts (the generator's own voices play it)")
         self.style = style
         self._fallback: Style | None = None
+        if hasattr(self, "kind"):  # playing: the new style's groove starts at the next step
+            self.kind, self.section = "", None
         self.engine_swing = style.engine_swing  # the engine swings the band by this (0 straight, 1 triplet)
 
     def set_energy(self, energy: float | None) -> None:
@@ -277,6 +279,9 @@ class BandGenerator:
             if part == "drums.crash" and self._crash and pos == 0:
                 cell = "X"  # the downbeat after a fill
             spec = style.parts.get("drums" if part.startswith("drums.") else part)
+            if spec is None and not part.startswith("drums."):  # a part this style does not have
+                out.update({v: REST for v in voices if ctx.sounding.get(v) is not None})
+                continue
             drum_note = style.drum_map.get(part[6:], 0) if part.startswith("drums.") else 0
             hit = render_part(part, cell, idx, cells, chord, next_chord, spec, prev, pos == 0, pos % beat == 0,
                               ctx.velocity, scale, self.rng, drum_note, left)
