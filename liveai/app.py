@@ -20,7 +20,8 @@ import mido
 
 from liveai.clock import Clock, RealtimeClock, SimClock
 from liveai.config import Config
-from liveai.engine import Engine, EngineSettings, PartMix
+from liveai.band.generator import make_band
+from liveai.engine import Engine, EngineSettings, PartMix, part_of
 from liveai.harmony.planner import PlannerSettings
 from liveai.generators import make_generator
 from liveai.generators.rules import RulesAccompanist
@@ -123,10 +124,13 @@ def build_session(cfg: Config, control: Clock, sender: Clock, outputs: list[Outp
     scheduler = Scheduler(sender, [*outputs, sink])
     engine = Engine(control, scheduler, generator, fallback, settings_from(cfg))
     add_modes(engine, cfg)
+    band = make_band(getattr(cfg, "band", None), cfg.seed)
+    if band is not None:
+        engine.set_band(band)
     recorder = None
     if record:
         m = Meter.parse(cfg.meter)
-        recorder = Recorder(sender, cfg.tempo, (m.beats, m.unit), engine.voices)
+        recorder = Recorder(sender, cfg.tempo, (m.beats, m.unit), tuple(dict.fromkeys(map(part_of, engine.voices))))
         scheduler.outputs.append(recorder)
         engine.on_player.append(recorder.player)
     return Session(cfg, control, sender, engine, scheduler, recorder, sink)

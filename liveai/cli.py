@@ -55,6 +55,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--humanize-velocity", dest="humanize_velocity", type=float, help="velocity variation (default 0: off)")
     p.add_argument("--swing", type=float, help="swing of off-beat 8ths, 0..1 (default 0)")
     p.add_argument("--style", help="a style profile made by `liveai learn`")
+    p.add_argument("--band", help="band style: chorale (default: the generator's voices), pop, rock, ballad, waltz, "
+                   "swing, bossa, duo (`liveai bands`), or a .toml style file of your own")
     p.add_argument("--style-blend", dest="style_blend", type=float, help="how much answers follow the style memory, 0..1 (default 0.3)")
     p.add_argument("--call-gap", dest="call_gap_beats", type=float, help="beats of silence that end a call (default 1)")
     p.add_argument("--answer-max-bars", dest="answer_max_bars", type=int, help="longest answer in bars (default 4)")
@@ -121,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     from liveai.box.service import add_parser as add_service_parser
     add_service_parser(sub)
 
+    sub.add_parser("bands", help="list the built-in band styles", description="List the built-in band styles (--band NAME).")
+
     learn = sub.add_parser("learn", help="build a style profile from your own MIDI files",
                            description="Learn the interval and rhythm style of MIDI files (no torch needed).")
     learn.add_argument("paths", nargs="+", help="MIDI files or directories of them")
@@ -180,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             return service_main(args)
         if args.cmd == "learn":
             return cmd_learn(args)
+        if args.cmd == "bands":
+            return cmd_bands(args)
         return cmd_run(args)
     except (ConfigError, ValueError, LookupError, RuntimeError) as e:
         print(f"liveai: error: {e}", file=sys.stderr)
@@ -192,6 +198,15 @@ def cmd_learn(args: argparse.Namespace) -> int:
     mem = learn_files(args.paths)
     mem.save(args.out)
     print(f"learned {mem.n_symbols} notes in {time.perf_counter() - t0:.2f} s; wrote {args.out}")
+    return 0
+
+
+def cmd_bands(args: argparse.Namespace) -> int:
+    from liveai.band.style import builtin_names, load_style
+    for name in builtin_names():
+        s = load_style(name)
+        print(f"{name:8s} {', '.join(s.meters):9s} {s.description}")
+    print("(--band NAME, or --band path/to/style.toml for your own; see the README's \"Band styles\")")
     return 0
 
 

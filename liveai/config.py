@@ -12,7 +12,7 @@ from liveai.engine import MODES, check_mode
 from liveai.transport import Meter, check_tempo
 
 GENERATORS = ("model", "rules")
-DEFAULT_CHANNELS = {"bass": 2, "tenor": 3, "alto": 4, "melody": 5}
+DEFAULT_CHANNELS = {"bass": 2, "tenor": 3, "alto": 4, "melody": 5, "comp": 6, "pad": 7, "arp": 8, "drums": 10}
 
 
 class ConfigError(ValueError):
@@ -57,6 +57,7 @@ class Config:
     humanize_velocity: float = 0.0
     swing: float = 0.0
     style: str | None = None  # a profile made by `liveai learn`
+    band: str | None = None  # band style: a built-in name (liveai bands) or a .toml file; None/chorale: the generator's voices
     style_blend: float = 0.3
     call_gap_beats: float = 1.0
     answer_max_bars: int = 4
@@ -158,6 +159,14 @@ class Config:
             raise ConfigError("humanize_ms must be 0..50 and humanize_velocity 0..40")
         if not (0.25 <= self.call_gap_beats <= 8 and 1 <= self.answer_max_bars <= 16):
             raise ConfigError("call_gap_beats must be 0.25..8 and answer_max_bars 1..16")
+        if self.band is not None:
+            from liveai.band.style import StyleError, load_style
+            if not isinstance(self.band, str):
+                raise ConfigError(f"band must be a style name or a .toml path, not {self.band!r}")
+            try:
+                load_style(self.band)
+            except StyleError as e:
+                raise ConfigError(str(e)) from None
         for pat in (self.auto_in, self.auto_out):
             if pat is not None:
                 try:

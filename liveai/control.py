@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import mido
 
 from liveai.engine import PartMix
-from liveai.osc_api import ADDRESSES, PARAMS, PARTS, TABLE, TOPICS
+from liveai.osc_api import ADDRESSES, BAND_PARTS, PARAMS, PARTS, TABLE, TOPICS
 from liveai.osc_io import OscOutput, OscServer
 from liveai.recorder import Recorder, session_filename
 from liveai.takes import Journal, check_folder, save_take, start_journal
@@ -101,6 +101,22 @@ class Control:
             s[f"{part}/octave"] = lambda x, p=part: eng.set_part(p, octave=x)
             g[f"{part}/channel"] = lambda p=part: (int(eng.settings.channels.get(p, 1)),)
             s[f"{part}/channel"] = lambda x, p=part: eng.set_part(p, channel=x)
+        for part in BAND_PARTS:
+            mix = lambda p=part: eng.settings.mix.get(p) or PartMix()
+            g[f"{part}/mute"] = lambda m=mix: (int(m().mute),)
+            s[f"{part}/mute"] = lambda x, p=part: eng.set_part(p, mute=bool(x))
+            g[f"{part}/volume"] = lambda m=mix: (float(m().volume),)
+            s[f"{part}/volume"] = lambda x, p=part: eng.set_part(p, volume=x)
+            if part != "drums":
+                g[f"{part}/octave"] = lambda m=mix: (int(m().octave),)
+                s[f"{part}/octave"] = lambda x, p=part: eng.set_part(p, octave=x)
+            g[f"{part}/channel"] = lambda p=part: (int(eng.settings.channels.get(p, 1)),)
+            s[f"{part}/channel"] = lambda x, p=part: eng.set_part(p, channel=x)
+        g["band/style"] = lambda: (eng.band.style.name if eng.band is not None else "chorale",)
+        s["band/style"] = self._set_band
+        g["band/section"] = lambda: (eng.band.section_name if eng.band is not None else "",)
+        g["band/variation"] = lambda: (int(eng.band.variation) if eng.band is not None else 0,)
+        s["band/variation"] = lambda i: self._band().set_variation(i)
         g["position"] = self._position
         g["key"] = lambda: (str(eng.status().get("key", "")),)
         g["chord"] = lambda: (str(eng.status().get("chord", "")),)
@@ -140,6 +156,32 @@ class Control:
             for attr in ("blend", "style_blend"):
                 if hasattr(gen, attr):
                     setattr(gen, attr, x)
+
+    def _band(self):
+        if self.engine.band is None:
+            raise ValueError("no band is playing (the chorale style); choose one with /liveai/band/style")
+        return self.engine.band
+
+    def _set_band(self, name: str) -> None:
+        """Switch the band style: a running band keeps its place in the song and changes at the
+        next bar; from or to chorale the accompaniment changes at the next step."""
+        from liveai.band import BandGenerator, load_style
+        style = load_style(name)
+        eng = self.engine
+        if style.chorale:
+            eng.set_band(None)
+        elif eng.band is not None:
+            eng.band.set_style(style)
+        else:
+            band = BandGenerator(style, seed=self.session.cfg.seed)
+            if hasattr(eng, "_energy_velocity"):  # /liveai/energy was set: the band follows it too
+                band.set_energy(eng.settings.density)
+            eng.set_band(band)
+
+    def _band_intro(self) -> None:
+        self._band().request_intro()
+        if not self.engine.running:
+            self.engine.start()
 
     def _set_generator(self, name: str, dest: Dest) -> None:
         """Build the generator off the engine loop (a model loads for a while), then swap it in."""
@@ -254,6 +296,9 @@ class Control:
         on("/liveai/start", lambda a, d: self.post(d, "/liveai/start", self._set, "transport", (1,)))
         on("/liveai/stop", lambda a, d: self.post(d, "/liveai/stop", self._set, "transport", (0,)))
         on("/liveai/panic", lambda a, d: self.post(d, "/liveai/panic", eng.panic))
+        on("/liveai/band/fill", lambda a, d: self.post(d, "/liveai/band/fill", lambda: self._band().request_fill()))
+        on("/liveai/band/intro", lambda a, d: self.post(d, "/liveai/band/intro", self._band_intro))
+        on("/liveai/band/ending", lambda a, d: self.post(d, "/liveai/band/ending", lambda: self._band().request_ending()))
         on("/liveai/tap", lambda a, d, now=self.clock.now: self.post(d, "/liveai/tap", eng.tap, now()))
         on("/liveai/record/start", lambda a, d: self.post(d, "/liveai/record/start", self.record_start, a[0] if a else ""))
         on("/liveai/record/stop", lambda a, d: self.post(d, "/liveai/record/stop", self.record_stop, d))
@@ -340,7 +385,8 @@ class Control:
             path = path.with_name(f"{path.stem.rsplit('~', 1)[0]}~{n}.mid")
             n += 1
         eng, m = self.engine, self.engine.transport.meter
-        rec = Recorder(self.session.sender, eng.transport.bpm, (m.beats, m.unit), tuple(self.engine.voices))
+        rec = Recorder(self.session.sender, eng.transport.bpm, (m.beats, m.unit),
+                       tuple(dict.fromkeys(v.split(".", 1)[0] for v in self.engine.voices)))
         self.take, self.take_path = rec, path
         self.journal = start_journal(rec, path)
         eng.on_player.append(rec.player)

@@ -98,6 +98,8 @@ class Engine:
         self.add_mode("accompany", generator, fallback)
         self.primary, self.fallback = self.modes["accompany"]
         self.voices = tuple(generator.voices)
+        self.band: Any = None  # liveai.band.BandGenerator while a band style plays (None: the generator's voices)
+        self._plain: tuple[Generator, Generator] | None = None  # the accompany pair a band replaces
         self.harmonizer: Any = None  # liveai.modes.Harmonizer, for the reactive harmonize mode
         self._harmony: dict[int, list[OutEvent]] = {}
         self.input_map: Callable[[mido.Message], list[mido.Message]] | None = None
@@ -360,6 +362,8 @@ class Engine:
             raise ValueError(f"energy must be 0..1, not {energy}")
         self.settings.density = energy
         self._energy_velocity = 40 + 80 * energy
+        if self.band is not None:
+            self.band.set_energy(energy)
 
     def shutdown(self) -> None:
         """Final stop: nothing left sounding, outputs closed. Call once the sender loop is stopped
@@ -480,7 +484,7 @@ class Engine:
                 continue
             prev = self._emitted.pop(v, None)
             if prev is not None:
-                offs.append(OutEvent.note_off(prev[0], prev[1], v))
+                offs.append(OutEvent.note_off(prev[0], prev[1], part_of(v)))
             if act.kind == "note":
                 on = self._part_note(v, act.pitch, act.velocity)
                 if on is not None:
@@ -509,13 +513,15 @@ class Engine:
 
     def _part_note(self, part: str, pitch: int, velocity: int) -> OutEvent | None:
         """The note-on a part really sends: its channel, octave and volume; None when muted."""
+        part = part_of(part)  # a band voice ("comp.2", "drums.kick") plays on its part's channel
         mix = self.settings.mix.get(part)
         ch = self.settings.channels.get(part, 1) - 1
         if mix is not None:
             velocity = int(round(velocity * mix.volume))
             if mix.mute or velocity < 1:
                 return None
-            pitch += 12 * mix.octave
+            if part != "drums":  # a drum note is an instrument, not a pitch
+                pitch += 12 * mix.octave
             while pitch > 127:
                 pitch -= 12
             while pitch < 0:
@@ -556,23 +562,53 @@ class Engine:
         self.start(t)
 
     def set_generator(self, generator: Generator) -> None:
-        """Swap the accompany mode's generator; its rules fallback stays (rules: the fallback itself)."""
-        _, fallback = self.modes["accompany"]
+        """Swap the accompany mode's generator; its rules fallback stays (rules: the fallback itself).
+        While a band style plays, the swap waits for the band to stop (the chorale style)."""
+        _, fallback = self._plain or self.modes["accompany"]
         if generator.name == fallback.name:
             generator = fallback
-        self.add_mode("accompany", generator, fallback)
         generator.reset()
+        if self.band is not None:
+            self._plain = (generator, fallback)
+            return
+        self.add_mode("accompany", generator, fallback)
         if self.settings.mode == "accompany":
             self.primary = generator
+
+    def set_band(self, band: Any) -> None:
+        """Play a band style (a liveai.band.BandGenerator) in accompany mode instead of the
+        generator's voices, or None to go back to them (the chorale style). The band is its own
+        fallback: it is pure and fast, so it never misses a step."""
+        if band is self.band:
+            return
+        if self._plain is None:
+            self._plain = self.modes["accompany"]
+        pair = (band, band) if band is not None else self._plain
+        self.band = band
+        if band is None:
+            self._plain = None
+        self.add_mode("accompany", *pair)
+        if self.settings.mode == "accompany":
+            if self.running:
+                self.release_all()
+            self._run += 1
+            self.primary, self.fallback = pair
+            self.voices = tuple(self.primary.voices)
+            self._sounding = {v: None for v in self.voices}
+            self._history.clear()
+            self._reset_generators()
 
     def _feel(self, step: int) -> float:
         """Swing: off-beat 8ths (or 16ths) late by up to a third of their pair (a triplet feel)."""
         s = self.settings
-        if s.swing <= 0:
+        swing = s.swing
+        if swing <= 0 and self.band is not None and self.settings.mode == "accompany":
+            swing = getattr(self.band, "engine_swing", 0.0)  # the band style's own swing
+        if swing <= 0:
             return 0.0
         u = s.swing_unit
         if (step // u) % 2 == 1 and step % u == 0:
-            return s.swing * (2 * u / 3 - u / 2) * 2 * self.transport.step_seconds
+            return swing * (2 * u / 3 - u / 2) * 2 * self.transport.step_seconds
         return 0.0
 
     def _humanized(self, when: float, offs: list[OutEvent], ons: list[OutEvent]) -> None:
@@ -621,6 +657,11 @@ class Engine:
                 "key": str(key) if key else "", "chord": str(chord) if chord else "",
                 "next_chord": str(nxt) if nxt else "", "chord_source": plan.source if plan else "",
                 "corrections": self.planner.corrections}
+
+
+def part_of(voice: str) -> str:
+    """The part (channel, mix, track) a voice plays in: 'comp.2' -> 'comp'; 'bass' -> 'bass'."""
+    return voice.split(".", 1)[0]
 
 
 def check_plan(plan: Any, voices: tuple[str, ...]) -> str:

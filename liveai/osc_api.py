@@ -29,7 +29,9 @@ from liveai.config import DEFAULT_CHANNELS, GENERATORS
 from liveai.engine import MODES
 
 PREFIX = "/liveai"
-PARTS: tuple[str, ...] = tuple(DEFAULT_CHANNELS)  # bass, tenor, alto, melody
+BAND_PARTS: tuple[str, ...] = ("comp", "pad", "arp", "drums")  # the parts only a band style plays (liveai.band)
+PARTS: tuple[str, ...] = tuple(p for p in DEFAULT_CHANNELS if p not in BAND_PARTS)  # bass, tenor, alto, melody
+BAND_STYLES: tuple[str, ...] = ("chorale", "pop", "rock", "ballad", "waltz", "swing", "bossa", "duo")
 DEFAULT_PORT, DEFAULT_OUT_PORT, DEFAULT_OSCQUERY_PORT = 9000, 9001, 9002
 
 
@@ -121,6 +123,23 @@ PARAMS: tuple[Param, ...] = (
               (DEFAULT_CHANNELS[part],)),
         Param(f"{part}/octave", (_i("octaves", -3, 3),), f"Transpose the {part} part by octaves.", (1,)),
     )),
+    Param("band/style", (Arg("s", "name", choices=BAND_STYLES),),
+          "Band style (or its index): the rhythm section that plays the chord plan; chorale is the generator's "
+          "own voices. Not the player's learned profile (/liveai/style).", ("pop",)),
+    Param("band/variation", (_i("variation", 0, 8),),
+          "0: the band's variation follows energy (/liveai/energy, else the player's density and loudness); "
+          "1..n: hold the style's n-th variation (1 is the sparsest). Changes at the next bar.", (2,)),
+    *(p for part in BAND_PARTS for p in (
+        Param(f"{part}/mute", (_i("muted", 0, 1),), f"Mute the band's {part} part (1) or not (0).", (1,)),
+        Param(f"{part}/volume", (_f("gain", 0, 1),), f"Velocity scale of the band's {part} part (0 is silent).", (0.8,)),
+        Param(f"{part}/channel", (_i("channel", 1, 16),), f"MIDI channel of the band's {part} part"
+              + (" (10: General MIDI drums)." if part == "drums" else "."), (DEFAULT_CHANNELS[part],)),
+        *((Param(f"{part}/octave", (_i("octaves", -3, 3),), f"Transpose the band's {part} part by octaves.", (1,)),)
+          if part != "drums" else ()),
+    )),
+    Param("band/section", (Arg("s", "section", doc="e.g. 'main'; empty with no band"),),
+          "What the band plays now: a variation's name (sparse, main, full), fill, intro, ending or done.", (),
+          writable=False),
     Param("position", (Arg("i", "bar", doc="from 1; 0 when stopped"), Arg("i", "beat", doc="from 1; 0 when stopped")),
           "Bar and beat; pushed on every beat to listeners.", (), writable=False),
     Param("key", (Arg("s", "key", doc="e.g. 'D major'; empty when unknown"),), "The key the engine hears.", (),
@@ -165,6 +184,14 @@ def _build() -> tuple[Address, ...]:
                          verb="listen", topic=p.name))
         t.append(Address(f"{PREFIX}/unlisten/{p.name}", (PORT,), f"Stop pushing {p.path}.", verb="unlisten",
                          topic=p.name))
+    t += [  # the band's actions (after /liveai/band/style, which they need)
+        Address(f"{PREFIX}/band/fill", (), "The band plays a fill to the end of this bar (or the next, if "
+                "less than half of it is left); the fill ends the phrase."),
+        Address(f"{PREFIX}/band/intro", (), "The band plays its style's intro from the next bar (while stopped: "
+                "the transport starts and the intro plays at once)."),
+        Address(f"{PREFIX}/band/ending", (), "The band plays its style's ending from the next bar, then stops "
+                "until the transport starts again or /liveai/band/intro."),
+    ]
     t += [
         Address(f"{PREFIX}/pong", (), "Reply to /liveai/ping.", "out", "reply"),
         Address(f"{PREFIX}/status/reply", (_i("running", 0, 1), Arg("i", "bar"), Arg("i", "beat"), _f("tempo", 20, 400),
@@ -177,7 +204,7 @@ def _build() -> tuple[Address, ...]:
         Address(f"{PREFIX}/config/saved", (Arg("s", "path"),), "Reply to /liveai/config/save: the file written.",
                 "out", "reply", owner="box"),
     ]
-    for part in PARTS:
+    for part in PARTS + BAND_PARTS:
         t.append(Address(f"{PREFIX}/{part}/note", (_i("pitch", 0, 127), _i("velocity", 0, 127)),
                          f"A {part} note as its MIDI goes out (velocity 0 is its note-off): to every --osc-out "
                          "target and to notes listeners.", "out", "feedback", "notes"))

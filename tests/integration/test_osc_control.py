@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from liveai.osc_api import ADDRESSES, PARTS, TABLE
+from liveai.osc_api import ADDRESSES, BAND_PARTS, PARTS, TABLE
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -185,6 +185,21 @@ def test_oscsend_and_oscdump_walk_every_address(engine):
                 seen("/liveai/status/reply", start=mark)
             elif a.path == "/liveai/config/save":
                 seen("/liveai/config/saved", start=mark)
+        # a band style: its parts' notes come back too (the walk's examples muted them: unmute)
+        mark = len(dump.lines)
+        for part in BAND_PARTS:
+            send(f"/liveai/{part}/mute", 0, types="i")
+        send("/liveai/mode", "accompany", types="s")
+        send("/liveai/listen/notes", d, types="i")  # the walk ended with unlisten
+        for style in ("ballad", "pop"):  # ballad has the arpeggio (after the intro the walk asked for), pop the comp
+            send("/liveai/band/style", style, types="s")
+            for k in range(16 if style == "ballad" else 8):
+                pitch = (62, 66, 69, 66)[k % 4]
+                send("/liveai/player/note", pitch, 90, types="ii")
+                time.sleep(0.12)
+                send("/liveai/player/note", pitch, 0, types="ii")
+        got = {dump_address(s) for s in dump.lines[mark:]}
+        assert {f"/liveai/{part}/note" for part in BAND_PARTS} <= got, got
         # a bad value: /liveai/error to the port this host named, nothing else changes
         mark = len(dump.lines)
         send("/liveai/tempo", 999.0, types="f")

@@ -1,0 +1,93 @@
+"""Style files: every built-in parses; a user's file from the README works; malformed files get
+errors that name the style, the field path and the line."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from liveai.band.style import StyleError, builtin_names, load_style, parse_grid, parse_style
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_every_builtin_style_parses_and_plays_4_4_and_3_4_or_names_a_fallback():
+    names = builtin_names()
+    assert names[:8] == ["chorale", "pop", "rock", "ballad", "waltz", "swing", "bossa", "duo"]
+    for n in names:
+        s = load_style(n)
+        assert s.description
+        if s.chorale:
+            continue
+        assert len(s.variations) >= 2 and s.variations[0].energy < s.variations[-1].energy
+        for m in ("4/4", "3/4"):
+            if m not in s.meters:
+                assert s.fallback and m in load_style(s.fallback).meters, (n, m)
+                assert "only" in s.description  # a 4/4-only style says so
+
+
+def test_grid_cells_are_16ths_8ths_or_quarters():
+    assert parse_grid("x..x ..x.", "4/4", 1, set("x.")).size == 2
+    assert parse_grid("x...|x...|x...|x...", "4/4", 1, set("x.")).size == 1
+    assert parse_grid("x.x", "3/4", 1, set("x.")).size == 4
+    with pytest.raises(ValueError, match="has 7 cells"):
+        parse_grid("x......", "4/4", 1, set("x."))
+
+
+def readme_style() -> str:
+    text = README.read_text()
+    m = re.search(r"```toml\n(# my-band\.toml.*?)```", text, re.S)
+    assert m, "the README has a style file example starting with '# my-band.toml'"
+    return m.group(1)
+
+
+def test_the_readme_style_file_loads(tmp_path):
+    p = tmp_path / "my-band.toml"
+    p.write_text(readme_style())
+    s = load_style(str(p))
+    assert s.name == "my-band" and {"bass", "comp"} <= set(s.parts)
+    assert s.variations[0].grid("drums.kick", "4/4") is not None
+
+
+GOOD = """
+name = "t"
+meters = ["4/4"]
+[parts.bass]
+range = [28, 52]
+[variations.sparse]
+bass = { "4/4" = "R-------" }
+[variations.full]
+energy = 0.7
+bass = { "4/4" = "R-5-R-5-" }
+"""
+
+
+@pytest.mark.parametrize("bad, field, line, why", [
+    (GOOD.replace('"R-5-R-5-"', '"R-5-R-5"'), r"variations\.full\.bass\[4/4\]", 10, "has 7 cells"),
+    (GOOD.replace("range = [28, 52]", 'range = [28, 30]'), r"parts\.bass\.range", 5, "narrower than an octave"),
+    (GOOD.replace('energy = 0.7', 'energy = "high"'), r"variations\.full\.energy", 9, "expects a number"),
+    (GOOD.replace('"R-5-R-5-"', '"R-5-Q-5-"'), r"variations\.full\.bass\[4/4\]", 10, "not a grid symbol"),
+    (GOOD + '\n[variations.full.drums]\ncowbel = { "4/4" = "x......." }\n', r"variations\.full\.drums\.cowbel", 13,
+     "unknown drum instrument"),
+])
+def test_malformed_style_files_get_clear_errors(bad, field, line, why):
+    with pytest.raises(StyleError) as e:
+        parse_style(bad, "t")
+    msg = str(e.value)
+    assert msg.startswith("style 't': ")
+    assert re.search(field, msg), msg
+    assert f"(line {line})" in msg, msg
+    assert why in msg, msg
+
+
+def test_toml_syntax_errors_name_the_line():
+    with pytest.raises(StyleError, match=r"style 't': not valid TOML: .*line 3"):
+        parse_style('name = "t"\nmeters = ["4/4"]\n[parts.bass\n', "t")
+
+
+def test_unknown_names_and_missing_files_are_clear(tmp_path):
+    with pytest.raises(StyleError, match="unknown band style 'polka'; built-in: chorale, pop"):
+        load_style("polka")
+    with pytest.raises(StyleError, match="does not exist"):
+        load_style(str(tmp_path / "none.toml"))
