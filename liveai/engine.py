@@ -20,6 +20,7 @@ import mido
 from liveai.clock import Clock, Timer
 from liveai.generators.base import HOLD, LOOKAHEAD_STEPS, Generator, PlayerNote, StepContext, StepPlan, visible_player
 from liveai.harmony.planner import HarmonyPlanner, PlannerSettings
+from liveai.harmony.voicing import revoice
 from liveai.output import OutEvent
 from liveai.scheduler import Scheduler
 from liveai.transport import Meter, Transport, check_tempo
@@ -226,6 +227,8 @@ class Engine:
             self._note_off(msg, t)
         self._open[msg.note] = len(self._player)
         self._player.append(PlayerNote(msg.note, msg.velocity, step, None, t))
+        if self.settings.mode == "accompany":
+            self._hear_chord(t)
         self._last_note_on = t
         if self.tempo_follower is not None and self.settings.follow_tempo:
             self._follow(t)
@@ -234,6 +237,73 @@ class Engine:
             drop = len(self._player) - 512
             self._player = self._player[drop:]
             self._open = {p: i - drop for p, i in self._open.items() if i >= drop}
+
+    def _hear_chord(self, t: float, min_notes: int = 3) -> None:
+        """The player just struck notes: if they make a chord that changes the harmony, the band
+        changes to it at once (voices that do not fit move now), as an arranger keyboard does; the
+        plan follows it from the next step. A dyad waits for the chord window (the rest of the
+        chord may be on its way)."""
+        step = max(0, round(self.transport.step_at(t)))
+        chord = self.planner.hear(self._player[-PLAYER_WINDOW:], step, min_notes)
+        if chord is None and min_notes > 2 and self.primary.name != "rules":
+            chord = self.planner.hear_melody(self._player[-PLAYER_WINDOW:], step, self.transport.steps_per_bar)
+        if chord is None:
+            if min_notes > 2:
+                self.clock.call_at(t + self.settings.harmony.chord_window_s, self._if_current,
+                                   self._run, self._hear_chord, t, 2)
+            return
+        moves = revoice(self._sounding, chord)
+        if moves and self._amend_step(moves):
+            return
+        evs: list[OutEvent] = []
+        vel = self._velocity()
+        for v, pitch in moves.items():
+            prev = self._emitted.pop(v, None)
+            if prev is not None:
+                evs.append(OutEvent.note_off(prev[0], prev[1], part_of(v)))
+            on = self._part_note(v, pitch, vel)
+            if on is not None:
+                evs.append(on)
+                self._emitted[v] = (on.channel, on.data1)
+            self._sounding[v] = pitch
+        if evs:
+            now = max([self.clock.now()] + [self._floor.get(part_of(v), 0.0) for v in moves])
+            for v in moves:
+                self._floor[part_of(v)] = now
+            self.scheduler.at(now, evs)
+
+    def _amend_step(self, moves: dict[str, int]) -> bool:
+        """Move voices to a chord struck just before (or at) the step whose events the sender has
+        not sent yet: those events are rewritten, so the planned chord never sounds (no flam)."""
+        pend = getattr(self, "_pending_step", None)
+        if pend is None or pend[0] < self.clock.now():
+            return False
+        when, pending, offs, on_of = pend
+        vel = self._velocity()
+        on_of = dict(on_of)
+        extra_offs: list[OutEvent] = []
+        for v, pitch in moves.items():
+            on = self._part_note(v, pitch, vel)
+            if v not in on_of:  # a held note: it ends now, at the step
+                prev = self._emitted.get(v)
+                if prev is not None:
+                    extra_offs.append(OutEvent.note_off(prev[0], prev[1], part_of(v)))
+            if on is None:
+                on_of.pop(v, None)
+            else:
+                on_of[v] = on
+        events = offs + extra_offs + list(on_of.values())
+        if not pending.amend(events):
+            return False
+        for v, pitch in moves.items():
+            on = on_of.get(v)
+            if on is not None:
+                self._emitted[v] = (on.channel, on.data1)
+            else:
+                self._emitted.pop(v, None)
+            self._sounding[v] = pitch
+        self._pending_step = (when, pending, offs + extra_offs, on_of)
+        return True
 
     def _note_off(self, msg: mido.Message, t: float) -> None:
         i = self._open.pop(msg.note, None)
@@ -477,8 +547,16 @@ class Engine:
         else:
             self.stats.fallback_steps += 1
         full = {v: plan.get(v, HOLD) for v in self.voices}
+        heard = self.planner.chord
+        if self.planner.source in ("played", "corrected") and heard is not None and heard != ctx.chord:
+            # a chord the player struck after this step was planned: nothing from the old plan
+            # that clashes with it may sound (the voices were already moved to it)
+            pcs = set(heard.pcs)
+            full = {v: (HOLD if a.kind == "note" and a.pitch % 12 not in pcs and not v.startswith("drums")
+                        else a) for v, a in full.items()}
         offs: list[OutEvent] = []
         ons: list[OutEvent] = []
+        on_of: dict[str, OutEvent] = {}  # voice -> its note-on this step (a chord struck now may amend it)
         for v, act in full.items():
             if act.kind == "hold":
                 continue
@@ -489,6 +567,7 @@ class Engine:
                 on = self._part_note(v, act.pitch, act.velocity)
                 if on is not None:
                     ons.append(on)
+                    on_of[v] = on
                     self._emitted[v] = (on.channel, on.data1)
                 self._sounding[v] = act.pitch
             else:
@@ -502,7 +581,7 @@ class Engine:
             else:
                 for ev in offs + ons:
                     self._floor[ev.part] = when
-                self.scheduler.at(when, offs + ons)
+                self._pending_step = (when, self.scheduler.at_amendable(when, offs + ons), offs, on_of)
         self._history.append(full)
         if self.primary is not self.fallback:
             self.clock.run_worker(lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))

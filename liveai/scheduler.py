@@ -7,6 +7,8 @@ Scheduler runs on the engine's SimClock.
 """
 from __future__ import annotations
 
+import threading
+
 import logging
 from collections import deque
 from typing import Callable, Iterable, Sequence
@@ -15,6 +17,25 @@ from liveai.clock import Clock, Timer
 from liveai.output import NoteTracker, OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
+
+
+class PendingEvents:
+    """Events handed to the sender that may be amended until it sends them (amend() tells which)."""
+
+    __slots__ = ("events", "sent", "lock")
+
+    def __init__(self, events: list[OutEvent]) -> None:
+        self.events = events
+        self.sent = False
+        self.lock = threading.Lock()
+
+    def amend(self, events: list[OutEvent]) -> bool:
+        """Replace the events if they have not been sent yet; False if it is too late."""
+        with self.lock:
+            if self.sent:
+                return False
+            self.events = events
+            return True
 
 
 class Scheduler:
@@ -47,6 +68,24 @@ class Scheduler:
         t = self.clock.call_at(when, self._emit, events, when)
         self._pending.add(t)
         return t
+
+    def at_amendable(self, when: float, events: Sequence[OutEvent]) -> "PendingEvents":
+        """As at(), but the engine may still amend the events until the sender takes them (a chord
+        the player strikes just before the step replaces what was planned, with no flam)."""
+        p = PendingEvents(list(events))
+        if self.early:  # per-output offsets: handed on at the earliest send, not amendable
+            p.sent = True
+            self._at_early(when, events)
+            return p
+        t = self.clock.call_at(when, self._emit_pending, p, when)
+        self._pending.add(t)
+        return p
+
+    def _emit_pending(self, p: "PendingEvents", when: float) -> None:
+        with p.lock:
+            p.sent = True
+            events = p.events
+        self._emit(events, when)
 
     def _at_early(self, when: float, events: Sequence[OutEvent]) -> Timer:
         """What is sounding is decided once, at the earliest send; each output then gets the

@@ -81,9 +81,14 @@ def tune_case(tune: AnnotatedTune, variant: str = "melody") -> Case:
 # --------------------------------------------------------------------------- the demo CLI
 
 def demo_command(inp: str | Path, out: str | Path, generator: str = "model", seed: int = 1) -> list[str]:
+    """generator: a generator name, optionally followed by more demo flags ("model --model X.onnx
+    --harmonic-rhythm beat"), so candidates can be compared side by side."""
+    import shlex
+    name, *extra = shlex.split(generator)
     cmd = [sys.executable, "-m", "liveai", "demo", "--fast", "--input", str(inp), "--seed", str(seed), "--out", str(out)]
-    if generator != "model":
-        cmd += ["--generator", generator]
+    if name != "model":
+        cmd += ["--generator", name]
+    cmd += extra
     return cmd
 
 
@@ -184,7 +189,8 @@ def evaluate_cases(cases: Sequence[Case], generators: Sequence[str] = GENERATORS
     for c in cases:
         inp = c.write_input(wd / f"{c.key}.mid")
         for g in generators:
-            jobs_list.append((c, g, inp, wd / f"{c.key}.{g}.out.mid"))
+            tag = "".join(ch if ch.isalnum() else "_" for ch in g)[:60]
+            jobs_list.append((c, g, inp, wd / f"{c.key}.{tag}.out.mid"))
 
     def one(job):
         c, g, inp, out = job

@@ -89,6 +89,7 @@ class ModelGenerator:
         self._chords: dict[int, tuple[tuple | None, bool]] = {}  # step -> (chord features, new)
         self._sounding: dict[str, int | None] = {v: None for v in VOICES}
         self._own_plan = -1
+        self._chord_start = (-1, None)  # (step, chord) where the sounding chord began
         self.planner.reset()
 
     def plan(self, ctx: StepContext) -> StepPlan:
@@ -163,6 +164,9 @@ class ModelGenerator:
         if chord is None:  # no harmony (the player is silent): rest what sounds
             return {v: (REST if ctx.sounding.get(v) is not None else HOLD) for v in VOICES}
         vel = int(max(1, min(127, ctx.velocity)))
+        if chord != self._chord_start[1]:
+            self._chord_start = (ctx.step, chord)
+        fresh = ctx.step - self._chord_start[0] < STEPS_PER_BEAT  # the chord's first beat
         opts = {}
         hold_bias = float(np.log(1.0 / max(ctx.density, 0.05))) if ctx.density < 1.0 else 0.0
         for v in VOICES:
@@ -173,6 +177,12 @@ class ModelGenerator:
             lo, hi = rt.RANGES[v]
             opts[v] = voice_options(v, chord, ctx.sounding.get(v), lp, lo, hi, new, self.weights.reach,
                                     rt.pitch_token, rt.HOLD, rt.REST)
+            if v == "bass" and fresh:  # the root stays in the bass through the chord's first beat
+                want = (chord.bass if chord.bass is not None else chord.root) % 12
+                keep = [o for o in opts[v] if o.pitch is not None and o.pitch % 12 == want
+                        and (o.kind == "hold" or new)]
+                if keep:
+                    opts[v] = keep
         (kind, mp), _ = player_state_at(ctx.player, max(ctx.known_until, -1))
         choice = choose_voicing(chord, opts, ctx.sounding, new, mp if kind else None,
                                 ctx.step % STEPS_PER_BEAT == 0, self.weights, self.rng, self.temperature)

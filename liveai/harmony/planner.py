@@ -71,6 +71,7 @@ class PlannerSettings:
     chord_window_s: float = 0.04  # notes struck within this are one chord
     change_margin: float = 0.9  # how much better (in melody evidence) a chord must be to correct
     listener_weight: float = 0.6  # weight of the neural listener's guess when there is one
+    on_bass: bool = False  # "Fingered On Bass": the lowest played note is the band's bass (else the root)
     stay_bar: float = 0.3  # P(the chord stays) across a bar line, a half bar, another beat
     stay_half: float = 0.6
     stay_beat: float = 0.8
@@ -317,9 +318,52 @@ class HarmonyPlanner:
                 return self.chord  # an unrecognised cluster keeps the chord (as arranger keyboards)
             else:
                 return None
+        if not self.settings.on_bass and c.bass is not None:
+            c = ChordSymbol(c.root, c.quality)
         self._played_key = key
         if c != self.chord:
             self.played_chords += 1
+        return c
+
+    def hear_melody(self, player: Sequence[PlayerNote], step: int, steps_per_bar: int) -> ChordSymbol | None:
+        """A melody note just struck on a beat that the planned chord cannot take (not one of its
+        tones): the chord is corrected at once, from what has been heard of this segment with the
+        new note counted as a beat long. Returns the new chord, or None (kept)."""
+        if not player or self.chord is None or self.key is None or self.source == "played":
+            return None
+        n = player[-1]
+        if n.start_step != step or step % STEPS_PER_BEAT or n.end_step is not None:
+            return None
+        if n.pitch % 12 in self.chord.pcs or (self.settings.split is not None and n.pitch < self.settings.split):
+            return None
+        better = self._correct(self.seg_start if self.seg_start >= 0 else step, steps_per_bar, player, step)
+        if better is None:
+            return None
+        self.chord, self.source = better, "corrected"
+        self.corrections += 1
+        self._last = ChordPlan(better, self.next_chord, "corrected", self.seg_start, True)
+        return better
+
+    def hear(self, player: Sequence[PlayerNote], step: int, min_notes: int = 3) -> ChordSymbol | None:
+        """A chord the player has just struck (the reactive path: called as notes arrive, with the
+        notes up to now). Returns it if it changes the harmony (it is the harmony from now on),
+        else None. A group of fewer than min_notes notes waits (the rest of the chord may still be
+        on its way); the engine asks again once the chord window has passed, with min_notes=2."""
+        if not player:
+            return None
+        held = [n for n in player[-16:] if n.end_step is None]
+        latest = max(held, key=lambda n: (n.start_step, n.time), default=None)
+        if latest is None:
+            return None
+        if self.settings.split is None:
+            group = [n for n in held if abs(n.time - latest.time) <= self.settings.chord_window_s]
+            if len(group) < min_notes:
+                return None
+        c = self._played(player, step)
+        if c is None or (c == self.chord and self.source == "played"):
+            return None
+        self.chord, self.source = c, "played"
+        self._last = ChordPlan(c, self.next_chord, "played", self.seg_start, True)
         return c
 
     def _single_finger(self, pitch: int) -> ChordSymbol:

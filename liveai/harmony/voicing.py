@@ -147,3 +147,28 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
     else:
         k = int(np.argmax(score))
     return {v: opts[j][idx[k, j]] for j, v in enumerate(names)}
+
+
+def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices: Sequence[str] = ("bass",),
+            skip: Sequence[str] = ("drums",)) -> dict[str, int]:
+    """The reactive chord change (a chord the player just struck): each sounding voice that does
+    not fit the new chord moves to the nearest tone that does (a bass to the root, or the played
+    bass note), the others keep sounding. Returns voice -> new pitch for the voices that move."""
+    pcs = set(chord.pcs)
+    root = (chord.bass if chord.bass is not None else chord.root) % 12
+    moves: dict[str, int] = {}
+    taken = {p % 12 for v, p in sounding.items() if p is not None and p % 12 in pcs}
+    for v, p in sorted(sounding.items(), key=lambda x: (x[1] is None, x[1] or 0)):
+        if p is None or v.split(".", 1)[0] in skip:
+            continue
+        if v.split(".", 1)[0] in bass_voices:
+            if p % 12 != root:
+                moves[v] = min((q for q in range(p - 6, p + 7) if q % 12 == root), key=lambda q: (abs(q - p), q))
+            continue
+        if p % 12 in pcs:
+            continue
+        free = [pc for pc in pcs if pc not in taken] or list(pcs)
+        q = min((q for q in range(p - 6, p + 7) if q % 12 in free), key=lambda q: (abs(q - p), q))
+        taken.add(q % 12)
+        moves[v] = q
+    return moves
