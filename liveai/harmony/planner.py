@@ -69,13 +69,15 @@ class PlannerSettings:
     harmonic_rhythm: str = "auto"  # auto: half bars in 4/4 (and 2/2, 12/8), bars otherwise
     split: int | None = None  # MIDI note: the player's notes below it are chord notes
     chord_window_s: float = 0.04  # notes struck within this are one chord
-    change_margin: float = 0.9  # how much better (in melody evidence) a chord must be to correct
+    change_margin: float = 0.5  # how much better (in melody evidence) a chord must be to correct
     listener_weight: float = 0.6  # weight of the neural listener's guess when there is one
     on_bass: bool = False  # "Fingered On Bass": the lowest played note is the band's bass (else the root)
-    stay_bar: float = 0.3  # P(the chord stays) across a bar line, a half bar, another beat
+    stay_bar: float = 0.4  # P(the chord stays) across a bar line, a half bar, another beat
     stay_half: float = 0.6
     stay_beat: float = 0.8
-    passing: float = 0.75  # cost of a melody note outside the chord, per unit of its weight
+    passing: float = 0.9  # cost of a melody note outside the chord, per unit of its weight
+    evidence: float = 1.5  # weight of what the melody says against the progression's expectation
+    memory: float = 0.3  # most trust in the chords that followed the same chords earlier
 
     def __post_init__(self) -> None:
         if self.harmonic_rhythm not in HARMONIC_RHYTHMS:
@@ -159,9 +161,31 @@ def segment_steps(rhythm: str, steps_per_bar: int) -> int:
     return steps_per_bar
 
 
+_OTHER = 0.02  # prior of a triad the key's table does not name (a strong melody still wins it)
+
+
 def _candidates(key: Key) -> list[tuple[ChordSymbol, tuple[int, str], float]]:
+    """Every major, minor and diminished triad, with the key's prior (named chords first)."""
     table = _PRIOR[key.minor]
-    return [(ChordSymbol((key.tonic + d) % 12, q), (d, q), w) for (d, q), w in table.items()]
+    out = [(ChordSymbol((key.tonic + d) % 12, q), (d, q), w) for (d, q), w in table.items()]
+    named = set(table)
+    out += [(ChordSymbol((key.tonic + d) % 12, q), (d, q), _OTHER)
+            for q in ("maj", "min", "dim") for d in range(12) if (d, q) not in named]
+    return out
+
+
+def _soft_seventh(chord: ChordSymbol, key: Key | None) -> int | None:
+    """The seventh a melody may sit on without asking for another chord: the key's own seventh
+    above the root (major seventh on I and IV, minor seventh on ii, iii, V, vi; a dominant seventh
+    on any major chord outside the key)."""
+    if key is None:
+        return None
+    scale = set(key.scale) | ({(key.tonic + 11) % 12} if key.minor else set())
+    for iv in (10, 11, 9):
+        pc = (chord.root + iv) % 12
+        if pc in scale:
+            return pc
+    return (chord.root + 10) % 12 if chord.quality == "maj" else None
 
 
 def melody_evidence(notes: Sequence[PlayerNote], start: int, until: int, steps_per_bar: int) -> np.ndarray:
@@ -188,9 +212,10 @@ def melody_evidence(notes: Sequence[PlayerNote], start: int, until: int, steps_p
     return w
 
 
-def fit(chord: ChordSymbol, w: np.ndarray, passing: float = 0.75) -> float:
+def fit(chord: ChordSymbol, w: np.ndarray, passing: float = 0.75, seventh: int | None = None) -> float:
     """How well a chord explains melody weights: chord tones count, other notes cost less (they
-    may be passing tones), the root and third a little more than the fifth."""
+    may be passing tones), the root and third a little more than the fifth; a melody on the
+    chord's seventh neither counts nor costs much (songs and jazz sit on sevenths)."""
     pcs = chord.triad
     s = 0.0
     for pc in range(12):
@@ -199,9 +224,53 @@ def fit(chord: ChordSymbol, w: np.ndarray, passing: float = 0.75) -> float:
             continue
         if pc in pcs:
             s += x * (1.15 if pc == pcs[0] else 1.05 if pc == pcs[1] else 1.0)
+        elif pc == seventh:
+            s += 0.1 * x
         else:
             s -= passing * x
     return s
+
+
+class _KeyTables:
+    """A key's candidate chords as arrays: priors, transitions, and the melody-fit matrix (so a
+    step's scoring is a few small matrix products)."""
+
+    def __init__(self, key: Key, passing: float) -> None:
+        cands = _candidates(key)
+        self.chords = [c for c, _, _ in cands]
+        self.degrees = [d for _, d, _ in cands]
+        prior = np.array([w for _, _, w in cands])
+        self.prior = prior / prior.sum()
+        n = len(cands)
+        self.fit = np.zeros((n, 12))
+        self.triads = np.zeros((n, 12))
+        for i, c in enumerate(self.chords):
+            self.fit[i, :] = -passing
+            sev = _soft_seventh(c, key)
+            if sev is not None:
+                self.fit[i, sev] = 0.1
+            r, t3, t5 = c.triad
+            self.fit[i, r], self.fit[i, t3], self.fit[i, t5] = 1.15, 1.05, 1.0
+            self.triads[i, [r, t3, t5]] = 1.0
+        self.tonic_boost = np.array([1.5 if d[0] == 0 else 1.0 for d in self.degrees])
+        self.index = {c: i for i, c in enumerate(self.chords)}
+        next_table = _MINOR_NEXT if key.minor else _MAJOR_NEXT
+        self.trans = {}
+        for i, d in enumerate(self.degrees):
+            row = np.array([next_table.get(d, {}).get(e, 0.0) for e in self.degrees]) + 0.15 * self.prior
+            row[i] = 0.0
+            self.trans[i] = row / row.sum()
+        self.key = key
+
+    def transition(self, previous: ChordSymbol | None, p_stay: float) -> np.ndarray:
+        if previous is None:
+            return self.prior.copy()
+        i = self.index.get(ChordSymbol(previous.root, TRIAD_QUALITY.get(previous.quality, "maj")))
+        if i is None:
+            return self.prior.copy()
+        p = (1.0 - p_stay) * self.trans[i]
+        p[i] = p_stay
+        return p
 
 
 class HarmonyPlanner:
@@ -214,6 +283,7 @@ class HarmonyPlanner:
         self.reset()
 
     def reset(self) -> None:
+        self._key_tables: dict = getattr(self, "_key_tables", {})
         self.key: Key | None = None
         self._key_beat = -1
         self.chord: ChordSymbol | None = None
@@ -377,48 +447,38 @@ class HarmonyPlanner:
         return ChordSymbol(pitch % 12, "maj")
 
     # ------------------------------------------------------------------ deciding
+    def _tables(self, key: Key) -> "_KeyTables":
+        t = self._key_tables.get((key, self.settings.passing))
+        if t is None:
+            t = self._key_tables[(key, self.settings.passing)] = _KeyTables(key, self.settings.passing)
+        return t
+
     def _scores(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote], known_until: int,
                 heard: np.ndarray, previous: ChordSymbol | None, at_boundary: bool,
                 history: Sequence[ChordSymbol] = ()) -> list[tuple[float, ChordSymbol]]:
+        """Every candidate chord scored, best first: log P(chord | previous chord, bar position,
+        this performance's progression so far) + how well it explains the melody heard."""
         assert self.key is not None
-        key = self.key
-        cands = _candidates(key)
-        # P(chord | previous chord, position): stay or change, changes by functional harmony
+        tab = self._tables(self.key)
         pos = seg_start % steps_per_bar
         half = steps_per_bar // 2 if (steps_per_bar // STEPS_PER_BEAT) % 2 == 0 else -1
         st = self.settings
         p_stay = st.stay_bar if pos == 0 else st.stay_half if pos == half else st.stay_beat
-        prior = np.array([w for _, _, w in cands])
-        prior = prior / prior.sum()
-        if previous is not None:
-            prev_deg = ((previous.root - key.tonic) % 12, TRIAD_QUALITY.get(previous.quality, "maj"))
-            table = (_MINOR_NEXT if key.minor else _MAJOR_NEXT).get(prev_deg, {})
-            trans = np.array([table.get(deg, 0.0) for _, deg, _ in cands]) + 0.15 * prior
-            same = np.array([c.root == previous.root and c.triad == previous.triad for c, _, _ in cands])
-            trans[same] = 0.0
-            trans = trans / trans.sum() if trans.sum() > 0 else prior
-            p = np.where(same, p_stay, (1.0 - p_stay) * trans)
-            if not same.any():
-                p = trans
-        else:
-            p = prior.copy()
+        p = tab.transition(previous, p_stay)
         memory, trust = self._memory(history)
         if memory:
-            mem = np.array([memory.get(c, 0.0) for c, _, _ in cands])
+            mem = np.array([memory.get(c, 0.0) for c in tab.chords])
+            trust = min(trust, st.memory)
             p = (1.0 - trust) * p + trust * mem
-        bar = seg_start // steps_per_bar
-        if pos == 0 and bar % 4 == 0:
-            p = p * np.array([1.5 if deg[0] == 0 else 1.0 for _, deg, _ in cands])  # phrases start on the tonic
+        if pos == 0 and (seg_start // steps_per_bar) % 4 == 0:
+            p = p * tab.tonic_boost  # phrases start on the tonic
+        score = np.log(p / p.sum() + 1e-3) + st.evidence * (tab.fit @ heard)
         lis = self.listener() if self.listener is not None else None
-        out = []
-        for i, (c, deg, _) in enumerate(cands):
-            s = float(np.log(p[i] / p.sum() + 1e-3)) + fit(c, heard, st.passing)
-            if lis is not None:
-                q = np.clip(lis, 0.02, 0.98)
-                s += self.settings.listener_weight * float(np.mean(np.log(q[list(c.triad)])) - np.mean(np.log(q)))
-            out.append((s, c))
-        out.sort(key=lambda x: -x[0])
-        return out
+        if lis is not None:
+            q = np.log(np.clip(lis, 0.02, 0.98))
+            score += st.listener_weight * (tab.triads @ q / 3.0 - q.mean())
+        order = np.argsort(-score, kind="stable")
+        return [(float(score[i]), tab.chords[i]) for i in order]
 
     @staticmethod
     def _memory(seq: Sequence[ChordSymbol]) -> tuple[dict[ChordSymbol, float], float]:
@@ -445,7 +505,7 @@ class HarmonyPlanner:
         tot = sum(votes.values())
         if not tot:
             return {}, 0.0
-        trust = min(0.75, 0.2 * used + 0.1 * tot)
+        trust = min(1.0, 0.1 * used * tot)  # long contexts seen several times: a repeated form
         return {c: v / tot for c, v in votes.items()}, trust
 
     def _predict(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote], known_until: int,
@@ -476,7 +536,10 @@ class HarmonyPlanner:
         best_s, best = scores[0]
         cur = next((s for s, c in scores if c == self.chord), None)
         if cur is None:
-            cur = fit(self.chord, heard, self.settings.passing)
+            tab = self._tables(self.key)
+            i = tab.index.get(ChordSymbol(self.chord.root, TRIAD_QUALITY.get(self.chord.quality, "maj")))
+            cur = self.settings.evidence * (float(tab.fit[i] @ heard) if i is not None
+                                            else fit(self.chord, heard, self.settings.passing))
         if best != self.chord and best_s - cur >= self.settings.change_margin:
             return best
         return None
