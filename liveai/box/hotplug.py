@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 import mido
 import rtmidi
 
-from liveai.midi_io import CLIENT, APIS, PortSpec
+from liveai.midi_io import CLIENT, APIS, PortSpec, client_name
 from liveai.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def linked_to_us(port: str, links: dict[tuple[int, int], set[str]] | None) -> bo
 
 def _open(cls, api: str, port: str, port_name: str):
     """A new rtmidi object connected to the port named port; (object, exact name) or (None, None)."""
-    m = cls(APIS[api], name=CLIENT)
+    m = cls(APIS[api], name=client_name(api, port_name))
     try:
         ports = m.get_ports()
         if port not in ports:
