@@ -127,12 +127,14 @@ def band_chords(take: Take) -> list[tuple[int, int, str]]:
 
 def read_chords_file(path: str | os.PathLike, bar_ticks: int) -> list[tuple[int, str]]:
     """A chord chart: chord symbols one per bar, separated by spaces, newlines or '|'; '-' or '%'
-    repeats the previous bar; '#' starts a comment. Each symbol is checked (ValueError)."""
+    repeats the previous bar; a word starting with '#' starts a comment. Each symbol is checked (ValueError)."""
     out: list[tuple[int, str]] = []
     bar = 0
     prev = ""
     for line in Path(path).read_text(encoding="utf-8").splitlines():
-        for tok in line.split("#", 1)[0].replace("|", " ").split():
+        for tok in line.replace("|", " ").split():
+            if tok.startswith("#"):
+                break  # a comment (F# is a chord: only a word starting with # is one)
             if tok not in ("-", "%"):
                 prev = chord_name(parse_chord(tok))
                 out.append((bar * bar_ticks, prev))

@@ -183,6 +183,7 @@ def render(midi_path: str | os.PathLike, wav_path: str | os.PathLike, soundfont:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if r.returncode != 0 or Path(tmp).stat().st_size <= 44:
             raise RuntimeError(f"FluidSynth could not render {src}: {(r.stderr or r.stdout).strip()[-500:]}")
+        trim_tail(tmp, _midi_seconds(src))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
@@ -190,3 +191,37 @@ def render(midi_path: str | os.PathLike, wav_path: str | os.PathLike, soundfont:
     finally:
         Path(tmp).unlink(missing_ok=True)
     return dst
+
+
+SILENCE = 8  # of 32767 (-72 dBFS): below it the reverb's last whisper is cut
+TAIL_MARGIN_S = 0.1
+
+
+def _midi_seconds(path: Path) -> float:
+    import mido
+    try:
+        return float(mido.MidiFile(path).length)
+    except Exception:  # a file FluidSynth could play but mido cannot time: keep every sample
+        return float("inf")
+
+
+def trim_tail(wav_path: str | os.PathLike, keep_s: float) -> None:
+    """FluidSynth's renderer runs on until the last reverb voice is done, seconds of near-zero
+    samples: cut the file where the sound after the take's end falls below SILENCE (a short
+    margin kept), so the WAV is the take's length plus its audible release."""
+    import wave
+
+    import numpy as np
+    with wave.open(str(wav_path), "rb") as w:
+        params = w.getparams()
+        if params.sampwidth != 2:
+            return
+        data = np.frombuffer(w.readframes(params.nframes), dtype="<i2").reshape(-1, params.nchannels)
+    loud = np.flatnonzero(np.abs(data).max(axis=1) > SILENCE)
+    last = int(loud[-1]) + 1 if loud.size else 0
+    end = max(last + int(TAIL_MARGIN_S * params.framerate), int(min(keep_s, 1e7) * params.framerate))
+    if end >= len(data):
+        return
+    with wave.open(str(wav_path), "wb") as w:
+        w.setparams(params)
+        w.writeframes(data[:end].tobytes())
