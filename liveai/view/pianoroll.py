@@ -126,18 +126,31 @@ def band_chords(take: Take) -> list[tuple[int, int, str]]:
 
 
 def read_chords_file(path: str | os.PathLike, bar_ticks: int) -> list[tuple[int, str]]:
-    """A chord chart: chord symbols one per bar, separated by spaces, newlines or '|'; '-' or '%'
-    repeats the previous bar; a word starting with '#' starts a comment. Each symbol is checked (ValueError)."""
+    """A chord chart, as liveai/tunes.py writes them: on a line with '|', bars are separated by
+    '|' and the chords of one bar share it evenly ("D | A7 | D A"); on a line without, every word
+    is a bar. '-' or '%' repeats the previous bar; a word starting with '#' starts a comment (F#
+    is a chord). Each symbol is checked (ValueError)."""
     out: list[tuple[int, str]] = []
     bar = 0
-    prev = ""
     for line in Path(path).read_text(encoding="utf-8").splitlines():
-        for tok in line.replace("|", " ").split():
-            if tok.startswith("#"):
-                break  # a comment (F# is a chord: only a word starting with # is one)
-            if tok not in ("-", "%"):
-                prev = chord_name(parse_chord(tok))
-                out.append((bar * bar_ticks, prev))
+        words = line.split()
+        for i, w in enumerate(words):
+            if w.startswith("#"):
+                words = words[:i]
+                break
+        text = " ".join(words)
+        if not text:
+            continue
+        bars = [b.split() for b in text.split("|")] if "|" in text else [[w] for w in words]
+        if "|" in text:  # "| D | A |": the empty ends are not bars
+            while bars and not bars[0]:
+                bars.pop(0)
+            while bars and not bars[-1]:
+                bars.pop()
+        for syms in bars:
+            for k, sym in enumerate(syms):
+                if sym not in ("-", "%"):
+                    out.append((bar * bar_ticks + k * bar_ticks // len(syms), chord_name(parse_chord(sym))))
             bar += 1
     return out
 

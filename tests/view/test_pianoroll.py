@@ -83,11 +83,14 @@ def test_true_chords_from_markers_and_from_a_chart(take, tmp_path):
     assert [c.split("/")[0] for c in truth] == [c.split("/")[0] for c in chart]
     assert "Verse" not in [e.text for e in root.iter(f"{SVG}text")]
 
-    (tmp_path / "chart.txt").write_text("| D | - | A7 | D |\nG  %  Bm  F#m  # bars 5-8\n")
+    (tmp_path / "chart.txt").write_text("| D | - | A7 | D A |\nG  %  Bm  F#m  # bars 5-8\n")
     out2 = tmp_path / "chart.svg"
     assert _show(str(take), "--out", str(out2), "--chords", str(tmp_path / "chart.txt")).returncode == 0
     truth2 = [e.text for e in ET.parse(out2).getroot().iter(f"{SVG}text") if e.get("class") == "chord true"]
-    assert truth2 == ["D", "A7", "D", "G", "Bm", "F#m"]
+    assert truth2 == ["D", "A7", "D", "A", "G", "Bm", "F#m"]
+    xs = [float(e.get("x")) for e in ET.parse(out2).getroot().iter(f"{SVG}text") if e.get("class") == "chord true"]
+    bar_w = xs[2] - xs[1]  # A7 (bar 3) to D (bar 4)
+    assert xs[3] - xs[2] == pytest.approx(bar_w / 2) and xs[4] - xs[3] == pytest.approx(bar_w / 2)  # "D A": half a bar each
 
 
 def test_bad_chart_and_missing_file_are_clear_errors(take, tmp_path):
