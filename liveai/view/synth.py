@@ -155,6 +155,13 @@ def start_synth(midi_api: str = "alsa", soundfont: str | None = None, audio: str
 
 def open_synth(cfg) -> SynthOutput:
     """`--synth`: FluidSynth started and our MIDI output opened onto it."""
+    from liveai.midi_io import midi_available
+    find_fluidsynth()  # what to install comes first
+    find_soundfont(getattr(cfg, "soundfont", None))
+    why = midi_available(cfg.midi_api)
+    if why:  # our MIDI reaches FluidSynth through ALSA's sequencer or JACK
+        raise SynthMissing(f"--synth needs MIDI to reach FluidSynth, but {why}; with a JACK server "
+                           "running, add --midi-api jack")
     proc, port, drv, sf = start_synth(cfg.midi_api, getattr(cfg, "soundfont", None), getattr(cfg, "synth_audio", None))
     try:
         out = SynthOutput(PortSpec(cfg.midi_api, port, False, "synth"), proc, drv, sf)
