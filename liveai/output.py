@@ -133,6 +133,8 @@ class NoteTracker:
                 return n == 1
             self.count[key] = n - 1
             return False
+        if ev.kind == PROGRAM or (ev.kind == CONTROL and ev.data1 in (0, 32)):
+            return True  # choosing an instrument sounds nothing: no CC123 owed to that channel
         self.channels_used.add(ev.channel)
         return True
 
