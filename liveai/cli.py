@@ -307,6 +307,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     print(f"liveai demo: {name} at {cfg.tempo:g} BPM in {cfg.meter}, mode {cfg.mode}", flush=True)
     if args.fast:
+        if cfg.synth:
+            print("liveai demo: --fast makes no sound (it runs on the simulated clock); "
+                  f"hear the take with `liveai render {args.out or 'TAKE.mid'} --out take.wav`", file=sys.stderr)
         session = run_simulated(cfg, events, args.out)
     else:
         from liveai.midi_io import PortSpec
