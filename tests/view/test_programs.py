@@ -84,3 +84,25 @@ def test_channel_change_sends_the_program_on_the_new_channel():
     clock.run()
     pcs = [(e.channel, e.data1) for _, e in sink.events if e.kind == "pc"]
     assert pcs == [(8, 33)]
+
+
+def test_osc_sets_and_gets_a_parts_program(tmp_path):
+    """/liveai/bass/program over OSC (datagrams through the real OscServer's handler): the program
+    change goes out at once on the part's channel, and get answers with it."""
+    from tests.test_control import Rig
+    rig = Rig(tmp_path)
+    try:
+        rig.run(0.01)
+        n = len(rig.session.sink.events)
+        rig.send("/liveai/bass/program", 38)
+        pcs = [(e.channel, e.data1) for _, e in list(rig.session.sink.events)[n:] if e.kind == "pc"]
+        assert pcs == [(1, 38)]
+        rig.send("/liveai/get/bass/program")
+        assert rig.replies("/liveai/bass/program")[-1][2] == (38,)
+        rig.send("/liveai/bass/channel", 6)  # the instrument follows the part to its new channel
+        pcs = [(e.channel, e.data1) for _, e in list(rig.session.sink.events)[n:] if e.kind == "pc"]
+        assert pcs[-1] == (5, 38)
+        rig.send("/liveai/bass/program", 128)
+        assert rig.errors()
+    finally:
+        rig.close()
