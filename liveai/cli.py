@@ -133,9 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "bar lines, the chords the band played and, when known, the true chords.")
     show.add_argument("midi", help="the take (.mid)")
     show.add_argument("--out", required=True, help="the SVG file to write")
-    show.add_argument("--chords", metavar="FILE", help="the true chords: a text file of chord symbols, one per bar "
-                      "(separated by spaces, newlines or |; '-' or '%%' repeats the previous bar); default: marker "
-                      "events in the take")
+    show.add_argument("--chords", metavar="FILE", help="the true chords: a chord chart, bars separated by | and the chords of a bar "
+                      "sharing it (D | A7 | D A), or one chord a word; '-' or '%%' repeats a bar (default: "
+                      "chord names in the take's marker events)")
     show.add_argument("--title", help="a title (default: the file's name)")
 
     sub.add_parser("train", help="train the model (needs the train extra)", add_help=False)

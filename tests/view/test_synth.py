@@ -44,6 +44,7 @@ def test_render_writes_a_non_silent_wav_of_the_takes_length(tmp_path):
     # the take's length, plus at most the instruments' release tail
     assert length <= seconds <= length + 3.0, (seconds, length)
     rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+    print(f"render: {seconds:.2f} s of WAV for a {length:.2f} s take, RMS {rms:.0f}")
     assert rms > 100, rms  # audible, not a file of zeros
     # sound while the band plays, in every second of the take (not one burst at the start)
     per_s = [np.abs(samples[int(i * rate):int((i + 1) * rate)]).max() for i in range(int(length))]
@@ -120,6 +121,9 @@ def test_run_synth_over_jack_makes_sound(jack_server, free_udp_port):
         time.sleep(0.5)
         with lock:
             playing = [m for t, m in peaks if t > t_play + 0.5]
+        print(f"JACK capture of {SYNTH_CLIENT}: peak before playing {quiet:.5f}, while playing "
+              f"{max(playing, default=0.0):.4f}, periods with sound "
+              f"{sum(1 for m in playing if m > 1e-3)}/{len(playing)}")
         assert quiet < 1e-3, quiet  # silence before the band plays
         assert playing and max(playing) > 0.01, max(playing, default=0.0)
         loud = sum(1 for m in playing if m > 1e-3) / len(playing)
