@@ -180,13 +180,13 @@ def render_svg(take: Take, truth: Iterable[tuple[int, str]] = (), title: str = "
     truth = list(truth)
     chords = band_chords(take)
     bars = take.bars
-    bar_w = max(28.0, min(120.0, 1500.0 / bars))
+    bar_w = max(28.0, min(120.0, 1900.0 / bars))  # 32 bars: 59 px, a half-bar chord name fits
     px_tick = bar_w / take.bar_ticks
     pitches = [n.pitch for n in take.notes] or [60]
     lo, hi = min(pitches) - 2, max(pitches) + 2
     row = max(3.0, min(9.0, 420.0 / (hi - lo + 1)))
     left, top_title = 46.0, 26.0
-    lane_h = 18.0
+    lane_h = 26.0  # two staggered rows of chord names, so that short segments never overlap
     lanes = [("played", chords)] + ([("true", truth)] if truth else [])
     roll_top = top_title + lane_h * len(lanes) + 16.0
     roll_h = row * (hi - lo + 1)
@@ -218,9 +218,10 @@ def render_svg(take: Take, truth: Iterable[tuple[int, str]] = (), title: str = "
             L.append(f'<text x="{x + 2:.1f}" y="{roll_top - 3:.1f}" font-size="8" fill="#888">{k + 1}</text>')
     # chord lanes
     for i, (label, items) in enumerate(lanes):
-        y = top_title + lane_h * (i + 1) - 5
-        L.append(f'<text x="{left - 4:.0f}" y="{y:.1f}" text-anchor="end" font-size="9" fill="#666">{label}</text>')
+        y = top_title + lane_h * (i + 1) - 14
+        L.append(f'<text x="{left - 4:.0f}" y="{y + 5:.1f}" text-anchor="end" font-size="9" fill="#666">{label}</text>')
         last = None
+        row_end = [float("-inf"), float("-inf")]  # where the last name of each row ends
         starts = [it[0] for it in items]
         for j, item in enumerate(items):
             tick, name = item[0], item[-1]
@@ -231,10 +232,14 @@ def render_svg(take: Take, truth: Iterable[tuple[int, str]] = (), title: str = "
             room = (nxt - tick) * px_tick - 3
             if "/" in name and 6.5 * len(name) > room:
                 name = name.split("/")[0]  # no room for the inversion: the chord is what counts
+            size = 11 if 6.5 * len(name) <= room else 9
+            x = x_of(tick) + 2
+            text_w = len(name) * size * 0.62
+            sub = 0 if x > row_end[0] + 2 else 1 if x > row_end[1] + 2 else min((0, 1), key=lambda r: row_end[r])
+            row_end[sub] = x + text_w
             cls = "chord band" if label == "played" else "chord true"
             colour = "#000" if label == "played" else "#B00020"
-            size = 11 if 6.5 * len(name) <= room else 9
-            L.append(f'<text class={quoteattr(cls)} x="{x_of(tick) + 2:.1f}" y="{y:.1f}" fill="{colour}" '
+            L.append(f'<text class={quoteattr(cls)} x="{x:.1f}" y="{y + 10 * sub:.1f}" fill="{colour}" '
                      f'font-size="{size}" font-weight="bold">{escape(name)}</text>')
     # notes, band first, the player last (on top)
     order = sorted(take.notes, key=lambda n: (n.part == PLAYER, n.start))

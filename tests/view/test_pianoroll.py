@@ -35,6 +35,12 @@ def test_svg_has_every_note_and_the_bands_chords(take, tmp_path):
     drawn = sorted((e.get("data-part"), int(e.get("data-pitch")), int(e.get("data-start"))) for e in rects)
     assert drawn == sorted(midi_notes(take))  # every note of every track, read independently with mido
     assert {p for p, _, _ in drawn} >= {"player", "bass", "tenor", "alto"}
+    assert all(float(e.get("width")) > 0 and float(e.get("height")) >= 2 for e in rects)  # visible
+    # higher notes higher up, later notes further right
+    by_pitch = sorted(rects, key=lambda e: int(e.get("data-pitch")))
+    assert float(by_pitch[0].get("y")) > float(by_pitch[-1].get("y"))
+    by_time = sorted(rects, key=lambda e: int(e.get("data-start")))
+    assert float(by_time[0].get("x")) < float(by_time[-1].get("x"))
     # the player's notes are drawn last: on top of the band's
     parts = [e.get("data-part") for e in rects]
     assert parts.index("player") > max(i for i, p in enumerate(parts) if p != "player")
