@@ -91,3 +91,62 @@ def test_no_view_when_stdout_is_not_a_terminal(tmp_path, free_udp_port):
     assert r.returncode == 0, r.stderr
     assert "\x1b[" not in r.stdout and "played" in r.stdout
     assert "to hear it" in r.stdout or "OSC only" in r.stdout  # the banner says how to hear
+
+
+def test_run_show_follows_a_player_over_osc(free_udp_port):
+    """`liveai run --show` on a terminal: the player plays over OSC (real UDP); the area shows the
+    bar moving and the chord the band plays; Ctrl-C leaves it and stops cleanly."""
+    import socket
+    import threading
+
+    from tests.integration.support import osc_datagram
+    port = free_udp_port()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(REPO)
+        os.environ["PYTHONPATH"] = REPO
+        os.execv(sys.executable, [sys.executable, "-m", "liveai", "run", "--show", "--no-midi", "--generator", "rules",
+                                  "--tempo", "180", "--no-realtime", "--osc-port", str(port), "--oscquery-port", "-1",
+                                  "--osc-out", f"127.0.0.1:{free_udp_port()}"])
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        deadline = time.monotonic() + 30
+        while b"ready in" not in b"".join(chunks) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for bar in range(6):  # G major arpeggios, a note a beat
+            for n in (67, 71, 74, 79):
+                sock.sendto(osc_datagram("/liveai/player/note", n, 90), ("127.0.0.1", port))
+                time.sleep(0.3)
+                sock.sendto(osc_datagram("/liveai/player/note", n, 0), ("127.0.0.1", port))
+                time.sleep(0.033)
+        os.kill(pid, 2)  # Ctrl-C
+        _, status = os.waitpid(pid, 0)
+    finally:
+        sock.close()
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    reader.join(2)
+    os.close(fd)
+    out = b"".join(chunks).decode(errors="replace")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, out[-2000:]
+    frames = [f for f in out.split("\x1b[") if f.startswith("2Kliveai  bar")]
+    bars = {int(re.search(r"bar (\d+)", f).group(1)) for f in frames}
+    assert len(bars) >= 4, (bars, out[-1500:])
+    chords = [f for f in out.split("\x1b[2K") if f.startswith("key ")]
+    assert any(re.search(r"key G major\s+chord G\b", c) for c in chords), chords[-3:]
+    assert "osc in :" + str(port) in out
