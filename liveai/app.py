@@ -127,12 +127,15 @@ def build_session(cfg: Config, control: Clock, sender: Clock, outputs: list[Outp
     band = make_band(getattr(cfg, "band", None), cfg.seed)
     if band is not None:
         engine.set_band(band)
+    from liveai.view.programs import PartPrograms
+    engine.programs = PartPrograms(getattr(cfg, "programs", None), getattr(cfg, "program_change", True))
     recorder = None
     if record:
         m = Meter.parse(cfg.meter)
         recorder = Recorder(sender, cfg.tempo, (m.beats, m.unit), tuple(dict.fromkeys(map(part_of, engine.voices))))
         scheduler.outputs.append(recorder)
         engine.on_player.append(recorder.player)
+    engine.send_programs()  # every output (and the take) hears each part's instrument first
     return Session(cfg, control, sender, engine, scheduler, recorder, sink)
 
 
@@ -239,9 +242,49 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
         else:
             outputs.append(MidiOutput(midi_out))
         reset_output(outputs[-1])
+    if getattr(cfg, "synth", False):  # FluidSynth in a process of its own, our output wired to it
+        from liveai.view.synth import open_synth
+        outputs.append(open_synth(cfg))
+        reset_output(outputs[-1])
     if cfg.osc_out:
         outputs.append(OscOutput([parse_target(t) for t in cfg.osc_out], cfg.osc_bundle_latency / 1000.0))
     return build_session(cfg, control, sender, outputs, record=record, keep_events=LIVE_SINK_EVENTS)
+
+
+def how_to_hear(session: Session) -> str:
+    """One line under the banner saying how to hear the band (the first-time user's question)."""
+    from liveai.midi_io import MidiOutput
+    from liveai.view.synth import SynthOutput
+    outs = session.scheduler.outputs
+    synth = next((d for d in outs if isinstance(d, SynthOutput)), None)
+    if synth is not None:
+        return f"liveai: playing into FluidSynth ({synth.audio} audio, {Path(synth.soundfont).name})"
+    virtual = [d.name.replace(" (virtual)", "") for d in outs if isinstance(d, MidiOutput) and "(virtual)" in d.name]
+    if virtual:
+        return (f"liveai: to hear it, connect {virtual[0]} to a synth (aconnect, jack_connect or your DAW), "
+                "or add --synth to start FluidSynth")
+    if any(isinstance(d, MidiOutput) or type(d).__name__ in ("HotplugOutput", "ProcessMidiOutput") for d in outs):
+        return "liveai: playing to your MIDI output (add --synth to hear it on FluidSynth too)"
+    return "liveai: OSC only, no MIDI output: add --synth to hear it on FluidSynth, or play the OSC notes in Pd (patches/)"
+
+
+def start_view(session: Session, osc_port: int, inp, events) -> "object | None":
+    """The terminal live view (--show; on by default for the real-time demo), if stdout is a terminal."""
+    from liveai.view.live import LiveView
+    cfg = session.cfg
+    if not LiveView.wanted(getattr(cfg, "show", False), False):
+        return None
+    m = Meter.parse(cfg.meter)
+    total = None
+    if events:
+        import math
+        span = events[-1][0] - events[0][0]
+        total = max(1, math.ceil(span / (m.steps_per_bar * 15.0 / cfg.tempo) - 1e-6)) + 1  # and the closing bar
+    outs = [d.name for d in session.scheduler.outputs if d.name not in ("list", "recorder", "osc-out")]
+    ports = {"osc": f"in :{osc_port} out {', '.join(cfg.osc_out) or '-'}",
+             "midi": f"in {inp.name if inp else '-'} out {', '.join(outs) or '-'}"}
+    return LiveView(session.control.call_soon, session.engine.snapshot, ports=ports, total_bars=total,
+                    parts=tuple(session.engine.settings.channels), extra={"clock": getattr(cfg, "clock", "internal")}).start()
 
 
 def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | None,
@@ -299,6 +342,10 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
               f"osc port {server.port}, oscquery port {control.oscquery.port if control.oscquery else 'off'}, "
               f"midi in {inp.name if inp else 'none'}, "
               f"midi out {[d.name for d in session.scheduler.outputs]})", flush=True)
+        print(how_to_hear(session), flush=True)
+        view = start_view(session, server.port, inp, events)
+        if view is not None:
+            session.closers.append(view.stop)
         if on_ready:
             on_ready(session)
         while not stop.wait(0.5):

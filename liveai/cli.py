@@ -60,6 +60,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style-blend", dest="style_blend", type=float, help="how much answers follow the style memory, 0..1 (default 0.3)")
     p.add_argument("--call-gap", dest="call_gap_beats", type=float, help="beats of silence that end a call (default 1)")
     p.add_argument("--answer-max-bars", dest="answer_max_bars", type=int, help="longest answer in bars (default 4)")
+    p.add_argument("--program", action="append", metavar="PART=N",
+                   help="General MIDI program (0-127, or BANK:PROGRAM) of a part, e.g. bass=33; repeatable "
+                        "(defaults: liveai/view/programs.py)")
+    p.add_argument("--no-program", dest="program_change", action="store_const", const=False,
+                   help="send no bank select or program change (the synth keeps its own sounds)")
+    p.add_argument("--synth", action="store_const", const=True,
+                   help="start FluidSynth (apt-get install fluidsynth fluid-soundfont-gm) and play into it")
+    p.add_argument("--soundfont", metavar="SF2", help="the soundfont --synth plays (default: the system's GM soundfont)")
+    p.add_argument("--synth-audio", dest="synth_audio", choices=["jack", "pulseaudio", "pipewire", "alsa"],
+                   help="FluidSynth's audio output (default: jack with --midi-api jack, else PulseAudio/PipeWire "
+                        "where it runs, else ALSA)")
+    p.add_argument("--show", dest="show", action="store_const", const=True,
+                   help="a live status view in the terminal: bar, tempo, key, chord now and next, parts, counters "
+                        "(on by default for the real-time demo; only when stdout is a terminal)")
+    p.add_argument("--no-show", dest="show", action="store_const", const=False, help="no live view")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -117,6 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
     ports = sub.add_parser("ports", help="list MIDI ports")
     _midi(ports)
 
+    render = sub.add_parser("render", help="render a take to a WAV file with FluidSynth",
+                            description="Render a MIDI file with FluidSynth, as --synth plays it.")
+    render.add_argument("midi", help="the take (.mid)")
+    render.add_argument("--out", required=True, help="the WAV file to write")
+    render.add_argument("--soundfont", metavar="SF2", help="default: the system's GM soundfont")
+
+    show = sub.add_parser("show", help="draw a take as an SVG piano roll",
+                          description="Draw a take as an SVG piano roll: one colour per part, the player on top, "
+                                      "bar lines, the chords the band played and, when known, the true chords.")
+    show.add_argument("midi", help="the take (.mid)")
+    show.add_argument("--out", required=True, help="the SVG file to write")
+    show.add_argument("--chords", metavar="FILE", help="the true chords: a chord chart, bars separated by | and the chords of a bar "
+                      "sharing it (D | A7 | D A), or one chord a word; '-' or '%%' repeats a bar (default: "
+                      "chord names in the take's marker events)")
+    show.add_argument("--title", help="a title (default: the file's name)")
+
     sub.add_parser("train", help="train the model (needs the train extra)", add_help=False)
     sub.add_parser("evaluate", help="measure the accompaniment on annotated tunes (python -m liveai.evaluation)",
                    add_help=False)
@@ -155,6 +186,10 @@ def _overrides(args: argparse.Namespace) -> dict:
         o["latency"] = lat
     if isinstance(o.get("split"), str) and o["split"].isdigit():
         o["split"] = int(o["split"])
+    if getattr(args, "program", None):
+        from liveai.view.programs import parse_assignments
+        o["programs"] = {k: str(v) for k, v in parse_assignments(args.program).items()}
+    o.pop("program", None)
     return o
 
 
@@ -186,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_learn(args)
         if args.cmd == "bands":
             return cmd_bands(args)
+        if args.cmd == "render":
+            return cmd_render(args)
+        if args.cmd == "show":
+            return cmd_show(args)
         return cmd_run(args)
     except (ConfigError, ValueError, LookupError, RuntimeError) as e:
         print(f"liveai: error: {e}", file=sys.stderr)
@@ -210,15 +249,43 @@ def cmd_bands(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from liveai.view.synth import SynthMissing, render
+    try:
+        path = render(args.midi, args.out, args.soundfont)
+    except (SynthMissing, FileNotFoundError) as e:
+        print(f"liveai: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from liveai.view.pianoroll import render_file
+    try:
+        path = render_file(args.midi, args.out, chords=args.chords, title=args.title)
+    except (OSError, EOFError) as e:
+        print(f"liveai: error: cannot draw {args.midi}: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_ports(args: argparse.Namespace) -> int:
-    from liveai.midi_io import list_ports
+    from liveai.midi_io import list_ports, midi_available
     api = args.midi_api or "alsa"
+    why = midi_available(api)
+    if why:
+        other = "--midi-api jack (with a JACK server running)" if api == "alsa" else "--midi-api alsa"
+        print(f"liveai ports: {why}: no {api.upper()} MIDI here, so no ports to list.\n"
+              f"Try {other}, or play over OSC only with `liveai run --no-midi`.", file=sys.stderr)
+        return 1
     ins, outs = list_ports(api)
     print(f"MIDI inputs ({api}):")
-    for n in ins:
+    for n in ins or ["(none)"]:
         print(f"  {n}")
     print(f"MIDI outputs ({api}):")
-    for n in outs:
+    for n in outs or ["(none)"]:
         print(f"  {n}")
     return 0
 
@@ -267,6 +334,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.input and o.get("tempo") is None:
         o.pop("tempo")
     o.setdefault("start_now", False)
+    o.setdefault("show", True)  # the real-time demo shows where it is (only on a terminal)
     cfg = make_config(args.config, o)
     if part is not None:  # the input follows the band's tempo (--tempo, a clamped file tempo)
         events = part.events_at(cfg.tempo)
@@ -276,6 +344,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     print(f"liveai demo: {name} at {cfg.tempo:g} BPM in {cfg.meter}, mode {cfg.mode}", flush=True)
     if args.fast:
+        if cfg.synth:
+            print("liveai demo: --fast makes no sound (it runs on the simulated clock); "
+                  f"hear the take with `liveai render {args.out or 'TAKE.mid'} --out take.wav`", file=sys.stderr)
         session = run_simulated(cfg, events, args.out)
     else:
         from liveai.midi_io import PortSpec

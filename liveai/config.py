@@ -13,6 +13,7 @@ from liveai.transport import Meter, check_tempo
 
 GENERATORS = ("model", "rules")
 DEFAULT_CHANNELS = {"bass": 2, "tenor": 3, "alto": 4, "melody": 5, "comp": 6, "pad": 7, "arp": 8, "drums": 10}
+SYNTH_AUDIO = ("jack", "pulseaudio", "pipewire", "alsa")
 
 
 class ConfigError(ValueError):
@@ -71,6 +72,12 @@ class Config:
     latency: dict[str, float] = field(default_factory=dict)  # ms early per output: midi, osc, clock
     link_start_stop: bool = False  # with --clock link: follow the Link session's start/stop
     sender: str = "thread"  # MIDI sender: thread (in the engine's process) | process (one of its own, liveai/sync.py)
+    programs: dict[str, Any] = field(default_factory=dict)  # GM program per part, e.g. {bass = 33, pad = "1:89"} (liveai.view.programs)
+    program_change: bool = True  # send (and record) each part's bank select and program change; --no-program
+    synth: bool = False  # start FluidSynth and play into it (liveai.view.synth)
+    soundfont: str | None = None  # the .sf2 FluidSynth plays (default: the system's GM soundfont)
+    synth_audio: str | None = None  # FluidSynth's audio driver: jack, pulseaudio, pipewire, alsa (default: chosen)
+    show: bool = False  # the terminal live view (liveai.view.live), when stdout is a terminal
     realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.sync.realtime_engine)
     mute: dict[str, bool] = field(default_factory=dict)  # per part (OSC /liveai/<part>/mute); absent: heard
     volume: dict[str, float] = field(default_factory=dict)  # per part, 0..1; absent: 1
@@ -179,6 +186,16 @@ class Config:
             raise ConfigError("record_cap_mb must be 0 (no cap) or more")
         if not (0.0 < self.temperature <= 5.0 and 0.0 < self.top_p <= 1.0):
             raise ConfigError("temperature must be in (0, 5] and top_p in (0, 1]")
+        if not isinstance(self.programs, dict):
+            raise ConfigError("programs must be a table of part = program (e.g. bass = 33)")
+        from liveai.view.programs import parse_program
+        for part, prog in self.programs.items():
+            try:
+                parse_program(prog)
+            except ValueError as e:
+                raise ConfigError(f"program of {part}: {e}") from None
+        if self.synth_audio is not None and self.synth_audio not in SYNTH_AUDIO:
+            raise ConfigError(f"synth_audio must be one of {', '.join(SYNTH_AUDIO)}, not {self.synth_audio!r}")
         from liveai.sync import check_clock_source, check_latency
         try:
             check_clock_source(self.clock)
@@ -234,10 +251,10 @@ def make_config(toml_path: str | Path | None = None, overrides: dict[str, Any] |
         where = f"config file {toml_path}: " if toml_path and n == 0 else ""
         for k, v in layer.items():
             _check_type(k, v, where)
-            if k == "channels":
+            if k in ("channels", "programs"):
                 if not isinstance(v, dict):
-                    raise ConfigError("channels must be a table of part = channel")
-                merged = dict(cfg.channels)
+                    raise ConfigError(f"{k} must be a table of part = {k[:-1]}")
+                merged = dict(getattr(cfg, k))
                 merged.update(v)
                 v = merged
             elif k == "tempo":

@@ -99,6 +99,8 @@ class Control:
             s[f"{part}/volume"] = lambda x, p=part: eng.set_part(p, volume=x)
             g[f"{part}/octave"] = lambda m=mix: (int(m().octave),)
             s[f"{part}/octave"] = lambda x, p=part: eng.set_part(p, octave=x)
+            g[f"{part}/program"] = lambda p=part: (int(self._programs().get(p).program),)
+            s[f"{part}/program"] = lambda x, p=part: self._set_program(p, x)
             g[f"{part}/channel"] = lambda p=part: (int(eng.settings.channels.get(p, 1)),)
             s[f"{part}/channel"] = lambda x, p=part: eng.set_part(p, channel=x)
         for part in BAND_PARTS:
@@ -124,6 +126,19 @@ class Control:
         missing = [p.name for p in PARAMS if p.name not in g or (p.writable and p.name not in s)]
         if missing:
             raise RuntimeError(f"OSC parameters without a binding: {missing}")
+
+    def _programs(self):
+        if self.engine.programs is None:
+            from liveai.view.programs import PartPrograms
+            self.engine.programs = PartPrograms()
+        return self.engine.programs
+
+    def _set_program(self, part: str, program: int) -> None:
+        """A part's GM program (its bank kept), sent at once on the part's channel."""
+        from liveai.view.programs import Program
+        table = self._programs()
+        table.set(part, Program(int(program), table.get(part).bank))
+        self.engine.send_programs((part,))
 
     def _position(self) -> tuple[int, int]:
         t = self.engine.transport
@@ -390,7 +405,13 @@ class Control:
         self.take, self.take_path = rec, path
         self.journal = start_journal(rec, path)
         eng.on_player.append(rec.player)
-        self.session.sender.call_soon(self.session.scheduler.outputs.append, rec)
+        progs = eng.programs.events(eng.settings.channels) if eng.programs is not None else []
+
+        def attach() -> None:  # on the sender's loop; the take opens with each part's program
+            self.session.scheduler.outputs.append(rec)
+            for ev in progs:
+                rec.send(ev)
+        self.session.sender.call_soon(attach)
         log.info("recording %s", path)
         self.push("recording", always=True)
 

@@ -105,6 +105,8 @@ class Engine:
         self._harmony: dict[int, list[OutEvent]] = {}
         self.input_map: Callable[[mido.Message], list[mido.Message]] | None = None
         self.tempo_follower: Any = None  # liveai.listening.TempoFollower with --follow-tempo
+        self.programs: Any = None  # liveai.view.programs.PartPrograms: GM program per part (None: none sent)
+        self._chords: tuple[Any, Any] = (None, None)  # the latest planned step's chord and next chord
         self._rng = random.Random(self.settings.seed)
         self.stats = EngineStats()
         # One chord plan for every part, the fallback included (a missed step never changes the
@@ -542,6 +544,7 @@ class Engine:
         """Turn one step's plan into events at the step's time, and tell the generators."""
         self._committed_step = step
         self.stats.steps += 1
+        self._chords = (getattr(ctx, "chord", None), getattr(ctx, "next_chord", None))
         if primary:
             self.stats.primary_steps += 1
         else:
@@ -625,8 +628,17 @@ class Engine:
             mix.volume = float(volume)
         if octave is not None:
             mix.octave = int(octave)
-        if channel is not None:
+        if channel is not None and int(channel) != self.settings.channels[part]:
             self.settings.channels[part] = int(channel)
+            self.send_programs((part,))  # the synth's new channel needs the part's instrument
+
+    def send_programs(self, parts: tuple[str, ...] | None = None) -> None:
+        """Bank select and program change for these parts (default all) on their channels, at
+        once: as an output opens, when a channel or a program changes, when a take starts."""
+        if self.programs is not None:
+            evs = self.programs.events(self.settings.channels, parts)
+            if evs:
+                self.scheduler.now(evs)
 
     def set_meter(self, meter: Meter) -> None:
         """A new meter. While playing, the transport restarts at the next step, which becomes beat 1
@@ -717,6 +729,21 @@ class Engine:
             log.warning("generator %s observe failed: %s", self.primary.name, err)
 
     # ------------------------------------------------------------------ status
+    def snapshot(self) -> dict[str, Any]:
+        """status() plus what the live view shows (liveai.view.live): the planned chord and the
+        next one (from the chord planner, when the step context has them), the parts sounding,
+        the counters. Built on the engine's loop; readers get a new dict each time."""
+        snap = self.status()
+        chord, nxt = self._chords
+        snap["chord"] = str(getattr(chord, "name", chord)) if chord is not None else snap.get("chord", "")
+        snap["next_chord"] = str(getattr(nxt, "name", nxt)) if nxt is not None else ""
+        snap["playing"] = [v for v, p in self._sounding.items() if p is not None]
+        snap["follow"] = ("clock" if self.settings.external_clock else
+                          "player" if self.settings.follow_tempo and self.tempo_follower is not None else "fixed")
+        st = self.stats
+        snap.update(steps=st.steps, fallback_steps=st.fallback_steps, late_steps=st.late_steps, errors=st.errors)
+        return snap
+
     def status(self) -> dict[str, Any]:
         t = self.transport
         if t.running:

@@ -6,6 +6,7 @@ our own named ports, and input is timestamped on arrival in the rtmidi callback 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -30,10 +31,21 @@ class MidiUnavailable(RuntimeError):
     """The MIDI system itself is missing (no ALSA sequencer, no JACK server)."""
 
 
-def _client(cls: type, api: str):
-    """An rtmidi MidiIn/MidiOut named CLIENT; a clear error (not rtmidi's OSError) if the API is down."""
+def client_name(api: str, port_name: str = "out") -> str:
+    """Our client's name. ALSA lets every client be `liveai` (liveai:in, liveai:out). JACK names
+    must be unique, and rtmidi makes one JACK client per port: left to JACK, the second became
+    `liveai-01` (`liveai-01:in`, in whichever order they opened). So under JACK the output is
+    `liveai:out` and every other port gets a client named after it: `liveai-in:in`,
+    `liveai-clock:clock`; the same names every time, the ones the README and the banner give."""
+    if api != "jack" or port_name == "out":
+        return CLIENT
+    return f"{CLIENT}-{port_name}"
+
+
+def _client(cls: type, api: str, port_name: str = "out"):
+    """An rtmidi MidiIn/MidiOut named client_name(); a clear error (not rtmidi's OSError) if the API is down."""
     try:
-        return cls(_api(api), name=CLIENT)
+        return cls(_api(api), name=client_name(api, port_name))
     except rtmidi.SystemError as e:
         hint = "is a JACK server running?" if api == "jack" else "is there an ALSA sequencer (/dev/snd/seq)?"
         raise MidiUnavailable(f"MIDI API {api} is not available ({e}); {hint}") from None
@@ -44,6 +56,17 @@ def _api(api: str) -> int:
         return APIS[api]
     except KeyError:
         raise ValueError(f"unknown MIDI API {api!r}; choose one of {', '.join(APIS)}") from None
+
+
+def midi_available(api: str = "alsa") -> str:
+    """'' if the MIDI system is there, else why not (no ALSA sequencer, no JACK server)."""
+    if api == "alsa" and not os.path.exists("/dev/snd/seq"):
+        return "there is no ALSA sequencer (/dev/snd/seq is missing; `sudo modprobe snd-seq` loads it)"
+    try:
+        rtmidi.MidiOut(_api(api), name=f"{CLIENT}-probe").delete()
+    except rtmidi.SystemError as e:
+        return f"MIDI API {api} is not available ({e})" + ("; is a JACK server running?" if api == "jack" else "")
+    return ""
 
 
 def list_ports(api: str = "alsa") -> tuple[list[str], list[str]]:
@@ -87,12 +110,12 @@ class MidiInput:
         self.handler = handler
         self.clock = clock
         self.dropped = 0
-        self._in = _client(rtmidi.MidiIn, spec.api)
+        self._in = _client(rtmidi.MidiIn, spec.api, spec.port_name)
         try:
             self._in.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
             if spec.virtual or spec.name is None:
                 self._in.open_virtual_port(spec.port_name)
-                self.name = f"{CLIENT}:{spec.port_name} (virtual)"
+                self.name = f"{client_name(spec.api, spec.port_name)}:{spec.port_name} (virtual)"
             else:
                 ports = self._in.get_ports()
                 i = find_port(ports, spec.name, "input")
@@ -178,11 +201,11 @@ class MidiOutput(OutputDevice):
     """A MIDI output port. send() hands pre-built bytes to rtmidi."""
 
     def __init__(self, spec: PortSpec) -> None:
-        self._out = _client(rtmidi.MidiOut, spec.api)
+        self._out = _client(rtmidi.MidiOut, spec.api, spec.port_name)
         try:
             if spec.virtual or spec.name is None:
                 self._out.open_virtual_port(spec.port_name)
-                self.name = f"{CLIENT}:{spec.port_name} (virtual)"
+                self.name = f"{client_name(spec.api, spec.port_name)}:{spec.port_name} (virtual)"
             else:
                 ports = self._out.get_ports()
                 i = find_port(ports, spec.name, "output")

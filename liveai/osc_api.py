@@ -122,6 +122,8 @@ PARAMS: tuple[Param, ...] = (
         Param(f"{part}/channel", (_i("channel", 1, 16),), f"MIDI channel of the {part} part.",
               (DEFAULT_CHANNELS[part],)),
         Param(f"{part}/octave", (_i("octaves", -3, 3),), f"Transpose the {part} part by octaves.", (1,)),
+        Param(f"{part}/program", (_i("program", 0, 127),), f"General MIDI program (0-127) of the {part} part: "
+              "sent at once with its bank select, and recorded (--program, config `programs`).", (33,)),
     )),
     Param("band/style", (Arg("s", "name", choices=BAND_STYLES),),
           "Band style (or its index): the rhythm section that plays the chord plan; chorale is the generator's "

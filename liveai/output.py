@@ -15,7 +15,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 log = logging.getLogger(__name__)
 
-NOTE_ON, NOTE_OFF, CONTROL = "on", "off", "cc"
+NOTE_ON, NOTE_OFF, CONTROL, PROGRAM = "on", "off", "cc", "pc"
 CC_SUSTAIN, CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF = 64, 120, 123
 
 
@@ -53,6 +53,11 @@ class OutEvent:
     @classmethod
     def control(cls, channel: int, cc: int, value: int, part: str = "") -> "OutEvent":
         return cls(CONTROL, channel, cc, value, part, (0xB0 | channel, cc, value), None)
+
+    @classmethod
+    def program(cls, channel: int, program: int, part: str = "") -> "OutEvent":
+        """A program change (liveai.view.programs sends it with its bank select)."""
+        return cls(PROGRAM, channel, program, 0, part, (0xC0 | channel, program), None)
 
 
 class OutputDevice:
@@ -128,6 +133,8 @@ class NoteTracker:
                 return n == 1
             self.count[key] = n - 1
             return False
+        if ev.kind == PROGRAM or (ev.kind == CONTROL and ev.data1 in (0, 32)):
+            return True  # choosing an instrument sounds nothing: no CC123 owed to that channel
         self.channels_used.add(ev.channel)
         return True
 

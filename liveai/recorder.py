@@ -13,8 +13,8 @@ from pathlib import Path
 
 import mido
 
+from liveai.output import NOTE_OFF, NOTE_ON, PROGRAM, OutEvent, OutputDevice
 from liveai.safefile import write_file
-from liveai.output import NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,16 @@ class Recorder(OutputDevice):
         if not self.enabled or ev.part == "player":  # the --thru echo: player() has what came in
             return
         track = ev.part or "engine"
-        t = self._t(self.clock.now())
+        if self.start is None and ev.kind not in (NOTE_ON, NOTE_OFF):
+            t = 0.0  # program and bank select sent as the outputs open: the take's first tick
+        else:
+            t = self._t(self.clock.now())
         if ev.kind == NOTE_ON:
             msg = mido.Message("note_on", channel=ev.channel, note=ev.data1, velocity=ev.data2)
         elif ev.kind == NOTE_OFF:
             msg = mido.Message("note_off", channel=ev.channel, note=ev.data1, velocity=0)
+        elif ev.kind == PROGRAM:
+            msg = mido.Message("program_change", channel=ev.channel, program=ev.data1)
         else:
             msg = mido.Message("control_change", channel=ev.channel, control=ev.data1, value=ev.data2)
         self.events.setdefault(track, []).append((t, msg))

@@ -614,7 +614,7 @@ def sender_main(argv: list[str] | None = None) -> int:
 
     import rtmidi
 
-    from liveai.midi_io import APIS, CLIENT, find_port
+    from liveai.midi_io import APIS, client_name, find_port
     ap = argparse.ArgumentParser(prog="python -m liveai.sync")
     ap.add_argument("--api", default="alsa")
     ap.add_argument("--port-name", default="out")
@@ -624,10 +624,11 @@ def sender_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stats")
     a = ap.parse_args(argv)
     try:
-        out = rtmidi.MidiOut(APIS[a.api], name=CLIENT)
+        client = client_name(a.api, a.port_name)
+        out = rtmidi.MidiOut(APIS[a.api], name=client)
         if a.virtual:
             out.open_virtual_port(a.port_name)
-            name = f"{CLIENT}:{a.port_name} (virtual)"
+            name = f"{client}:{a.port_name} (virtual)"
         else:
             ports = out.get_ports()
             i = find_port(ports, a.connect, "output")

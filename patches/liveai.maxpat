@@ -38,7 +38,7 @@
 						900,
 						22.0
 					],
-					"text": "liveai.maxpat: control liveai and hear its notes. [udpsend] to liveai's port 9000, [udpreceive 9001] for notes and feedback. [udpsend] cannot receive, so requests name the port to answer on (the last int: 9001). Reference: OSC.md next to this patch."
+					"text": "liveai.maxpat: control liveai and hear its notes. [udpsend] to liveai's port 9000, [udpreceive 9001] for notes and feedback. [udpsend] cannot receive, so requests name the port to answer on (the last int: 9001). Subscriptions are renewed every 3 s. Reference: OSC.md next to this patch."
 				}
 			},
 			{
@@ -107,7 +107,7 @@
 					"outlettype": [
 						""
 					],
-					"text": "/liveai/listen/tempo 9001, /liveai/listen/mode 9001, /liveai/listen/transport 9001, /liveai/listen/position 9001, /liveai/listen/key 9001, /liveai/listen/chord 9001"
+					"text": "/liveai/listen/tempo 9001, /liveai/listen/mode 9001, /liveai/listen/transport 9001, /liveai/listen/position 9001, /liveai/listen/key 9001, /liveai/listen/chord 9001, /liveai/listen/bass/channel 9001, /liveai/listen/bass/program 9001, /liveai/listen/tenor/channel 9001, /liveai/listen/tenor/program 9001, /liveai/listen/alto/channel 9001, /liveai/listen/alto/program 9001, /liveai/listen/melody/channel 9001, /liveai/listen/melody/program 9001"
 				}
 			},
 			{
@@ -1754,6 +1754,234 @@
 					],
 					"text": "print saved"
 				}
+			},
+			{
+				"box": {
+					"id": "obj-99",
+					"maxclass": "newobj",
+					"text": "metro 3000",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						90,
+						60,
+						75,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-100",
+					"maxclass": "comment",
+					"text": "re-subscribe every 3 s: feedback comes back by itself after liveai restarts",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						170,
+						60,
+						420,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-101",
+					"maxclass": "newobj",
+					"text": "route /liveai/bass/channel /liveai/tenor/channel /liveai/alto/channel /liveai/melody/channel",
+					"numinlets": 1,
+					"numoutlets": 5,
+					"outlettype": [
+						"",
+						"",
+						"",
+						"",
+						""
+					],
+					"patching_rect": [
+						620,
+						310,
+						560,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-102",
+					"maxclass": "newobj",
+					"text": "route /liveai/bass/program /liveai/tenor/program /liveai/alto/program /liveai/melody/program",
+					"numinlets": 1,
+					"numoutlets": 5,
+					"outlettype": [
+						"",
+						"",
+						"",
+						"",
+						""
+					],
+					"patching_rect": [
+						620,
+						370,
+						560,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-103",
+					"maxclass": "comment",
+					"text": "noteout and pgmout follow liveai's channels and programs (/liveai/<part>/channel, /program; Max counts programs from 1)",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						620,
+						340,
+						700,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-104",
+					"maxclass": "newobj",
+					"text": "+ 1",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						620,
+						400,
+						40,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-105",
+					"maxclass": "newobj",
+					"text": "pgmout 2",
+					"numinlets": 2,
+					"numoutlets": 0,
+					"outlettype": [],
+					"patching_rect": [
+						620,
+						430,
+						70,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-106",
+					"maxclass": "newobj",
+					"text": "+ 1",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						750,
+						400,
+						40,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-107",
+					"maxclass": "newobj",
+					"text": "pgmout 3",
+					"numinlets": 2,
+					"numoutlets": 0,
+					"outlettype": [],
+					"patching_rect": [
+						750,
+						430,
+						70,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-108",
+					"maxclass": "newobj",
+					"text": "+ 1",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						880,
+						400,
+						40,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-109",
+					"maxclass": "newobj",
+					"text": "pgmout 4",
+					"numinlets": 2,
+					"numoutlets": 0,
+					"outlettype": [],
+					"patching_rect": [
+						880,
+						430,
+						70,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-110",
+					"maxclass": "newobj",
+					"text": "+ 1",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1010,
+						400,
+						40,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-111",
+					"maxclass": "newobj",
+					"text": "pgmout 5",
+					"numinlets": 2,
+					"numoutlets": 0,
+					"outlettype": [],
+					"patching_rect": [
+						1010,
+						430,
+						70,
+						22.0
+					]
+				}
 			}
 		],
 		"lines": [
@@ -2833,6 +3061,246 @@
 					],
 					"destination": [
 						"obj-98",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-4",
+						0
+					],
+					"destination": [
+						"obj-99",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-99",
+						0
+					],
+					"destination": [
+						"obj-5",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-3",
+						0
+					],
+					"destination": [
+						"obj-101",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-3",
+						0
+					],
+					"destination": [
+						"obj-102",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-101",
+						0
+					],
+					"destination": [
+						"obj-80",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-101",
+						0
+					],
+					"destination": [
+						"obj-105",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-102",
+						0
+					],
+					"destination": [
+						"obj-104",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-104",
+						0
+					],
+					"destination": [
+						"obj-105",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-101",
+						1
+					],
+					"destination": [
+						"obj-83",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-101",
+						1
+					],
+					"destination": [
+						"obj-107",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-102",
+						1
+					],
+					"destination": [
+						"obj-106",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-106",
+						0
+					],
+					"destination": [
+						"obj-107",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-101",
+						2
+					],
+					"destination": [
+						"obj-86",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-101",
+						2
+					],
+					"destination": [
+						"obj-109",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-102",
+						2
+					],
+					"destination": [
+						"obj-108",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-108",
+						0
+					],
+					"destination": [
+						"obj-109",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-101",
+						3
+					],
+					"destination": [
+						"obj-89",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-101",
+						3
+					],
+					"destination": [
+						"obj-111",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-102",
+						3
+					],
+					"destination": [
+						"obj-110",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-110",
+						0
+					],
+					"destination": [
+						"obj-111",
 						0
 					]
 				}

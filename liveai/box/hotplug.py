@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 import mido
 import rtmidi
 
-from liveai.midi_io import CLIENT, APIS, PortSpec
+from liveai.midi_io import CLIENT, APIS, PortSpec, client_name
 from liveai.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def linked_to_us(port: str, links: dict[tuple[int, int], set[str]] | None) -> bo
 
 def _open(cls, api: str, port: str, port_name: str):
     """A new rtmidi object connected to the port named port; (object, exact name) or (None, None)."""
-    m = cls(APIS[api], name=CLIENT)
+    m = cls(APIS[api], name=client_name(api, port_name))
     try:
         ports = m.get_ports()
         if port not in ports:
@@ -271,6 +271,7 @@ class HotplugOutput(_Endpoint, OutputDevice):
         self.channels: set[int] = {c for c in channels}  # 0-15
         self.dropped_notes = 0
         self._out = None
+        self.programs: dict[int, list] = {}  # channel -> its last bank select and program change, for a new device
 
     # -- sender loop side
     def send(self, ev: OutEvent) -> None:
@@ -281,6 +282,13 @@ class HotplugOutput(_Endpoint, OutputDevice):
             self.sounding.discard((ev.channel, ev.data1))
         elif ev.kind == CONTROL:
             self.channels.add(ev.channel)
+            if ev.data1 == 0:  # bank select MSB starts a program selection (liveai.view.programs)
+                self.programs[ev.channel] = [ev.midi]
+            elif ev.data1 == 32 and ev.channel in self.programs:
+                self.programs[ev.channel].append(ev.midi)
+        elif ev.kind == "pc":
+            self.programs.setdefault(ev.channel, []).append(ev.midi)
+            self.programs[ev.channel] = self.programs[ev.channel][-3:]
         out = self._out
         if out is not None:
             out.send_message(ev.midi)
@@ -293,6 +301,9 @@ class HotplugOutput(_Endpoint, OutputDevice):
         for ch in sorted(self.channels):  # the synth may still hold notes from before
             m.send_message((0xB0 | ch, CC_SUSTAIN, 0))
             m.send_message((0xB0 | ch, CC_ALL_NOTES_OFF, 0))
+        for msgs in self.programs.values():  # a replugged synth has forgotten its instruments
+            for data in msgs:
+                m.send_message(data)
         self.sounding.clear()
         self._out = m
         if done:

@@ -1,6 +1,10 @@
 """TouchDesigner OSC In DAT callbacks for liveai (put this in the Callbacks DAT of an OSC In DAT
-listening on port 9001; see README.md). Keeps a Table DAT named liveai_state up to date and asks
-liveai for feedback on start. Only int, float and string arguments are ever sent by liveai."""
+listening on port 9001; see README.md). Keeps a Table DAT named liveai_state up to date. Only
+int, float and string arguments are ever sent by liveai.
+
+The OSC In DAT calls only onReceiveOSC: it has no onStart. Subscribing to feedback is done by
+liveai_execute.py in an Execute DAT (its onStart, onCreate and onFrameStart callbacks do run), which
+also re-subscribes every few seconds, so feedback comes back by itself after liveai restarts."""
 
 STATE = 'liveai_state'      # a Table DAT beside the OSC In DAT
 OSC_OUT = 'oscout1'         # an OSC Out DAT to 127.0.0.1:9000
@@ -20,11 +24,7 @@ def _set(name, *values):
 			table[name, i] = v
 
 
-def onStart():
-	out = op(OSC_OUT)
-	if out is not None:
-		out.sendOSC('/liveai/listen', [REPLY_PORT])
-	return
+STATUS_FIELDS = ('running', 'bar', 'beat', 'tempo', 'mode', 'key', 'chord')
 
 
 def onReceiveOSC(dat, rowIndex, message, bytes, timeStamp, address, args, peer):
@@ -37,6 +37,11 @@ def onReceiveOSC(dat, rowIndex, message, bytes, timeStamp, address, args, peer):
 	elif address in ('/liveai/tempo', '/liveai/mode', '/liveai/key', '/liveai/chord', '/liveai/transport',
 			'/liveai/density', '/liveai/energy'):
 		_set(parts[-1], *args)
+	elif address == '/liveai/status/reply':    # running, bar, beat, tempo, mode, key, chord
+		for name, value in zip(STATUS_FIELDS, args):
+			_set(name, value)
+	elif len(parts) == 3 and parts[1] in PARTS and parts[2] in ('channel', 'program', 'mute', 'volume', 'octave'):
+		_set(parts[1] + '_' + parts[2], *args)
 	elif address == '/liveai/error':
 		print('liveai error:', args[0])
 	elif address == '/liveai/pong':

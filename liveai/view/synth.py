@@ -1,0 +1,234 @@
+"""FluidSynth as the laptop's band: started for `--synth`, and `liveai render` for takes.
+
+We run Debian's `fluidsynth` program rather than pyfluidsynth: nothing to pip-install (the binding
+would load the same libfluidsynth and needs the system package anyway), the synth's audio thread
+lives in a process of its own where neither our GIL nor our garbage collector can delay it, a crash
+there cannot take the engine down, and the very same program renders a take to WAV (`-F`), so what
+`liveai render` writes is what `--synth` played. It is found at run time: nothing here is a Python
+dependency.
+
+Live, fluidsynth runs its shell on a pipe we hold: closing it (or our process dying, even by
+SIGKILL) makes it quit, so no synth is left behind.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from liveai.midi_io import MidiOutput, PortSpec, list_ports
+
+log = logging.getLogger(__name__)
+
+APT_FLUIDSYNTH = "sudo apt-get install fluidsynth"
+APT_SOUNDFONT = "sudo apt-get install fluid-soundfont-gm   (or the smaller timgm6mb-soundfont)"
+SOUNDFONTS = (  # Debian/Ubuntu packages' paths, the fuller sound first
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",      # fluid-soundfont-gm
+    "/usr/share/sounds/sf2/default-GM.sf2",      # the alternatives link
+    "/usr/share/soundfonts/default.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/TimGM6mb.sf2",        # timgm6mb-soundfont
+)
+SYNTH_CLIENT = "liveai-fluidsynth"  # FluidSynth's MIDI and audio client name (JACK) / sequencer client (ALSA)
+GAIN = 0.6  # FluidSynth's default 0.2 is quiet next to other programs; 0.6 leaves headroom for 4 parts
+RENDER_RATE = 44100
+START_TIMEOUT_S = 15.0
+
+
+class SynthMissing(RuntimeError):
+    """FluidSynth or a soundfont is not installed; the message says what to install."""
+
+
+def find_fluidsynth() -> str:
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        raise SynthMissing(f"FluidSynth is not installed; install it with: {APT_FLUIDSYNTH}")
+    return exe
+
+
+def find_soundfont(explicit: str | None = None) -> str:
+    """The soundfont to play: the one given, else $LIVEAI_SOUNDFONT, else a GM soundfont from the
+    system's packages."""
+    if explicit:
+        p = Path(explicit).expanduser()
+        if not p.is_file():
+            raise SynthMissing(f"soundfont {explicit} does not exist")
+        return str(p)
+    env = os.environ.get("LIVEAI_SOUNDFONT")
+    for cand in ([env] if env else []) + list(SOUNDFONTS):
+        if Path(cand).is_file():
+            return str(Path(cand).resolve())
+    raise SynthMissing(f"no General MIDI soundfont found (looked at {', '.join(SOUNDFONTS)}); "
+                       f"install one with: {APT_SOUNDFONT}, or give --soundfont FILE.sf2")
+
+
+def audio_driver(midi_api: str, wanted: str | None = None) -> str:
+    """FluidSynth's audio driver: the one asked for; JACK when the MIDI goes over JACK; the
+    PulseAudio protocol where a PulseAudio or PipeWire server listens (a desktop); else ALSA."""
+    if wanted:
+        return wanted
+    if midi_api == "jack":
+        return "jack"
+    runtime = os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}")
+    if os.environ.get("PULSE_SERVER") or Path(runtime, "pulse", "native").exists():
+        return "pulseaudio"
+    return "alsa"
+
+
+def synth_command(exe: str, soundfont: str, midi_api: str, audio: str, client: str = SYNTH_CLIENT) -> list[str]:
+    midi = "jack" if midi_api == "jack" else "alsa_seq"
+    cmd = [exe, "-a", audio, "-m", midi, "-g", str(GAIN),
+           "-o", f"midi.{'jack' if midi == 'jack' else 'alsa_seq'}.id={client}"]
+    if audio == "jack":  # our own client name, and its outputs on the system's playback ports
+        cmd += ["-o", f"audio.jack.id={client}", "-o", "audio.jack.autoconnect=1"]
+    return cmd + [soundfont]
+
+
+class SynthOutput(MidiOutput):
+    """Our MIDI output, opened straight onto FluidSynth's input; closing it stops FluidSynth."""
+
+    def __init__(self, spec: PortSpec, proc: subprocess.Popen, audio: str, soundfont: str) -> None:
+        super().__init__(spec)
+        self.proc, self.audio, self.soundfont = proc, audio, soundfont
+        self.name = f"{self.name} (FluidSynth on {audio}, {Path(soundfont).name})"
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            stop_process(self.proc)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        if proc.stdin:
+            proc.stdin.write(b"quit\n")
+            proc.stdin.close()
+        proc.wait(3)
+    except (OSError, subprocess.TimeoutExpired):
+        proc.terminate()
+        try:
+            proc.wait(3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(3)
+
+
+def start_synth(midi_api: str = "alsa", soundfont: str | None = None, audio: str | None = None,
+                client: str = SYNTH_CLIENT) -> tuple[subprocess.Popen, str, str, str]:
+    """Start FluidSynth and wait for its MIDI input port. Returns (process, port name, audio
+    driver, soundfont). Raises SynthMissing (with the apt command) or RuntimeError (it would not
+    start: its own words)."""
+    exe = find_fluidsynth()
+    sf = find_soundfont(soundfont)
+    drv = audio_driver(midi_api, audio)
+    cmd = synth_command(exe, sf, midi_api, drv, client)
+    log.info("starting FluidSynth: %s", " ".join(cmd))
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while True:
+            _, outs = list_ports(midi_api)
+            port = next((n for n in outs if client in n), None)
+            if port is not None:
+                return proc, port, drv, sf
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err.seek(0)
+                words = err.read().decode(errors="replace").strip().splitlines()[-5:]
+                why = "exited" if proc.poll() is not None else f"opened no MIDI port in {START_TIMEOUT_S:g} s"
+                raise RuntimeError(f"FluidSynth {why} (audio driver {drv}; --synth-audio chooses another): "
+                                   + " | ".join(words))
+            time.sleep(0.1)
+    except BaseException:
+        stop_process(proc)
+        raise
+    finally:
+        err.close()
+
+
+def open_synth(cfg) -> SynthOutput:
+    """`--synth`: FluidSynth started and our MIDI output opened onto it."""
+    from liveai.midi_io import midi_available
+    find_fluidsynth()  # what to install comes first
+    find_soundfont(getattr(cfg, "soundfont", None))
+    why = midi_available(cfg.midi_api)
+    if why:  # our MIDI reaches FluidSynth through ALSA's sequencer or JACK
+        raise SynthMissing(f"--synth needs MIDI to reach FluidSynth, but {why}; with a JACK server "
+                           "running, add --midi-api jack")
+    proc, port, drv, sf = start_synth(cfg.midi_api, getattr(cfg, "soundfont", None), getattr(cfg, "synth_audio", None))
+    try:
+        out = SynthOutput(PortSpec(cfg.midi_api, port, False, "synth"), proc, drv, sf)
+    except BaseException:
+        stop_process(proc)
+        raise
+    log.info("FluidSynth plays %s on %s", Path(sf).name, drv)
+    return out
+
+
+def render(midi_path: str | os.PathLike, wav_path: str | os.PathLike, soundfont: str | None = None,
+           rate: int = RENDER_RATE) -> Path:
+    """Render a take to a WAV file with FluidSynth's fast renderer (-F), as `--synth` plays it.
+    Written to a temporary file next to the target and renamed: an existing file is replaced
+    whole or not at all."""
+    exe = find_fluidsynth()
+    sf = find_soundfont(soundfont)
+    src, dst = Path(midi_path), Path(wav_path)
+    if not src.is_file():
+        raise FileNotFoundError(f"no such MIDI file: {src}")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".render-", suffix=".wav", dir=dst.parent)
+    os.close(fd)
+    try:
+        cmd = [exe, "-n", "-i", "-q", "-g", str(GAIN), "-r", str(rate), "-T", "wav", "-F", tmp, sf, str(src)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if r.returncode != 0 or Path(tmp).stat().st_size <= 44:
+            raise RuntimeError(f"FluidSynth could not render {src}: {(r.stderr or r.stdout).strip()[-500:]}")
+        trim_tail(tmp, _midi_seconds(src))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+        os.replace(tmp, dst)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return dst
+
+
+SILENCE = 8  # of 32767 (-72 dBFS): below it the reverb's last whisper is cut
+TAIL_MARGIN_S = 0.1
+
+
+def _midi_seconds(path: Path) -> float:
+    import mido
+    try:
+        return float(mido.MidiFile(path).length)
+    except Exception:  # a file FluidSynth could play but mido cannot time: keep every sample
+        return float("inf")
+
+
+def trim_tail(wav_path: str | os.PathLike, keep_s: float) -> None:
+    """FluidSynth's renderer runs on until the last reverb voice is done, seconds of near-zero
+    samples: cut the file where the sound after the take's end falls below SILENCE (a short
+    margin kept), so the WAV is the take's length plus its audible release."""
+    import wave
+
+    import numpy as np
+    with wave.open(str(wav_path), "rb") as w:
+        params = w.getparams()
+        if params.sampwidth != 2:
+            return
+        data = np.frombuffer(w.readframes(params.nframes), dtype="<i2").reshape(-1, params.nchannels)
+    loud = np.flatnonzero(np.abs(data).max(axis=1) > SILENCE)
+    last = int(loud[-1]) + 1 if loud.size else 0
+    end = max(last + int(TAIL_MARGIN_S * params.framerate), int(min(keep_s, 1e7) * params.framerate))
+    if end >= len(data):
+        return
+    with wave.open(str(wav_path), "wb") as w:
+        w.setparams(params)
+        w.writeframes(data[:end].tobytes())
