@@ -68,6 +68,14 @@ class Config:
     latency: dict[str, float] = field(default_factory=dict)  # ms early per output: midi, osc, clock
     link_start_stop: bool = False  # with --clock link: follow the Link session's start/stop
     sender: str = "thread"  # MIDI sender: thread (in the engine's process) | process (one of its own, liveai/sync.py)
+    audio_in: str | None = None  # sing to play: the audio input (substring of a JACK port or device; auto)
+    audio_api: str = "auto"  # auto (JACK if a server runs, else sounddevice) | jack | sounddevice
+    voice_tracker: str = "yin"  # pitch tracker: yin | crepe (liveai/voice, models/crepe_tiny.md)
+    voice_model: str | None = None  # path of crepe_tiny.onnx for voice_tracker = "crepe"
+    voice_snap: str = "chromatic"  # chromatic | key (the locked --key, else the key heard so far)
+    voice_low: int = 36  # the singer's range, MIDI notes (C2)
+    voice_high: int = 84  # (C6)
+    voice_min_note_ms: float = 15.0  # voiced and steady this long before a note starts
     realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.sync.realtime_engine)
 
     def validate(self) -> "Config":
@@ -132,6 +140,12 @@ class Config:
             raise ConfigError("record_cap_mb must be 0 (no cap) or more")
         if not (0.0 < self.temperature <= 5.0 and 0.0 < self.top_p <= 1.0):
             raise ConfigError("temperature must be in (0, 5] and top_p in (0, 1]")
+        if self.audio_api not in ("auto", "jack", "sounddevice"):
+            raise ConfigError(f"audio_api must be auto, jack or sounddevice, not {self.audio_api!r}")
+        if self.voice_tracker not in ("yin", "crepe") or self.voice_snap not in ("chromatic", "key"):
+            raise ConfigError("voice_tracker must be yin or crepe, voice_snap chromatic or key")
+        if not (0 <= self.voice_low < self.voice_high <= 127 and 5.0 <= self.voice_min_note_ms <= 500.0):
+            raise ConfigError("voice range must be 0 <= low < high <= 127 and voice_min_note_ms 5..500")
         from liveai.sync import check_clock_source, check_latency
         try:
             check_clock_source(self.clock)

@@ -64,6 +64,41 @@ class NoteEvent:
     onset: float  # estimated start of the sung note (note-ons); = t for note-offs
 
 
+NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def parse_note(text: str) -> int:
+    """'60', 'C4' (middle C), 'F#3', 'Bb5' -> MIDI note."""
+    t = text.strip()
+    if t.lstrip("-").isdigit():
+        n = int(t)
+    else:
+        if not t or t[0].upper() not in NOTE_NAMES:
+            raise ValueError(f"not a note: {text!r} (write e.g. C3, F#4, Bb2 or a MIDI number)")
+        pc, rest = NOTE_NAMES[t[0].upper()], t[1:]
+        while rest[:1] in ("#", "b"):
+            pc += 1 if rest[0] == "#" else -1
+            rest = rest[1:]
+        try:
+            n = 12 * (int(rest) + 1) + pc
+        except ValueError:
+            raise ValueError(f"not a note: {text!r} (write e.g. C3, F#4, Bb2 or a MIDI number)") from None
+    if not 0 <= n <= 127:
+        raise ValueError(f"note {text!r} is outside MIDI's 0..127")
+    return n
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """'C3-G5' or '48-79' -> (low, high)."""
+    a, sep, b = text.partition("-")
+    if not sep:
+        raise ValueError(f"a range is LOW-HIGH, e.g. C3-G5, not {text!r}")
+    lo, hi = parse_note(a), parse_note(b)
+    if lo >= hi:
+        raise ValueError(f"range {text!r}: the low note must be under the high one")
+    return lo, hi
+
+
 def snap_pitch(midi: float, snap: str, key: tuple[int, bool] | None) -> int:
     """Nearest semitone, or nearest tone of the key (tonic pitch class, minor?)."""
     if snap != "key" or key is None:
@@ -227,7 +262,7 @@ class Segmenter:
                 new = self._snap(float(np.median(pts)))
                 if new != self.note:
                     onset = self._away_since
-                    events += self._off(t)
+                    events += self._off(min(onset, t))  # legato: the old note ends where the new begins
                     events += self._on(t, float(np.median(pts)), onset, db)
                     return events
         else:
