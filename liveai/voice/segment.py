@@ -23,6 +23,7 @@ time, like a keyboard's key-down.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -39,7 +40,7 @@ class SegmenterSettings:
     snap: str = "chromatic"  # chromatic | key (nearest tone of the detected or locked key)
     onset_ms: float = 15.0  # voiced and stable this long before a note-on (the minimum note length)...
     onset_noisy_ms: float = 30.0  # ...or this long when the voice is noisy (breathy, or a noisy room)
-    clean_aper: float = 0.08  # mean aperiodicity under this is a clean voice
+    clean_aper: float = 0.12  # mean aperiodicity under this is a clean voice
     release_ms: float = 40.0  # unvoiced this long ends a note
     voiced_aper: float = 0.25  # aperiodicity under this starts voicing
     hold_aper: float = 0.45  # a held note continues while under this
@@ -48,6 +49,8 @@ class SegmenterSettings:
     release_db: float = 30.0  # a note ends when the level falls this far under its peak
     stable_cents: float = 70.0  # max spread of the smoothed pitch for an onset
     trend_cents: float = 25.0  # still moving (a scoop or glide settling) if its halves differ by more
+    rise_ms: float = 30.0  # ...and the pitch has not moved more than rise_cents over this long:
+    rise_cents: float = 90.0  # a scoop or glide still on its way (the note is where it settles)
     change_cents: float = 80.0  # a held note changes when the pitch leaves its centre by more
     settle_ms: float = 150.0  # a note whose centre settles on another semitone this soon is corrected
     median_frames: int = 3  # pitch median smoothing
@@ -148,6 +151,7 @@ class Segmenter:
         self._n_on = max(2, int(round(self.s.onset_ms / 1000 / hop_s)) + 1)
         n_noisy = max(self._n_on, int(round(self.s.onset_noisy_ms / 1000 / hop_s)) + 1)
         self._stable: deque[tuple[float, float, float, float]] = deque(maxlen=n_noisy)  # (t, cents, level, aper)
+        self._hist: deque[tuple[float, float]] = deque(maxlen=max(4, int(self.s.rise_ms / 1000 / hop_s) + 2))
         self._run_start: float | None = None  # first voiced frame of the current voiced run
         self._unvoiced_since: float | None = None
         self.floor_db = -60.0
@@ -224,6 +228,7 @@ class Segmenter:
         if not voiced:
             self._raw.clear()
             self._stable.clear()
+            self._hist.clear()
             self._run_start = None
             if self._unvoiced_since is None:
                 self._unvoiced_since = t
@@ -234,36 +239,40 @@ class Segmenter:
         self._unvoiced_since = None
         if self._run_start is None:
             self._run_start = t
-        cents = 69.0 + 12.0 * np.log2(f0 / 440.0)
+        cents = 69.0 + 12.0 * math.log2(f0 / 440.0)
         cents = self._fold_octave(cents, t)
         self._raw.append(cents)
-        sm = float(np.median(self._raw))
+        sm = _median(self._raw)
         self._stable.append((t, sm, db, aper))
         clean = len(self._stable) >= self._n_on and all(
             a < s.clean_aper for *_, a in list(self._stable)[-self._n_on:])
         n = self._n_on if clean else self._stable.maxlen
         win = list(self._stable)[-n:]
-        pts = np.array([c for _, c, _, _ in win])
+        pts = [c for _, c, _, _ in win]
         full = len(self._stable) >= n
         half = len(pts) // 2
-        stable = (full and (pts.max() - pts.min()) * 100 <= s.stable_cents
-                  and abs(pts[-half:].mean() - pts[:half].mean()) * 100 <= s.trend_cents)
+        self._hist.append((t, sm))
+        back = self._hist[0]
+        stable = (full and (max(pts) - min(pts)) * 100 <= s.stable_cents
+                  and abs(sum(pts[-half:]) - sum(pts[:half])) / half * 100 <= s.trend_cents
+                  and abs(sm - back[1]) * 100 <= s.rise_cents)  # over rise_ms, or since the voice began
+        mid = _median(pts)
         if self.note is None:
             if stable:
                 onset = self._run_start if self._last_t < self._run_start else win[0][0]
-                events += self._on(t, float(np.median(pts)), onset, max(w[2] for w in win))
+                events += self._on(t, mid, onset, max(w[2] for w in win))
             return events
         # a note is held
         self._peak_db = max(self._peak_db, db)
         if abs(sm - self._center) * 100 > s.change_cents:
             if self._away_since is None:
                 self._away_since = win[-1][0]
-            if stable and abs(float(np.median(pts)) - self._center) * 100 > s.change_cents:
-                new = self._snap(float(np.median(pts)))
+            if stable and abs(mid - self._center) * 100 > s.change_cents:
+                new = self._snap(mid)
                 if new != self.note:
                     onset = self._away_since
                     events += self._off(min(onset, t))  # legato: the old note ends where the new begins
-                    events += self._on(t, float(np.median(pts)), onset, db)
+                    events += self._on(t, mid, onset, db)
                     return events
         else:
             self._away_since = None
@@ -281,6 +290,12 @@ class Segmenter:
 
     def flush(self, t: float) -> list[NoteEvent]:
         return self._off(t)
+
+
+def _median(xs) -> float:
+    v = sorted(xs)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
 def notes_from_events(events: list[NoteEvent]) -> list[tuple[int, float, float, float]]:

@@ -30,6 +30,7 @@ class TrueNote:
     pitch: int
     onset: float
     end: float
+    kind: str = "plain"  # plain (a clean start), scoop (rises into the pitch), legato (glides from the last)
 
 
 @dataclass
@@ -135,7 +136,8 @@ def sing(pitches: list[int], rng: np.random.Generator, sr: int = 16000, tempo: f
         shimmer = 10 ** (0.05 * _smooth_noise(rng, b - a, sr, 40.0) * 1.0 / 20)  # ~0.5 dB
         amp[a:b] = 10 ** (gain_db / 20) * env * shimmer
         vowel_at[a:b] = vowel
-        notes.append(TrueNote(p, on + (glide_s / 2 if leg else 0.0), end))
+        notes.append(TrueNote(p, on + (glide_s / 2 if leg else 0.0), end,
+                              "legato" if leg else ("scoop" if scoop > 0 else "plain")))
     # harmonic source with spectral tilt, each harmonic weighted by the vowel envelope
     phase = 2 * np.pi * np.cumsum(f0) / sr
     voice = np.zeros(n)

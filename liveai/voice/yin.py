@@ -37,47 +37,51 @@ class Yin:
         self.tau_max = int(np.ceil(sr / self.s.fmin)) + 1
         self.w = int(round(self.s.window_s * sr))
         self.frame_len = self.w + self.tau_max
-        self.nfft = 1 << int(np.ceil(np.log2(self.frame_len + self.w)))
+        # r(tau) = sum_j x_j x_(j+tau) with j+tau < frame_len: a circular correlation of length
+        # >= frame_len never wraps, so no more padding is needed
+        self.nfft = 1 << int(np.ceil(np.log2(self.frame_len)))
+        self._taus = np.arange(self.tau_max + 1, dtype=np.float64)
+        self._cols = np.arange(self.tau_max - self.tau_min)[None, :]
 
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """frames: (n, frame_len). The newest W samples of each frame are the integration window
         (x[L-W:L]), compared with the W samples tau earlier: the estimate is as recent as it can be."""
         x = np.atleast_2d(np.asarray(frames, dtype=np.float64))[:, ::-1]  # reversed: lag goes forward
-        w, tmax = self.w, self.tau_max
-        head = x[:, :w]
+        w, tmax, lo = self.w, self.tau_max, self.tau_min
         fx = np.fft.rfft(x, self.nfft, axis=1)
-        fh = np.fft.rfft(head, self.nfft, axis=1)
-        r = np.fft.irfft(np.conj(fh) * fx, self.nfft, axis=1)[:, :tmax + 1]  # r(tau) = sum x_j x_{j+tau}
-        sq = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(x * x, axis=1)], axis=1)
-        taus = np.arange(tmax + 1)
-        e0 = sq[:, w][:, None]
-        et = sq[:, taus + w] - sq[:, taus]
-        d = np.maximum(e0 + et - 2 * r, 0.0)
-        cm = np.cumsum(d[:, 1:], axis=1)
-        dn = np.ones_like(d)
-        dn[:, 1:] = d[:, 1:] * taus[1:] / np.maximum(cm, 1e-12)
-        lo = self.tau_min
+        fh = np.fft.rfft(x[:, :w], self.nfft, axis=1)
+        r = np.fft.irfft(fh.conj() * fx, self.nfft, axis=1)[:, :tmax + 1]  # r(tau) = sum x_j x_{j+tau}
+        sq = np.cumsum(x * x, axis=1)
+        e = sq[:, w - 1:w + tmax]  # e[tau] = energy of x[0 : tau + w]
+        e0 = e[:, :1]
+        et = e - np.concatenate([np.zeros((x.shape[0], 1)), sq[:, :tmax]], axis=1)  # x[tau : tau + w]
+        d = e0 + et - 2 * r
+        np.maximum(d, 0.0, out=d)
+        d[:, 0] = 0.0
+        cm = np.cumsum(d, axis=1)
+        cm[:, 0] = 1.0
+        dn = d * self._taus / np.maximum(cm, 1e-12)
+        dn[:, 0] = 1.0
         seg = dn[:, lo:tmax]
-        thr = np.minimum(self.s.threshold, seg.min(axis=1, keepdims=True) + self.s.relative)
-        below = seg < thr
-        has = below.any(axis=1)
-        idx = np.where(has, below.argmax(axis=1), seg.argmin(axis=1))
-        # walk down from the first dip to its local minimum (vectorised, bounded)
+        m = seg.min(axis=1, keepdims=True)
+        # the first dip under it; with none under the absolute threshold, the global minimum
+        thr = np.maximum(np.minimum(self.s.threshold, m + self.s.relative), m * (1 + 1e-9) + 1e-12)
+        idx = (seg < thr).argmax(axis=1)
+        # walk down from the first dip to its local minimum: the first lag at or after it where
+        # the curve stops falling
         rows = np.arange(seg.shape[0])
-        for _ in range(seg.shape[1]):
-            nxt = np.minimum(idx + 1, seg.shape[1] - 1)
-            step = (seg[rows, nxt] < seg[rows, idx]) & (nxt != idx)
-            if not step.any():
-                break
-            idx = idx + step
-        tau = idx + lo
+        rising = np.empty(seg.shape, dtype=bool)
+        np.greater_equal(seg[:, 1:], seg[:, :-1], out=rising[:, :-1])
+        rising[:, -1] = True
+        rising &= self._cols >= idx[:, None]
+        tau = rising.argmax(axis=1) + lo
         # parabolic interpolation around the minimum
-        a = dn[rows, np.maximum(tau - 1, 1)]
+        a = dn[rows, tau - 1]
         b = dn[rows, tau]
         c = dn[rows, np.minimum(tau + 1, tmax)]
         den = a - 2 * b + c
-        shift = np.where(np.abs(den) > 1e-12, 0.5 * (a - c) / np.where(den == 0, 1, den), 0.0)
-        shift = np.clip(shift, -1, 1)
+        ok = np.abs(den) > 1e-12
+        shift = np.clip(np.where(ok, 0.5 * (a - c) / np.where(ok, den, 1.0), 0.0), -1, 1)
         f0 = self.sr / (tau + shift)
         aper = np.clip(b, 0.0, 1.0)
         silent = e0[:, 0] < 1e-10
