@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if hop:
             st.hop_s = hop
         rows[-1]["breath_notes"] = len([e for e in analyze(breath_noise(30.0, seed=3, level_db=-15.0), 16000, st) if e.on])
-    print("| tracker | SNR dB | notes | F1 | precision | recall | octave errors | note-on delay p50 / p99 ms (offline) | CPU % of a core | notes from 30 s of breath |")
+    print("| tracker | SNR dB | notes | F1 | precision | recall | octave errors | note-on delay p50 / p99 ms (offline) | CPU % of a core (offline, 256-sample blocks) | notes from 30 s of breath alone |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['tracker']} | {r['snr']:g} | {r['notes']} | {r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
