@@ -21,6 +21,8 @@ wrapped by latency_bench.engine_proc to collect the sender's lateness record), t
       -> sender -> rtmidi output), JACK cycle to JACK cycle, during the load phase. (The
       `harmonize` mode's harmony notes take the same path after the harmonizer.)
   (c) after the engine has stopped: model step time, int8 and fp32 (liveai.model.benchmark_step).
+  voice: sung-note start to note-on at the engine, and the analysis thread's CPU
+      (latency_bench/voice.py; alone: python -m latency_bench.voice).
 """
 from __future__ import annotations
 
@@ -490,7 +492,10 @@ def main(argv: list[str] | None = None) -> int:
     r = run(args.quick, args.generator, args.rt, args.sender)
     from latency_bench.harmonize import measure as harmonize_latency
     r.update(harmonize_latency(140 if args.quick else 280, args.rt))
+    from latency_bench.voice import measure as voice_latency, section as voice_section
+    r.update(voice_latency(takes=1 if args.quick else 2))
     print(table(r))
+    print(voice_section(r))
     if args.json:
         flat = {k: v for k, v in r.items() if not isinstance(v, (dict, list, tuple))}
         for k in KEYS:

@@ -287,6 +287,23 @@ def start_view(session: Session, osc_port: int, inp, events) -> "object | None":
                     parts=tuple(session.engine.settings.channels), extra={"clock": getattr(cfg, "clock", "internal")}).start()
 
 
+def attach_voice(session: Session, cfg: Config):
+    """Sing to play (liveai/voice): the voice's notes enter like a MIDI keyboard's. A missing audio
+    library or device is a clear error on stderr and the session plays on without it."""
+    if not getattr(cfg, "audio_in", None):
+        return None
+    try:
+        from liveai.voice.audio_in import open_voice
+        voice = open_voice(cfg, session.engine.post_input)
+    except (RuntimeError, ImportError, OSError, ValueError) as e:
+        log.error("voice input off: %s", e)
+        print(f"liveai: voice input off: {e}", file=sys.stderr, flush=True)
+        return None
+    session.closers.append(voice.close)
+    print(f"liveai: voice in {voice.name} (tracker {voice.analyzer.settings.tracker})", flush=True)
+    return voice
+
+
 def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | None,
                  events: list[tuple[float, mido.Message]] | None = None, out: str | None = None,
                  on_ready: Callable[[Session], None] | None = None, box: bool = False,
@@ -324,6 +341,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
         if midi_in is not None and inp is None:
             inp = MidiInput(midi_in, session.engine.post_input)
             session.closers.append(inp.close)
+        attach_voice(session, cfg)
         from liveai.sync import attach_sync
         session.closers.extend(attach_sync(session, cfg))  # clock source, clock out, latency offsets
         session.sender.start_thread()

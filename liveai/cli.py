@@ -82,6 +82,29 @@ def _midi(p: argparse.ArgumentParser) -> None:
     p.add_argument("--midi-api", dest="midi_api", choices=["alsa", "jack"], help="MIDI system (default alsa)")
 
 
+def _voice_range(text: str) -> tuple[int, int]:
+    """'48-72' or 'C3-G5' -> (low, high) MIDI notes."""
+    from liveai.voice.segment import parse_range
+    return parse_range(text)
+
+
+def _voice(p: argparse.ArgumentParser) -> None:
+    """Sing or hum to play (liveai/voice; needs the audio extra)."""
+    p.add_argument("--audio-in", dest="audio_in", metavar="NAME",
+                   help="sing or hum to play: the audio input whose name contains NAME (a JACK port or a "
+                        "sound card); auto: the first capture input (needs liveai[audio])")
+    p.add_argument("--audio-api", dest="audio_api", choices=["auto", "jack", "sounddevice"],
+                   help="audio system: jack, sounddevice (ALSA/PulseAudio/PipeWire), auto (default: JACK if a server runs)")
+    p.add_argument("--voice-tracker", dest="voice_tracker", choices=["yin", "crepe"],
+                   help="pitch tracker (default yin; crepe needs models/crepe_tiny.onnx from `liveai train crepe`)")
+    p.add_argument("--voice-snap", dest="voice_snap", choices=["chromatic", "key"],
+                   help="sung pitches to the nearest semitone (default) or the nearest note of the key")
+    p.add_argument("--voice-range", dest="voice_range", type=_voice_range, metavar="LOW-HIGH",
+                   help="the singer's range, e.g. C3-G5 or 48-79 (default C2-C6); sounds outside it are ignored")
+    p.add_argument("--voice-min-note", dest="voice_min_note_ms", type=float, metavar="MS",
+                   help="a sung note must be steady this long before it plays (default 15)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="liveai", description="A real-time improvisation engine that plays along with you.")
     from liveai import __version__
@@ -100,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--virtual", action="store_const", const=True, help="open virtual ports named liveai:in and liveai:out instead")
     run.add_argument("--no-midi", dest="no_midi", action="store_true",
                      help="no MIDI ports at all: play over OSC only (player notes from /liveai/player/note)")
+    _voice(run)
     run.add_argument("--thru", action="store_const", const=True, help="echo the player's notes to the output")
     run.add_argument("--record", metavar="DIR", help="record the session to a new .mid file in DIR")
     run.add_argument("--clock", choices=["internal", "midi", "link"],
@@ -129,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fast", action="store_true", help="run on the simulated clock, as fast as possible (no sound)")
     demo.add_argument("--no-midi", action="store_true", help="real-time demo without the virtual MIDI port")
 
-    ports = sub.add_parser("ports", help="list MIDI ports")
+    ports = sub.add_parser("ports", help="list MIDI ports (--audio: audio inputs)")
     _midi(ports)
+    ports.add_argument("--audio", action="store_true", help="list audio inputs for --audio-in instead")
 
     render = sub.add_parser("render", help="render a take to a WAV file with FluidSynth",
                             description="Render a MIDI file with FluidSynth, as --synth plays it.")
@@ -190,6 +215,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         from liveai.view.programs import parse_assignments
         o["programs"] = {k: str(v) for k, v in parse_assignments(args.program).items()}
     o.pop("program", None)
+    if getattr(args, "voice_range", None):
+        o["voice_low"], o["voice_high"] = o.pop("voice_range")
     return o
 
 
@@ -272,6 +299,15 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
+    if getattr(args, "audio", False):
+        from liveai.voice.audio_in import list_audio_inputs
+        ins = list_audio_inputs()
+        print("audio inputs (for --audio-in):")
+        for api, n in ins:
+            print(f"  [{api}] {n}")
+        if not ins:
+            print("  (none: is the audio extra installed, pip install 'liveai[audio]', and is there a sound card or a JACK server?)")
+        return 0
     from liveai.midi_io import list_ports, midi_available
     api = args.midi_api or "alsa"
     why = midi_available(api)

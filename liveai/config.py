@@ -78,6 +78,14 @@ class Config:
     soundfont: str | None = None  # the .sf2 FluidSynth plays (default: the system's GM soundfont)
     synth_audio: str | None = None  # FluidSynth's audio driver: jack, pulseaudio, pipewire, alsa (default: chosen)
     show: bool = False  # the terminal live view (liveai.view.live), when stdout is a terminal
+    audio_in: str | None = None  # sing to play: the audio input (substring of a JACK port or device; auto)
+    audio_api: str = "auto"  # auto (JACK if a server runs, else sounddevice) | jack | sounddevice
+    voice_tracker: str = "yin"  # pitch tracker: yin | crepe (liveai/voice, models/crepe_tiny.md)
+    voice_model: str | None = None  # path of crepe_tiny.onnx for voice_tracker = "crepe"
+    voice_snap: str = "chromatic"  # chromatic | key (the locked --key, else the key heard so far)
+    voice_low: int = 36  # the singer's range, MIDI notes (C2)
+    voice_high: int = 84  # (C6)
+    voice_min_note_ms: float = 15.0  # voiced and steady this long before a note starts
     realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.sync.realtime_engine)
     mute: dict[str, bool] = field(default_factory=dict)  # per part (OSC /liveai/<part>/mute); absent: heard
     volume: dict[str, float] = field(default_factory=dict)  # per part, 0..1; absent: 1
@@ -196,6 +204,12 @@ class Config:
                 raise ConfigError(f"program of {part}: {e}") from None
         if self.synth_audio is not None and self.synth_audio not in SYNTH_AUDIO:
             raise ConfigError(f"synth_audio must be one of {', '.join(SYNTH_AUDIO)}, not {self.synth_audio!r}")
+        if self.audio_api not in ("auto", "jack", "sounddevice"):
+            raise ConfigError(f"audio_api must be auto, jack or sounddevice, not {self.audio_api!r}")
+        if self.voice_tracker not in ("yin", "crepe") or self.voice_snap not in ("chromatic", "key"):
+            raise ConfigError("voice_tracker must be yin or crepe, voice_snap chromatic or key")
+        if not (0 <= self.voice_low < self.voice_high <= 127 and 5.0 <= self.voice_min_note_ms <= 500.0):
+            raise ConfigError("voice range must be 0 <= low < high <= 127 and voice_min_note_ms 5..500")
         from liveai.sync import check_clock_source, check_latency
         try:
             check_clock_source(self.clock)

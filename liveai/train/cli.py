@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] == "crepe":  # the voice input's neural pitch tracker (liveai/train/crepe.py)
+        from liveai.train.crepe import main as crepe_main
+        return crepe_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.quick:
         args.max_pieces = args.max_pieces or 12

@@ -1,0 +1,1 @@
+"""Voice as the player: audio input, pitch trackers, note segmentation (issue 17)."""
