@@ -30,7 +30,10 @@ class VoicingWeights:
     harmony metric together (`python -m liveai.evaluation`), never by one number."""
 
     heads: float = 1.0  # the network's log-probability of each voice's action
+    head_floor: float = -3.0  # ... renormalised over the voice's options and floored here: the
+    #                           network chooses among complete voicings, it cannot empty the chord
     coverage: float = 1.6  # per triad tone sounding among the three voices
+    third: float = 2.0  # the chord's third missing (it says major or minor)
     unison: float = 3.0  # all three voices on one pitch class
     bass_root: float = 2.5  # the chord's bass note (root, or the played inversion) in the bass at a change
     echo: float = 0.9  # per voice starting a note on the melody's pitch class
@@ -91,7 +94,8 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
     onset = np.zeros((n, V), bool)
     for j, o in enumerate(opts):
         p = np.array([x.pitch if x.pitch is not None else -1 for x in o])
-        lp = np.array([x.logp for x in o])
+        lp = np.array([x.logp for x in o], dtype=float)
+        lp = np.maximum(lp - np.logaddexp.reduce(lp), weights.head_floor)
         on = np.array([x.kind == "note" for x in o])
         pitch[:, j] = p[idx[:, j]]
         logp += lp[idx[:, j]]
@@ -103,6 +107,7 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
     triad = chord.triad
     covered = sum((pcs == t).any(axis=1).astype(float) for t in triad)
     score += w.coverage * covered
+    score -= w.third * ~(pcs == triad[1]).any(axis=1)
     distinct = np.array([len(set(r[r >= 0])) for r in pcs])
     score -= w.unison * (distinct <= 1)
     if new_chord and "bass" in names:
