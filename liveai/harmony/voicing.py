@@ -155,10 +155,17 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
 
 
 def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices: Sequence[str] = ("bass",),
-            skip: Sequence[str] = ("drums",)) -> dict[str, int]:
-    """The reactive chord change (a chord the player just struck): each sounding voice that does
-    not fit the new chord moves to the nearest tone that does (a bass to the root, or the played
-    bass note), the others keep sounding. Returns voice -> new pitch for the voices that move."""
+            skip: Sequence[str] = ("drums",), ranges: Mapping[str, tuple[int, int]] | None = None) -> dict[str, int]:
+    """The reactive chord change (a chord the player just struck, or a melody note the plan could
+    not take): voices that do not fit the new chord move to it at once. The accompanist's three
+    voices are voiced together (choose_voicing: complete, root in the bass, no parallels); other
+    voices (a band's comping) each move to the nearest free chord tone, a bass to the root.
+    Returns voice -> new pitch for the voices that move."""
+    if ranges is not None and set(sounding) == set(VOICES) and all(sounding[v] is not None for v in VOICES):
+        opts = {v: voice_options(v, chord, sounding[v], None, *ranges[v], True, 7, lambda p: 0, 1, 0)
+                for v in VOICES}
+        choice = choose_voicing(chord, opts, sounding, True, None, True)
+        return {v: o.pitch for v, o in choice.items() if o.kind == "note" and o.pitch is not None}
     pcs = set(chord.pcs)
     root = (chord.bass if chord.bass is not None else chord.root) % 12
     moves: dict[str, int] = {}
@@ -168,7 +175,10 @@ def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices:
             continue
         if v.split(".", 1)[0] in bass_voices:
             if p % 12 != root:
-                moves[v] = min((q for q in range(p - 6, p + 7) if q % 12 == root), key=lambda q: (abs(q - p), q))
+                q = min((q for q in range(p - 7, p + 6) if q % 12 == root), key=lambda q: (abs(q - p), q))
+                moves[v] = q  # nearest root, down rather than up (the bass stays low)
+                taken.discard(p % 12)
+                taken.add(root)
             continue
         if p % 12 in pcs:
             continue
