@@ -87,6 +87,8 @@ class MidiInput:
         self.handler = handler
         self.clock = clock
         self.dropped = 0
+        from liveai.realtime import short_slice, thread_ids
+        before = thread_ids()
         self._in = _client(rtmidi.MidiIn, spec.api)
         try:
             self._in.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
@@ -107,6 +109,7 @@ class MidiInput:
                 self._polling = True
                 self._poller = threading.Thread(target=self._poll, name="midi-in", daemon=True)
                 self._poller.start()
+                short_slice(thread_ids() - before)  # JACK's client thread, when JACK is not real-time
             else:
                 self._in.set_callback(self._callback)
         except BaseException:
