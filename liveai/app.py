@@ -239,7 +239,9 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
         reset_output(outputs[-1])
     if cfg.osc_out:
         outputs.append(OscOutput([parse_target(t) for t in cfg.osc_out], cfg.osc_bundle_latency / 1000.0))
-    return build_session(cfg, control, sender, outputs, record=record, keep_events=LIVE_SINK_EVENTS)
+    session = build_session(cfg, control, sender, outputs, record=record, keep_events=LIVE_SINK_EVENTS)
+    session.scheduler.direct_now = True  # the reactive path sends from the engine loop (issue 16)
+    return session
 
 
 def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | None,
