@@ -86,11 +86,8 @@ def normal_priority_thread() -> None:
     What comes in over the network is control, not music: under a flood this thread must compete
     with the rest of the box, never take a CPU from the engine loop or the sender (latency_bench.soak
     measured steps handed over 45 ms late with it on FIFO beside them)."""
-    try:
-        if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (OSError, AttributeError):
-        pass
+    from liveai.realtime import set_thread_priority
+    set_thread_priority(0)
 
 
 class OscServer:

@@ -426,21 +426,19 @@ class LinkClock:
             eng.retime(tempo, step, t)
 
 
-ENGINE_PRIORITY = 50  # every engine thread with --realtime but OSC input (osc_io); the sender 70 (box.rt), JACK above
-
-
-def realtime_engine(priority: int = ENGINE_PRIORITY) -> bool:
+def realtime_engine(midi_api: str | None = None) -> bool:
     """--realtime: put the calling (main) thread on SCHED_FIFO before the engine starts its threads,
-    so that every thread it starts inherits it. latency_bench measured why: with only the sender
-    real-time, a normal-priority engine thread holding the GIL can be preempted by other processes
-    for tens of ms while the sender waits for it. True if it worked."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-        log.info("engine threads: SCHED_FIFO priority %d", priority)
-        return True
-    except (OSError, AttributeError) as e:
-        log.warning("--realtime: real-time scheduling not allowed (%s); running at normal priority", e)
-        return False
+    so that every thread it starts inherits it, at the engine's priority below the audio server
+    (liveai.realtime: never above JACK or PipeWire; normal priority if the server is not real-time).
+    latency_bench measured why: with only the sender real-time, a normal-priority engine thread
+    holding the GIL can be preempted by other processes for tens of ms while the sender waits for
+    it. True if the engine threads now run real-time."""
+    from liveai import realtime
+    plan = realtime.plan(midi_api=midi_api)
+    log.info("thread priorities: sender %d, engine %d (%s)", plan.sender, plan.engine, plan.reason)
+    if plan.engine <= 0:  # level with a server that is not real-time, but waking on time
+        realtime.punctual_normal_thread()
+    return realtime.set_thread_priority(plan.engine, "engine threads") and plan.engine > 0
 
 
 def attach_sync(session: Any, cfg: Any) -> list[Callable[[], None]]:
@@ -467,7 +465,7 @@ def attach_sync(session: Any, cfg: Any) -> list[Callable[[], None]]:
     eng.settings.commit_margin += lead  # the model must finish before the earliest send
     if getattr(cfg, "realtime", False):
         from liveai.box.rt import promote_current_thread
-        session.sender.call_soon(promote_current_thread)  # the sender above the rest (FIFO 70)
+        session.sender.call_soon(promote_current_thread, None, getattr(cfg, "midi_api", None))  # the sender above the engine
     source = check_clock_source(getattr(cfg, "clock", "internal") or "internal")
     if source == "midi":
         follower = MidiClockFollower(eng).attach()
@@ -514,6 +512,7 @@ _REC = struct.Struct("<dB3s")  # due time (perf_counter s; < 0: at once), length
 _FLUSH, _QUIT = 0xFF, 0xFE
 SENDER_LOOKAHEAD_S = 0.030
 SENDER_SPIN_S = 0.0015
+SENDER_NAP_S = 50e-6  # not real-time: the last SENDER_SPIN_S in naps this long, then a short spin
 STATS_MAX = 200_000  # lateness records a sender process keeps for latency_bench (about 20 MB at most)
 
 
@@ -623,6 +622,8 @@ def sender_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rt", action="store_true")
     ap.add_argument("--stats")
     a = ap.parse_args(argv)
+    from liveai import realtime
+    before = realtime.thread_ids()
     try:
         client = client_name(a.api, a.port_name)
         out = rtmidi.MidiOut(APIS[a.api], name=client)
@@ -637,11 +638,18 @@ def sender_main(argv: list[str] | None = None) -> int:
     except Exception as e:
         print(f"error {e}".replace("\n", " "), flush=True)
         return 2
-    if a.rt:
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(70))
-        except (OSError, AttributeError):
-            pass
+    if a.api == "jack":  # the JACK client thread rtmidi started: punctual if JACK is not real-time
+        realtime.short_slice(realtime.thread_ids() - before)
+    if a.rt:  # the sender's priority, below the audio server (liveai.realtime)
+        realtime.set_thread_priority(realtime.plan(midi_api=a.api).sender, "sender process")
+    else:
+        realtime.set_thread_priority(0)
+    spin = SENDER_SPIN_S
+    nap = 0.0  # real-time: sleep, then spin the last 1.5 ms (nothing but JACK preempts it)
+    sleep = time.sleep
+    if not realtime.is_realtime():  # normal scheduling: a 1.5 ms spin outlives its slice and is preempted
+        nap = SENDER_NAP_S  # (issue 16: sender p99 2.1-2.5 ms spinning, 0.6-0.8 ms napping, load 5.5)
+        realtime.punctual_normal_thread()
     import gc
     gc.collect()
     gc.freeze()
@@ -660,7 +668,7 @@ def sender_main(argv: list[str] | None = None) -> int:
     while running:
         timeout = None
         if heap:
-            timeout = max(0.0, heap[0][0] - perf() - SENDER_SPIN_S)
+            timeout = max(0.0, heap[0][0] - perf() - spin)
         r, _, _ = select.select([fd], [], [], timeout)
         if r:
             data = os.read(fd, 65536)
@@ -680,8 +688,11 @@ def sender_main(argv: list[str] | None = None) -> int:
                 else:
                     seq += 1
                     heapq.heappush(heap, (when, seq, list(b[:n])))
-        while heap and heap[0][0] - perf() <= SENDER_SPIN_S:
+        while heap and heap[0][0] - perf() <= spin:
             when = heap[0][0]
+            if nap:  # normal scheduling: short sleeps keep the thread eligible at once when it wakes
+                while (left := when - perf()) > nap:
+                    sleep(min(nap, left - nap))
             while perf() < when:
                 pass
             _, _, msg = heapq.heappop(heap)
