@@ -70,7 +70,7 @@ class PlannerSettings:
     split: int | None = None  # MIDI note: the player's notes below it are chord notes
     chord_window_s: float = 0.04  # notes struck within this are one chord
     change_margin: float = 0.7  # how much better (in melody evidence) a chord must be to correct
-    listener_weight: float = 0.6  # weight of the neural listener's guess when there is one
+    listener_weight: float = 1.5  # weight of the neural listener's guess when there is one
     on_bass: bool = False  # "Fingered On Bass": the lowest played note is the band's bass (else the root)
     stay_bar: float = 0.4  # P(the chord stays) across a bar line, a half bar, another beat
     stay_half: float = 0.6

@@ -36,7 +36,7 @@ class VoicingWeights:
     third: float = 2.0  # the chord's third missing (it says major or minor)
     unison: float = 3.0  # all three voices on one pitch class
     bass_root: float = 2.5  # the chord's bass note (root, or the played inversion) in the bass at a change
-    echo: float = 2.5  # per voice starting a note on the melody's pitch class
+    echo: float = 3.5  # per voice starting a note on the melody's pitch class
     parallel: float = 2.5  # per pair of voices moving in parallel fifths or octaves
     leap: float = 0.15  # per semitone a voice moves beyond a fourth
     spacing: float = 1.0  # alto-tenor over an octave, tenor-bass over a twelfth
