@@ -37,7 +37,8 @@ class VoicingWeights:
     unison: float = 3.0  # all three voices on one pitch class
     bass_root: float = 2.5  # the chord's bass note (root, or the played inversion) in the bass at a change
     echo: float = 3.5  # per voice starting a note on the melody's pitch class
-    parallel: float = 2.5  # per pair of voices moving in parallel fifths or octaves
+    parallel: float = 5.0  # per pair of voices moving in parallel fifths or octaves
+    above_melody: float = 3.0  # per voice at or above the melody's note
     leap: float = 0.15  # per semitone a voice moves beyond a fourth
     spacing: float = 1.0  # alto-tenor over an octave, tenor-bass over a twelfth
     hold_off_beat: float = 0.4  # holding is natural between beats
@@ -82,7 +83,8 @@ def voice_options(voice: str, chord: ChordSymbol, current: int | None, logp: np.
 def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
                    current: Mapping[str, int | None], new_chord: bool, melody_pc: "int | Sequence[int] | None",
                    on_beat: bool, weights: VoicingWeights = VoicingWeights(),
-                   rng: np.random.Generator | None = None, temperature: float = 0.0) -> dict[str, Option]:
+                   rng: np.random.Generator | None = None, temperature: float = 0.0,
+                   melody_top: int | None = None) -> dict[str, Option]:
     """The best (or, with temperature, a sampled) combination of one option per voice."""
     names = [v for v in VOICES if v in options]
     opts = [list(options[v]) for v in names]
@@ -139,9 +141,12 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
             if before not in (0, 7):
                 continue
             after = (pitch[:, b] - pitch[:, a]) % 12
-            same_dir = np.sign(pitch[:, a] - cur[a]) == np.sign(pitch[:, b] - cur[b])
-            par = moved[:, a] & moved[:, b] & (after == before) & same_dir & (pitch[:, a] != cur[a])
+            # fifths or octaves (or unisons) in a row, both voices moving: the metric's and the
+            # teacher's parallels, in contrary motion too
+            par = moved[:, a] & moved[:, b] & (after == before) & (pitch[:, a] != cur[a]) & (pitch[:, b] != cur[b])
             score -= w.parallel * par
+    if melody_top is not None:  # the accompaniment stays below the tune (no voice crossing it)
+        score -= w.above_melody * (pitch >= melody_top).sum(axis=1)
     if not on_beat:
         score += w.hold_off_beat * (~onset).sum(axis=1)
     if temperature > 1e-6 and rng is not None:
