@@ -122,6 +122,8 @@ class Control:
         g["position"] = self._position
         g["key"] = lambda: (str(eng.status().get("key", "")),)
         g["chord"] = lambda: (str(eng.status().get("chord", "")),)
+        g["chord/next"] = lambda: (str(eng.status().get("next_chord", "")),)
+        g["chord/source"] = lambda: (str(eng.status().get("chord_source", "")),)
         g["recording"] = lambda: (int(self.take is not None),)
         missing = [p.name for p in PARAMS if p.name not in g or (p.writable and p.name not in s)]
         if missing:

@@ -148,6 +148,11 @@ PARAMS: tuple[Param, ...] = (
           writable=False),
     Param("chord", (Arg("s", "chord", doc="e.g. 'Bm'; empty when none"),), "The chord the engine plays.", (),
           writable=False),
+    Param("chord/next", (Arg("s", "chord", doc="e.g. 'G7'; empty when none planned"),),
+          "The chord the band's plan expects next (the lookahead: shown before it sounds).", (), writable=False),
+    Param("chord/source", (Arg("s", "source", doc="plan, corrected or played"),),
+          "Where the chord comes from: the plan, a correction from the melody, or a chord you played.", (),
+          writable=False),
     Param("recording", (_i("recording", 0, 1),), "1 while /liveai/record/start is recording.", (), writable=False),
 )
 
