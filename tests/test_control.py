@@ -145,10 +145,23 @@ def test_position_key_chord_and_notes_feedback_while_playing(rig):
     assert (1, 1) in pos and (2, 1) in pos and (2, 4) in pos  # every beat of 4/4
     assert any(v[0] for _, p, v in rig.replies("/liveai/key", to=dest))  # a key was heard
     assert dest in rig.ctl.osc_out.listeners  # notes go to the listener from the sender
-    # the harmony plan is visible: the chord now, the chord planned next, and where it came from
     assert any(v[0] for _, p, v in rig.replies("/liveai/chord", to=dest))
-    assert any(v[0] for _, p, v in rig.replies("/liveai/chord/next", to=dest))
-    assert {v[0] for _, p, v in rig.replies("/liveai/chord/source", to=dest)} <= {"", "plan", "corrected", "played"}
+
+
+def test_the_harmony_plan_is_pushed_chord_now_and_next(tmp_path):
+    """With the model, the band plans its chords ahead: listeners get the chord now, the chord
+    planned next (before it sounds) and where the chord came from."""
+    rig = Rig(tmp_path, generator="model")
+    try:
+        rig.send("/liveai/listen", 6001)
+        dest = ("127.0.0.1", 6001)
+        rig.play(32)
+        assert any(v[0] for _, p, v in rig.replies("/liveai/chord", to=dest))
+        assert any(v[0] for _, p, v in rig.replies("/liveai/chord/next", to=dest))
+        sources = {v[0] for _, p, v in rig.replies("/liveai/chord/source", to=dest)}
+        assert sources & {"plan", "corrected"} and sources <= {"", "plan", "corrected", "played"}
+    finally:
+        rig.close()
 
 
 def test_meter_change_while_playing_gives_bars_of_the_new_length(rig):
