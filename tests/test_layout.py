@@ -56,6 +56,13 @@ def import_graph() -> dict[str, set[str]]:
                     t = t.rpartition(".")[0]
                 if t and t != name:
                     graph[name].add(t)
+                # importing a.b.c first runs the __init__ of a and a.b: an edge to each package
+                # the importer is not itself inside
+                parts = t.split(".")
+                for i in range(1, len(parts)):
+                    pkg = ".".join(parts[:i])
+                    if pkg in mods and pkg != name and not (name + ".").startswith(pkg + "."):
+                        graph[name].add(pkg)
     return graph
 
 

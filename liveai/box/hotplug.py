@@ -24,8 +24,8 @@ from typing import Callable, Iterable
 import mido
 import rtmidi
 
-from liveai.midi_io import CLIENT, APIS, PortSpec, client_name
-from liveai.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
+from liveai.io.midi import CLIENT, APIS, PortSpec, client_name
+from liveai.io.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
 

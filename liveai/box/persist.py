@@ -2,7 +2,7 @@
 start-up, and a broken file never stops the box: it logs a clear error and plays on the defaults.
 
 Writes happen only on an explicit save (field notes section 7: keep writes off the SD card), through
-liveai.safefile: a temporary file in the same directory, fsynced, then renamed over the old one, so a
+liveai.io.safefile: a temporary file in the same directory, fsynced, then renamed over the old one, so a
 power cut leaves either the old file or the new one, never half of one; a symlinked config updates
 its target, and what is not a regular file is never replaced.
 """
@@ -16,8 +16,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from liveai.safefile import write_file
-from liveai.config import Config, ConfigError, load_toml, make_config
+from liveai.io.safefile import write_file
+from liveai.control.config import Config, ConfigError, load_toml, make_config
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = Non
                 v = getattr(settings, name)
                 data[name] = str(v) if name == "meter" else (dict(v) if isinstance(v, dict) else v)
         if hasattr(settings, "key_lock"):
-            from liveai.input_map import parse_key
+            from liveai.music.input_map import parse_key
             lock = settings.key_lock
             if lock != (parse_key(cfg.key).tonic if cfg.key else None):  # else the file's own spelling stays
                 data["key"] = None if lock is None else _PCS[int(lock) % 12]

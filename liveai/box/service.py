@@ -126,7 +126,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     path = Path(args.path) if args.path else unit_path(args.user_unit)
     try:
-        from liveai.safefile import write_file
+        from liveai.io.safefile import write_file
         write_file(path, text.encode())
     except PermissionError:
         print(f"liveai: cannot write {path}: run with sudo, or use --user, or --print and copy it", file=sys.stderr)

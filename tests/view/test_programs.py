@@ -4,11 +4,11 @@ from __future__ import annotations
 import mido
 import pytest
 
-from liveai.clock import SimClock
-from liveai.engine import Engine
+from liveai.timing.clock import SimClock
+from liveai.engine.core import Engine
 from liveai.generators.rules import RulesAccompanist
-from liveai.output import ListOutput
-from liveai.scheduler import Scheduler
+from liveai.io.output import ListOutput
+from liveai.io.scheduler import Scheduler
 from liveai.view.programs import (DEFAULT_PROGRAM, DEFAULT_PROGRAMS, PartPrograms, Program, parse_assignments,
                                   parse_program)
 
