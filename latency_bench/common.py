@@ -180,7 +180,5 @@ def cpu_percent(pid: int, seconds: float) -> float:
 
 def normal_priority() -> None:
     """For child processes that are load, not engine: back to SCHED_OTHER."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (OSError, AttributeError):
-        pass
+    from liveai.timing.priority import set_thread_priority
+    set_thread_priority(None)

@@ -144,8 +144,8 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
     sender = RealtimeClock(spin=sender_spin(), name="sender")
     outputs: list[OutputDevice] = []
     if midi_out is not None and not midi_out.hotplug:  # hot-plug outputs: liveai/box/wire.py
-        if getattr(cfg, "sender", "thread") == "process":  # the sender in a process of its own (liveai/timing/sync.py)
-            from liveai.timing.sync import ProcessMidiOutput
+        if getattr(cfg, "sender", "thread") == "process":  # the sender in a process of its own (liveai/io/sender.py)
+            from liveai.io.sender import ProcessMidiOutput
             outputs.append(ProcessMidiOutput(midi_out))
         else:
             outputs.append(MidiOutput(midi_out))
@@ -250,7 +250,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
             inp = MidiInput(midi_in, session.engine.post_input)
             session.closers.append(inp.close)
         attach_voice(session, cfg)
-        from liveai.timing.sync import attach_sync
+        from liveai.timing.sources import attach_sync
         session.closers.extend(attach_sync(session, cfg))  # clock source, clock out, latency offsets
         session.sender.start_thread()
         session.control.start_thread()

@@ -344,7 +344,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.no_midi:
         midi_in = midi_out = None
     if cfg.realtime:
-        from liveai.timing.sync import realtime_engine
+        from liveai.timing.sources import realtime_engine
         realtime_engine()  # before any engine thread starts: they inherit it
     run_realtime(cfg, midi_in, midi_out, box=args.box)
     return 0

@@ -13,28 +13,14 @@ import resource
 
 log = logging.getLogger(__name__)
 
-SENDER_PRIORITY = 70
+from liveai.timing.priority import SENDER_PRIORITY, set_thread_priority  # noqa: E402
 MCL_CURRENT, MCL_FUTURE = 1, 2
 
 
 def promote_current_thread(priority: int = SENDER_PRIORITY) -> bool:
     """Put the calling thread (Linux: pid 0 = this thread) on SCHED_FIFO at priority, capped by
     RLIMIT_RTPRIO unless we are root. True if it worked."""
-    if not hasattr(os, "sched_setscheduler"):
-        return False
-    try:
-        soft, _ = resource.getrlimit(resource.RLIMIT_RTPRIO)
-        if os.geteuid() != 0 and soft != resource.RLIM_INFINITY:
-            priority = min(priority, soft)
-        if priority < 1:
-            log.info("real-time scheduling not allowed (RLIMIT_RTPRIO 0); the sender runs at normal priority")
-            return False
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-        log.info("sender thread: SCHED_FIFO priority %d", priority)
-        return True
-    except OSError as e:
-        log.info("real-time scheduling not allowed (%s); the sender runs at normal priority", e)
-        return False
+    return set_thread_priority(priority, "sender thread", cap=True, refused=logging.INFO)
 
 
 def lock_memory() -> bool:

@@ -62,12 +62,12 @@ class Config:
     auto_out: str | None = None  # the same for `midi_out = "auto"`
     hotplug_poll: float = 1.5  # seconds between looks at the MIDI port lists (hot-plug)
     record_cap_mb: float = 0.0  # recordings directory cap: oldest .mid files removed beyond it (0 = no cap)
-    clock: str = "internal"  # clock source: internal | midi | link (liveai.timing.sync)
+    clock: str = "internal"  # clock source: internal | midi | link (liveai.timing.sources)
     clock_in: str | None = None  # MIDI port the clock comes from (default: the player's input)
     clock_out: str | None = None  # MIDI port to send MIDI clock to ("virtual": our own liveai:clock)
     latency: dict[str, float] = field(default_factory=dict)  # ms early per output: midi, osc, clock
     link_start_stop: bool = False  # with --clock link: follow the Link session's start/stop
-    sender: str = "thread"  # MIDI sender: thread (in the engine's process) | process (one of its own, liveai/timing/sync.py)
+    sender: str = "thread"  # MIDI sender: thread (in the engine's process) | process (one of its own, liveai/io/sender.py)
     programs: dict[str, Any] = field(default_factory=dict)  # GM program per part, e.g. {bass = 33, pad = "1:89"} (liveai.view.programs)
     program_change: bool = True  # send (and record) each part's bank select and program change; --no-program
     synth: bool = False  # start FluidSynth and play into it (liveai.view.synth)
@@ -82,7 +82,7 @@ class Config:
     voice_low: int = 36  # the singer's range, MIDI notes (C2)
     voice_high: int = 84  # (C6)
     voice_min_note_ms: float = 15.0  # voiced and steady this long before a note starts
-    realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.timing.sync.realtime_engine)
+    realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.timing.sources.realtime_engine)
     mute: dict[str, bool] = field(default_factory=dict)  # per part (OSC /liveai/<part>/mute); absent: heard
     volume: dict[str, float] = field(default_factory=dict)  # per part, 0..1; absent: 1
     octave: dict[str, int] = field(default_factory=dict)  # per part, -3..3; absent: 0

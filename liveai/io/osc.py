@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import logging
 import math
-import os
 import socket
 import struct
 import threading
@@ -24,6 +23,7 @@ from pythonosc.osc_packet import OscPacket
 
 from liveai.control.addresses import ADDRESSES, parse_args
 from liveai.io.output import OutEvent, OutputDevice
+from liveai.timing.priority import set_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +86,7 @@ def normal_priority_thread() -> None:
     What comes in over the network is control, not music: under a flood this thread must compete
     with the rest of the box, never take a CPU from the engine loop or the sender (latency_bench.soak
     measured steps handed over 45 ms late with it on FIFO beside them)."""
-    try:
-        if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (OSError, AttributeError):
-        pass
+    set_thread_priority(None)
 
 
 class OscServer:

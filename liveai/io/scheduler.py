@@ -159,7 +159,7 @@ class Scheduler:
             for dev in self.outputs if devices is None else devices:
                 try:
                     if due is not None and getattr(dev, "timed", False):
-                        dev.send_at(ev, due)  # a device that sends at the time itself (liveai.timing.sync)
+                        dev.send_at(ev, due)  # a device that sends at the time itself (liveai.io.sender)
                     else:
                         dev.send(ev)
                 except Exception as e:  # a vanished port or unreachable host must not stop the music

@@ -296,7 +296,7 @@ def test_link_phase_agrees_with_an_aalink_peer():
     from liveai.generators.rules import RulesAccompanist
     from liveai.io.output import ListOutput
     from liveai.io.scheduler import Scheduler
-    from liveai.timing.sync import LinkClock
+    from liveai.timing.link import LinkClock
     peer = subprocess.Popen([sys.executable, "-c", LINK_PEER, "100", "6"], stdout=subprocess.PIPE, text=True, cwd=REPO)
     clock = RealtimeClock(name="engine")
     sched = Scheduler(clock, [ListOutput(clock)])

@@ -12,8 +12,8 @@ from liveai.timing.clock import SimClock
 from liveai.io.output import ListOutput, OutEvent
 from liveai.io.scheduler import Scheduler
 from liveai.vocab import check_clock_source, check_latency
-from liveai.timing.sync import (CLOCK, CONTINUE, PPQ, SONGPOS, START, STOP, MidiClockFollower, MidiClockOut,
-                         line_fit)
+from liveai.timing.clock_out import MidiClockOut
+from liveai.timing.follow import CLOCK, CONTINUE, PPQ, SONGPOS, START, STOP, MidiClockFollower, line_fit
 from liveai.timing.transport import Transport
 
 from liveai.generators.base import note
@@ -351,7 +351,7 @@ def test_link_clock_follows_session_beats_on_the_engine_loop():
     """LinkClock._update (what the Link thread posts) on the simulated clock: start in phase,
     follow tempo, stop with the session when start/stop sync is on."""
     pytest.importorskip("aalink")
-    from liveai.timing.sync import LinkClock
+    from liveai.timing.link import LinkClock
     clock, eng, sink = sim_engine(tempo=120.0)
     link = LinkClock(eng, 120.0, start_stop_sync=True).attach()
     assert eng.settings.external_clock
