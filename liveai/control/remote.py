@@ -141,13 +141,7 @@ class Control:
         self.engine.send_programs((part,))
 
     def _position(self) -> tuple[int, int]:
-        t = self.engine.transport
-        if not t.running:
-            return (0, 0)
-        beat_ticks = TICKS_PER_BEAT * 4 / t.meter.unit
-        beat = max(0, int(t.tick_at(self.clock.now() + 1e-4) // beat_ticks))
-        bar, b = divmod(beat, t.meter.beats)
-        return (bar + 1, b + 1)
+        return self.engine.transport.bar_beat(self.clock.now())
 
     def _set_transport(self, running: int) -> None:
         if running and not self.engine.running:

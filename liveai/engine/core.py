@@ -739,19 +739,14 @@ class Engine:
 
     def status(self) -> dict[str, Any]:
         t = self.transport
-        if t.running:
-            tick = t.tick_at(self.clock.now())
-            beat = int(tick // 480)
-            bar, beat_in_bar = divmod(max(beat, 0), t.meter.beats)
-        else:
-            bar, beat_in_bar = -1, -1
+        bar, beat = t.bar_beat(self.clock.now())
         key, chord = getattr(self.fallback, "current", lambda: (None, None))()
         plan = self.planner.last
         nxt = None
         if plan is not None and plan.chord is not None:
             chord, nxt = plan.chord, plan.next_chord
         key = self.planner.key or key
-        return {"running": t.running, "bar": bar + 1, "beat": beat_in_bar + 1, "tempo": t.bpm,
+        return {"running": t.running, "bar": bar, "beat": beat, "tempo": t.bpm,
                 "meter": str(t.meter), "mode": self.settings.mode, "generator": self.primary.name,
                 "key": str(key) if key else "", "chord": str(chord) if chord else "",
                 "next_chord": str(nxt) if nxt else "", "chord_source": plan.source if plan else "",

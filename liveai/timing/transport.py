@@ -99,3 +99,14 @@ class Transport:
     @property
     def steps_per_bar(self) -> int:
         return self.meter.steps_per_bar
+
+    def bar_beat(self, t: float) -> tuple[int, int]:
+        """1-based (bar, beat) at time t, counted in the meter's own beat (an 8th in 6/8 and 7/8);
+        (0, 0) while stopped. A query a tenth of a millisecond before a beat counts as on it.
+        The one place bar and beat are computed (/liveai/status, /liveai/position, the live view)."""
+        if not self.running:
+            return (0, 0)
+        beat_ticks = TICKS_PER_BEAT * 4 / self.meter.unit
+        beat = max(0, int(self.tick_at(t + 1e-4) // beat_ticks))
+        bar, b = divmod(beat, self.meter.beats)
+        return (bar + 1, b + 1)

@@ -333,3 +333,32 @@ def test_a_take_that_cannot_be_written_at_stop_goes_to_the_fallback_and_says_whe
     assert saved.startswith(str(tmp_path / "state" / "liveai" / "takes"))
     import mido
     assert sum(m.type == "note_on" and m.velocity > 0 for m in mido.MidiFile(saved)) >= 8
+
+
+@pytest.mark.parametrize("meter", ["6/8", "7/8", "3/4"])
+def test_status_and_position_agree_on_bar_and_beat_in_every_meter(tmp_path, meter):
+    """/liveai/status and /liveai/position count the same bar and beat (the meter's own beat: an
+    8th in 6/8 and 7/8), asked at the same instant, across two bars of beats and their midpoints."""
+    r = Rig(tmp_path, meter=meter, start_now=True)
+    try:
+        r.engine.start()
+        m = r.engine.transport.meter
+        beat_s = 60.0 / r.cfg.tempo * 4 / m.unit
+        seen = []
+        for i in range(2 * m.beats * 2):
+            r.clock.run(until=r.engine.transport.start_time + i * beat_s / 2 + 0.001)
+            r.sent.clear()
+            r.server.handle_datagram(build("/liveai/get/position"), SENDER)
+            r.server.handle_datagram(build("/liveai/status"), SENDER)
+            r.clock.run(until=r.clock.now())  # handled on the engine's clock, no time passes
+            pos = [v for _, p, v in r.replies("/liveai/position")]
+            st = [v for _, p, v in r.replies("/liveai/status/reply")]
+            assert pos and st, (pos, st)
+            assert tuple(pos[-1][:2]) == tuple(st[-1][1:3]), (meter, i, pos[-1], st[-1])
+            seen.append(tuple(pos[-1][:2]))
+        # beats count 1..beats, then bar 2 begins: the meter's beat, not the quarter note
+        assert seen[0] == (1, 1) and seen[2] == (1, 2)
+        assert seen[2 * m.beats] == (2, 1)
+        assert max(b for _, b in seen) == m.beats
+    finally:
+        r.close()
