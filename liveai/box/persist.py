@@ -74,8 +74,8 @@ _PCS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = None) -> Config:
     """cfg with the values the engine runs with now (tempo, mode, density... as changed over OSC):
-    the engine's settings, the key lock and each part's mix, and what the OSC control holds
-    (temperature, style blend, generator)."""
+    the engine's settings (their one owner: temperature and style blend included), the key lock,
+    each part's mix, and the generator playing now (the OSC control's view of it)."""
     data = {f.name: getattr(cfg, f.name) for f in fields(Config)}
     if settings is not None:
         for name in data:
@@ -93,8 +93,6 @@ def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = Non
             data["volume"] = {p: float(m.volume) for p, m in mix.items() if m.volume != 1.0}
             data["octave"] = {p: int(m.octave) for p, m in mix.items() if m.octave}
     if control is not None:
-        data["temperature"] = float(control.temperature)
-        data["style_blend"] = float(control.style)
         data["generator"] = str(control.value("generator")[0])
     out = Config(**data)
     out.source = getattr(cfg, "source", None)

@@ -38,8 +38,6 @@ class Control:
         self.engine, self.clock = session.engine, session.control
         cfg = session.cfg
         self.recordings = Path(recordings or cfg.record or RECORDINGS_DIR).expanduser()
-        self.temperature = float(cfg.temperature)
-        self.style = float(getattr(cfg, "style_blend", 0.0))
         self.energy = float(self.engine.settings.density)
         self.listeners: dict[str, set[Dest]] = {t: set() for t in TOPICS}
         self.last: dict[str, tuple] = {}
@@ -81,13 +79,13 @@ class Control:
         s["mode"] = lambda mode: eng.set_mode(mode)
         g["generator"] = lambda: (eng.modes["accompany"][0].name,)
         s["generator"] = None  # asynchronous: see _set_generator
-        g["temperature"] = lambda: (self.temperature,)
+        g["temperature"] = lambda: (float(eng.settings.temperature),)
         s["temperature"] = self._set_temperature
         g["density"] = lambda: (float(eng.settings.density),)
         s["density"] = lambda x: setattr(eng.settings, "density", x)
         g["energy"] = lambda: (self.energy,)
         s["energy"] = self._set_energy
-        g["style"] = lambda: (self.style,)
+        g["style"] = lambda: (float(eng.settings.style_blend),)
         s["style"] = self._set_style
         g["keylock"] = lambda: (-1 if eng.settings.key_lock is None else int(eng.settings.key_lock),)
         s["keylock"] = lambda pc: setattr(eng.settings, "key_lock", None if pc < 0 else pc)
@@ -150,7 +148,7 @@ class Control:
             self.engine.stop_transport()
 
     def _set_temperature(self, t: float) -> None:
-        self.temperature = t
+        self.engine.settings.temperature = t
         for gen in {g for pair in self.engine.modes.values() for g in pair}:
             if hasattr(gen, "temperature"):
                 gen.temperature = t
@@ -160,7 +158,7 @@ class Control:
         self.energy = x
 
     def _set_style(self, x: float) -> None:
-        self.style = x
+        self.engine.settings.style_blend = x
         for gen in {g for pair in self.engine.modes.values() for g in pair}:
             for attr in ("blend", "style_blend"):
                 if hasattr(gen, attr):
@@ -199,7 +197,7 @@ class Control:
         def load() -> None:
             from liveai.generators import make_generator
             try:
-                gen = make_generator(name, cfg.model, cfg.seed, self.temperature, cfg.top_p)
+                gen = make_generator(name, cfg.model, cfg.seed, self.engine.settings.temperature, cfg.top_p)
             except Exception as e:
                 self.server.error(dest, f"/liveai/generator: {e}")
                 return

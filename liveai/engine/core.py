@@ -50,6 +50,8 @@ class EngineSettings:
     density: float = 1.0
     key_lock: int | None = None
     commit_margin: float = 0.002  # seconds before a step's time by which its notes are committed
+    temperature: float = 1.0  # the generators' sampling temperature (set over OSC; saved by /liveai/config/save)
+    style_blend: float = 0.0  # how much the call mode's answers lean on the learnt style (idem)
     external_clock: bool = False  # the transport follows a clock source (MIDI clock, Link), not the first note
     humanize_ms: float = 0.0  # standard deviation of timing variation (0: off)
     humanize_velocity: float = 0.0  # standard deviation of velocity variation (0: off)

@@ -40,6 +40,7 @@ def settings_from(cfg: Config) -> EngineSettings:
                           mix={p: PartMix(cfg.mute.get(p, False), cfg.volume.get(p, 1.0), cfg.octave.get(p, 0))
                                for p in {*cfg.mute, *cfg.volume, *cfg.octave}},
                           external_clock=getattr(cfg, "clock", "internal") != "internal",
+                          temperature=float(cfg.temperature), style_blend=float(cfg.style_blend),
                           harmony=PlannerSettings(harmonic_rhythm=cfg.harmonic_rhythm, split=cfg.split))
 
 

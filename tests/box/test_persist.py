@@ -132,10 +132,13 @@ def test_config_save_round_trips_every_live_setting(tmp_path, monkeypatch):
     mute, volume and octave. Set every writable parameter over OSC, save, start again from the file:
     every parameter reads back the same."""
     from liveai.control.addresses import PARAMS
-    from tests.test_control import Rig
+    from tests.control.test_remote import Rig
     target = tmp_path / "liveai.toml"
     monkeypatch.setenv("LIVEAI_CONFIG", str(target))
-    writable = {p.name for p in PARAMS if p.writable} - {"transport", "energy"}  # an action; an alias of density
+    from liveai.vocab import BAND_PARTS
+    writable = {p.name for p in PARAMS if p.writable
+                and p.name.split("/")[0] not in (*BAND_PARTS, "band")  # the band's own (issue 10), not covered here
+                and not p.name.endswith("/program")} - {"transport", "energy"}  # an action; an alias of density
     assert writable == set(LIVE), "a new live setting: add it to LIVE"
     rig = Rig(tmp_path)
     attach_config_save(rig.session, rig.server)

@@ -89,7 +89,7 @@ def test_channel_change_sends_the_program_on_the_new_channel():
 def test_osc_sets_and_gets_a_parts_program(tmp_path):
     """/liveai/bass/program over OSC (datagrams through the real OscServer's handler): the program
     change goes out at once on the part's channel, and get answers with it."""
-    from tests.test_control import Rig
+    from tests.control.test_remote import Rig
     rig = Rig(tmp_path)
     try:
         rig.run(0.01)
