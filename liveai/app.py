@@ -241,6 +241,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
     try:
         server = OscServer(cfg.osc_port, cfg.osc_host, allow=getattr(cfg, "osc_allow", None) or None)
         control = attach_osc(session, server)
+        print(f"liveai: takes recorded over OSC go to {control.recordings}", flush=True)
         session.closers.append(control.close)
         from liveai.box.wire import attach_box
         inp = attach_box(session, server, midi_in, midi_out, box)  # hot-plug, /liveai/config/save

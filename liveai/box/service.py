@@ -71,6 +71,7 @@ def render_unit(user_unit: bool = False, run_user: str | None = None, config: st
         "StandardOutput=journal",
         "StandardError=journal",
         "SyslogIdentifier=liveai",
+        "StateDirectory=liveai",  # $STATE_DIRECTORY: takes recorded over OSC go to its recordings/
     ]
     if user_unit:
         lines += [

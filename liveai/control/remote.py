@@ -19,7 +19,7 @@ from liveai.engine.core import PartMix
 from liveai.control.addresses import ADDRESSES, BAND_PARTS, PARAMS, PARTS, TABLE, TOPICS
 from liveai.io.osc import OscOutput, OscServer
 from liveai.io.recorder import Recorder, session_filename
-from liveai.io.takes import Journal, check_folder, save_take, start_journal
+from liveai.io.takes import Journal, check_folder, default_recordings_dir, save_take, start_journal
 from liveai.timing.transport import TICKS_PER_BEAT, Meter
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 Dest = tuple[str, int]
 MAX_LISTENERS = 32  # per topic
-RECORDINGS_DIR = "recordings"  # with no --record DIR
 
 
 class Control:
@@ -37,7 +36,7 @@ class Control:
         self.session, self.server = session, server
         self.engine, self.clock = session.engine, session.control
         cfg = session.cfg
-        self.recordings = Path(recordings or cfg.record or RECORDINGS_DIR).expanduser()
+        self.recordings = Path(recordings or cfg.record or default_recordings_dir()).expanduser()
         self.energy = float(self.engine.settings.density)
         self.listeners: dict[str, set[Dest]] = {t: set() for t in TOPICS}
         self.last: dict[str, tuple] = {}

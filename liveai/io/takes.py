@@ -27,6 +27,20 @@ JOURNAL_S = 1.0
 FORMAT = "liveai-journal-1"
 
 
+
+def default_recordings_dir(env: "dict[str, str] | None" = None) -> Path:
+    """Where takes go with no --record DIR: the service's state directory on the box (systemd's
+    StateDirectory= sets $STATE_DIRECTORY), else $XDG_DATA_HOME/liveai/recordings (by default
+    ~/.local/share/liveai/recordings); never a folder relative to wherever liveai was started."""
+    import os
+    env = os.environ if env is None else env
+    state = (env.get("STATE_DIRECTORY") or "").split(":")[0]
+    if state:
+        return Path(state) / "recordings"
+    data = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(data) / "liveai" / "recordings"
+
+
 def check_folder(directory: str | os.PathLike) -> Path:
     """The recordings folder, created if missing and proven writable; ValueError naming the problem."""
     d = Path(directory).expanduser()
