@@ -32,7 +32,6 @@ import math
 import os
 import platform
 import re
-import shutil
 import signal
 import socket
 import statistics
@@ -72,49 +71,10 @@ print(n, time.perf_counter() - t0, flush=True)
 """
 
 
-from latency_bench.common import (REPO, JackServer, cpu_percent, cpu_seconds, free_udp_port,  # noqa: F401 (bench API)
+from latency_bench.common import (REPO, JackServer, cpu_percent, cpu_seconds, cyclictest, cyclictest_result,  # noqa: F401
+                                  free_udp_port,
                                   normal_priority, pct, rss_mb, tree)
 
-
-def cyclictest(seconds: float, priority: int) -> subprocess.Popen | None:
-    if shutil.which("cyclictest") is None:
-        return None
-    args = ["cyclictest", "-q", "-m", "-D", str(int(math.ceil(seconds))), "-i", "1000", "-h", "20000"]
-    args += ["-p", str(priority), "--policy=fifo"] if priority > 0 else ["--policy=other"]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=normal_priority)
-
-
-def cyclictest_result(proc: subprocess.Popen | None) -> dict:
-    if proc is None:
-        return {}
-    out, _ = proc.communicate(timeout=60)
-    hist: list[tuple[int, int]] = []
-    overflow = 0
-    res: dict = {}
-    for line in out.splitlines():
-        m = re.match(r"^(\d{6}) (\d+)", line)
-        if m:
-            hist.append((int(m.group(1)), int(m.group(2))))
-        elif line.startswith("# Histogram Overflows:"):
-            overflow = int(line.split(":")[1].split()[0])
-        elif line.startswith("# Max Latencies:"):
-            res["max_us"] = int(line.split(":")[1].split()[0])
-        elif line.startswith("# Avg Latencies:"):
-            res["avg_us"] = int(line.split(":")[1].split()[0])
-    total = sum(c for _, c in hist) + overflow
-    if total:
-        def q(p: float) -> float:
-            need, acc = p * total, 0
-            for us, c in hist:
-                acc += c
-                if acc >= need:
-                    return float(us)
-            return float(res.get("max_us", 20000))
-        res.update(p50_us=q(0.50), p99_us=q(0.99), n=total)
-    return res
-
-
-# --------------------------------------------------------------------------- the run
 
 def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
     from latency_bench.jackrig import JackRig
@@ -319,6 +279,10 @@ def checks(r: dict) -> list[tuple[str, bool]]:
         (f"scheduler jitter p99 <= max(1 ms, 1.5 x cyclictest p99) = {lim / 1000:.3f} ms", r["scheduler_jitter_p99_us"] <= lim),
         ("reactive latency p99 <= 10 ms", r["reactive_latency_p99_us"] <= 10000),
         ("harmonize latency p99 <= 10 ms", r.get("harmonize_latency_p99_us", float("inf")) <= 10000),
+        ("reactive (--thru) p50 <= 1.4 ms and p99 <= 2.0 ms at 32 frames (issue 16)",
+         r["reactive_latency_p50_us"] <= 1400 and r["reactive_latency_p99_us"] <= 2000),
+        ("harmonize p50 <= 1.4 ms and p99 <= 2.0 ms at 32 frames (issue 16)",
+         r.get("harmonize_latency_p50_us", float("inf")) <= 1400 and r.get("harmonize_latency_p99_us", float("inf")) <= 2000),
         ("model step p99 <= 1 ms", r["model_step_p99_us"] <= 1000),
         ("CPU while playing <= 25% of one core", r["cpu_percent_playing"] <= 25),
         ("start-up <= 3 s", r["startup_s"] <= 3.0),
@@ -357,6 +321,15 @@ def table(r: dict) -> str:
     out.append("")
     for text, ok in checks(r):
         out.append(f"{'PASS' if ok else 'FAIL'}  {text}")
+    for key, rt in (("peer_rt", True), ("peer_nort", False)):
+        if key in r:
+            res = r[key]
+            lim = res.get("target", 1.0 if rt else 1.2)
+            if "error" in res:
+                out.append(f"FAIL  isobar side by side, server {'real-time' if rt else 'not real-time'}: {res['error']}")
+            else:
+                out.append(f"{'PASS' if res['pass'] else 'FAIL'}  liveai p99 / isobar p99 <= {lim:.1f}, server "
+                           f"{'real-time' if rt else 'not real-time'}: median ratio {res['median_ratio']:.2f}")
     return "\n".join(out)
 
 
@@ -369,12 +342,33 @@ def main(argv: list[str] | None = None) -> int:
                     help="the engine's MIDI sender: process (default: one of its own) or thread (in the engine's process)")
     ap.add_argument("--no-rt", dest="rt", action="store_false",
                     help="no real-time scheduling (JACK, the sender and cyclictest at normal priority)")
+    ap.add_argument("--no-peer", dest="peer", action="store_false",
+                    help="skip the isobar side by side (latency_bench.peer; needs the bench extra)")
     args = ap.parse_args(argv)
     r = run(args.quick, args.generator, args.rt, args.sender)
     from latency_bench.harmonize import measure as harmonize_latency
     r.update(harmonize_latency(140 if args.quick else 280, args.rt))
     from latency_bench.voice import measure as voice_latency, section as voice_section
     r.update(voice_latency(takes=1 if args.quick else 2))
+    if args.peer:  # issue 16: isobar beside liveai in one JACK rig, the server real-time and not
+        from latency_bench import peer
+        for key, rt in (("peer_rt", True), ("peer_nort", False)):
+            if not peer.have_isobar():
+                r[key] = {"error": "isobar is not installed (pip install -e '.[bench]')"}
+                continue
+            print(f"isobar side by side, server {'real-time' if rt else 'not real-time'}:", flush=True)
+            try:
+                r[key] = peer.side_by_side(rt, 3, 5.0 if args.quick else 20.0, 16, args.generator)
+            except Exception as e:
+                r[key] = {"error": str(e)}
+            if "error" not in r[key]:
+                print(peer.table(r[key]), flush=True)
+        for key in ("peer_rt", "peer_nort"):
+            if "median_ratio" in r.get(key, {}):
+                r[f"{key}_median_ratio"] = r[key]["median_ratio"]
+                r[f"{key}_isobar_p99_us"] = statistics.median(x["isobar"]["p99_us"] for x in r[key]["runs"])
+                r[f"{key}_liveai_p99_us"] = statistics.median(x["liveai"]["p99_us"] for x in r[key]["runs"])
+                r[f"{key}_cyclictest_p99_us"] = statistics.median(x["cyclictest_p99_us"] for x in r[key]["runs"])
     print(table(r))
     print(voice_section(r))
     if args.json:
@@ -384,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(flat, f, indent=2, sort_keys=True)
         print(f"wrote {args.json}")
-    return 0 if all(ok for _, ok in checks(r)) else 1
+    peers_ok = all(r[k].get("pass", False) for k in ("peer_rt", "peer_nort") if k in r)
+    return 0 if all(ok for _, ok in checks(r)) and peers_ok else 1
 
 
 if __name__ == "__main__":

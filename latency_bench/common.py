@@ -7,6 +7,7 @@ measurement and every test. Imports nothing from liveai.
 from __future__ import annotations
 
 import math
+import re
 import os
 import shutil
 import socket
@@ -180,5 +181,46 @@ def cpu_percent(pid: int, seconds: float) -> float:
 
 def normal_priority() -> None:
     """For child processes that are load, not engine: back to SCHED_OTHER."""
-    from liveai.timing.priority import set_thread_priority
-    set_thread_priority(None)
+    from liveai.timing.realtime import set_thread_priority
+    set_thread_priority(0)
+
+
+def cyclictest(seconds: float, priority: int) -> subprocess.Popen | None:
+    if shutil.which("cyclictest") is None:
+        return None
+    args = ["cyclictest", "-q", "-m", "-D", str(int(math.ceil(seconds))), "-i", "1000", "-h", "20000"]
+    args += ["-p", str(priority), "--policy=fifo"] if priority > 0 else ["--policy=other"]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=normal_priority)
+
+
+def cyclictest_result(proc: subprocess.Popen | None) -> dict:
+    if proc is None:
+        return {}
+    out, _ = proc.communicate(timeout=60)
+    hist: list[tuple[int, int]] = []
+    overflow = 0
+    res: dict = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\d{6}) (\d+)", line)
+        if m:
+            hist.append((int(m.group(1)), int(m.group(2))))
+        elif line.startswith("# Histogram Overflows:"):
+            overflow = int(line.split(":")[1].split()[0])
+        elif line.startswith("# Max Latencies:"):
+            res["max_us"] = int(line.split(":")[1].split()[0])
+        elif line.startswith("# Avg Latencies:"):
+            res["avg_us"] = int(line.split(":")[1].split()[0])
+    total = sum(c for _, c in hist) + overflow
+    if total:
+        def q(p: float) -> float:
+            need, acc = p * total, 0
+            for us, c in hist:
+                acc += c
+                if acc >= need:
+                    return float(us)
+            return float(res.get("max_us", 20000))
+        res.update(p50_us=q(0.50), p99_us=q(0.99), n=total)
+    return res
+
+
+# --------------------------------------------------------------------------- the run

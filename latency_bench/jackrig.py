@@ -70,6 +70,11 @@ class JackRig:
             for t, data in events:
                 heapq.heappush(self._queue, (float(t), next(self._seq), bytes(data)))
 
+    def clear_pending(self) -> None:
+        """Drop what is still queued to send (the end of a phase)."""
+        with self._lock:
+            self._queue.clear()
+
     def pending(self) -> int:
         with self._lock:
             return len(self._queue)

@@ -38,13 +38,8 @@ SENDER_SPIN_RT_S = 0.0003  # on SCHED_FIFO a wake-up is accurate to ~0.1 ms; spi
 def sender_spin() -> float:
     """How long the sender busy-waits before each deadline: short when the process runs real-time
     (a long spin at FIFO priority would starve JACK and the rest of the box), else 1.5 ms."""
-    import os
-    try:
-        if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
-            return SENDER_SPIN_RT_S
-    except (OSError, AttributeError):
-        pass
-    return SENDER_SPIN_S
+    from liveai.timing.realtime import is_realtime
+    return SENDER_SPIN_RT_S if is_realtime() else SENDER_SPIN_S
 SWITCH_INTERVAL_S = 50e-6  # field notes section 2: 0.08 ms median lateness under load at 50 us
 
 
@@ -141,7 +136,10 @@ def reset_output(dev: OutputDevice) -> None:
 def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Session:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     control = RealtimeClock(spin=0.0, name="engine")
-    sender = RealtimeClock(spin=sender_spin(), name="sender")
+    # with a sender process this thread only hands events over, 30 ms early: no spin (no CPU taken
+    # from the audio server and the sender process at each deadline)
+    process = getattr(cfg, "sender", "thread") == "process" and midi_out is not None
+    sender = RealtimeClock(spin=0.0 if process else sender_spin(), name="sender")
     outputs: list[OutputDevice] = []
     if midi_out is not None and not midi_out.hotplug:  # hot-plug outputs: liveai/box/wire.py
         if getattr(cfg, "sender", "thread") == "process":  # the sender in a process of its own (liveai/io/sender.py)
@@ -156,7 +154,9 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
         reset_output(outputs[-1])
     if cfg.osc_out:
         outputs.append(OscOutput([parse_target(t) for t in cfg.osc_out], cfg.osc_bundle_latency / 1000.0))
-    return build_session(cfg, control, sender, outputs, record=record, keep_events=LIVE_SINK_EVENTS)
+    session = build_session(cfg, control, sender, outputs, record=record, keep_events=LIVE_SINK_EVENTS)
+    session.scheduler.direct_now = True  # the reactive path sends from the engine loop (issue 16)
+    return session
 
 
 def how_to_hear(session: Session) -> str:

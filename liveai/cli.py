@@ -7,8 +7,7 @@ import sys
 import time
 
 from liveai.control.config import ConfigError, make_config
-from liveai.vocab import GENERATORS
-from liveai.vocab import MODES
+from liveai.vocab import GENERATORS, MODES
 
 log = logging.getLogger("liveai")
 
@@ -345,7 +344,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         midi_in = midi_out = None
     if cfg.realtime:
         from liveai.timing.sources import realtime_engine
-        realtime_engine()  # before any engine thread starts: they inherit it
+        realtime_engine(cfg.midi_api)  # before any engine thread starts: they inherit it
     run_realtime(cfg, midi_in, midi_out, box=args.box)
     return 0
 

@@ -1,4 +1,5 @@
 """Real-time scheduling where the system allows it (the service sets LimitRTPRIO/LimitMEMLOCK).
+The priorities themselves come from liveai.timing.realtime (one rule: below the audio server).
 
 Only the note sender's thread asks for SCHED_FIFO: the whole process at FIFO would put the model
 worker and OSC parsing above everything else on the box too. Any refusal is logged and ignored.
@@ -13,14 +14,20 @@ import resource
 
 log = logging.getLogger(__name__)
 
-from liveai.timing.priority import SENDER_PRIORITY, set_thread_priority  # noqa: E402
 MCL_CURRENT, MCL_FUTURE = 1, 2
 
 
-def promote_current_thread(priority: int = SENDER_PRIORITY) -> bool:
-    """Put the calling thread (Linux: pid 0 = this thread) on SCHED_FIFO at priority, capped by
-    RLIMIT_RTPRIO unless we are root. True if it worked."""
-    return set_thread_priority(priority, "sender thread", cap=True, refused=logging.INFO)
+def promote_current_thread(priority: int | None = None, midi_api: str | None = None) -> bool:
+    """Put the calling thread (the note sender's) on SCHED_FIFO: at priority, or by default at the
+    sender's priority below the audio server (liveai.timing.realtime.plan; normal priority when the
+    server is not real-time), capped by RLIMIT_RTPRIO unless we are root. True if it worked."""
+    from liveai.timing import realtime
+    plan = realtime.plan(midi_api=midi_api)
+    prio = plan.sender if priority is None else min(priority, plan.sender)
+    if prio < 1:
+        log.info("the sender runs at normal priority (%s)", plan.reason)
+        return False
+    return realtime.set_thread_priority(prio, "sender thread")
 
 
 def lock_memory() -> bool:

@@ -84,7 +84,7 @@ def attach_box(session: Any, server: Any, midi_in: Any, midi_out: Any, box: bool
                              ep.direction, ep.want if ep.want != "auto" or not ep.pattern else ep.pattern,
                              cfg.hotplug_poll)
     if box:
-        session.sender.call_soon(promote_current_thread)
+        session.sender.call_soon(promote_current_thread, None, cfg.midi_api)
         lock_memory()
         if cfg.record and cfg.record_cap_mb:
             prune_recordings(Path(cfg.record), cfg.record_cap_mb)

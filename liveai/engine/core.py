@@ -249,7 +249,7 @@ class Engine:
                 self.clock.call_at(t + self.settings.harmony.chord_window_s, self._if_current,
                                    self._run, self._hear_chord, t, 2)
             return
-        moves = revoice(self._sounding, chord)
+        moves = revoice(self._sounding, chord, ranges=getattr(self.primary, "ranges", None))
         if moves and self._amend_step(moves):
             return
         evs: list[OutEvent] = []

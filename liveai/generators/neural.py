@@ -63,6 +63,7 @@ class ModelGenerator:
 
     name = "model"
     voices = VOICES
+    ranges = rt.RANGES  # per voice (the reactive revoicing keeps to them too)
 
     def __init__(self, path: str | os.PathLike | None = None, seed: int = 0, temperature: float = 0.3,
                  top_p: float = 0.9, model: rt.AccompanistModel | None = None,

@@ -295,6 +295,7 @@ class HarmonyPlanner:
         self.played_chords = 0
         self._played_key: tuple | None = None
         self._last: ChordPlan | None = None
+        self._heard_step = -1  # the latest step whose melody note hear_melody judged
 
     # ------------------------------------------------------------------ per step
     def plan(self, step: int, steps_per_bar: int, known_until: int, player: Sequence[PlayerNote],
@@ -316,7 +317,8 @@ class HarmonyPlanner:
             self.chord, self.source = None, "plan"
         elif boundary or self.chord is None:
             self.chord, self.source = self._predict(seg_start, steps_per_bar, player, known_until, boundary), "plan"
-        elif self.source != "played":
+        elif self.source != "played" and known_until >= self._heard_step:
+            # (a note heard at once, after known_until, already judged this chord: no flip back)
             better = self._correct(seg_start, steps_per_bar, player, known_until)
             if better is not None:
                 self.chord, self.source = better, "corrected"
@@ -406,6 +408,7 @@ class HarmonyPlanner:
             return None
         if n.pitch % 12 in self.chord.pcs or (self.settings.split is not None and n.pitch < self.settings.split):
             return None
+        self._heard_step = step
         better = self._correct(self.seg_start if self.seg_start >= 0 else step, steps_per_bar, player, step)
         if better is None:
             return None

@@ -30,7 +30,10 @@ class VoicingWeights:
     harmony metric together (`python -m liveai.evaluation`), never by one number."""
 
     heads: float = 1.0  # the network's log-probability of each voice's action
+    head_floor: float = -3.0  # ... renormalised over the voice's options and floored here: the
+    #                           network chooses among complete voicings, it cannot empty the chord
     coverage: float = 1.6  # per triad tone sounding among the three voices
+    third: float = 2.0  # the chord's third missing (it says major or minor)
     unison: float = 3.0  # all three voices on one pitch class
     bass_root: float = 2.5  # the chord's bass note (root, or the played inversion) in the bass at a change
     echo: float = 0.9  # per voice starting a note on the melody's pitch class
@@ -91,7 +94,8 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
     onset = np.zeros((n, V), bool)
     for j, o in enumerate(opts):
         p = np.array([x.pitch if x.pitch is not None else -1 for x in o])
-        lp = np.array([x.logp for x in o])
+        lp = np.array([x.logp for x in o], dtype=float)
+        lp = np.maximum(lp - np.logaddexp.reduce(lp), weights.head_floor)
         on = np.array([x.kind == "note" for x in o])
         pitch[:, j] = p[idx[:, j]]
         logp += lp[idx[:, j]]
@@ -103,6 +107,7 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
     triad = chord.triad
     covered = sum((pcs == t).any(axis=1).astype(float) for t in triad)
     score += w.coverage * covered
+    score -= w.third * ~(pcs == triad[1]).any(axis=1)
     distinct = np.array([len(set(r[r >= 0])) for r in pcs])
     score -= w.unison * (distinct <= 1)
     if new_chord and "bass" in names:
@@ -150,10 +155,17 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
 
 
 def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices: Sequence[str] = ("bass",),
-            skip: Sequence[str] = ("drums",)) -> dict[str, int]:
-    """The reactive chord change (a chord the player just struck): each sounding voice that does
-    not fit the new chord moves to the nearest tone that does (a bass to the root, or the played
-    bass note), the others keep sounding. Returns voice -> new pitch for the voices that move."""
+            skip: Sequence[str] = ("drums",), ranges: Mapping[str, tuple[int, int]] | None = None) -> dict[str, int]:
+    """The reactive chord change (a chord the player just struck, or a melody note the plan could
+    not take): voices that do not fit the new chord move to it at once. The accompanist's three
+    voices are voiced together (choose_voicing: complete, root in the bass, no parallels); other
+    voices (a band's comping) each move to the nearest free chord tone, a bass to the root.
+    Returns voice -> new pitch for the voices that move."""
+    if ranges is not None and set(sounding) == set(VOICES) and all(sounding[v] is not None for v in VOICES):
+        opts = {v: voice_options(v, chord, sounding[v], None, *ranges[v], True, 7, lambda p: 0, 1, 0)
+                for v in VOICES}
+        choice = choose_voicing(chord, opts, sounding, True, None, True)
+        return {v: o.pitch for v, o in choice.items() if o.kind == "note" and o.pitch is not None}
     pcs = set(chord.pcs)
     root = (chord.bass if chord.bass is not None else chord.root) % 12
     moves: dict[str, int] = {}
@@ -163,7 +175,10 @@ def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices:
             continue
         if v.split(".", 1)[0] in bass_voices:
             if p % 12 != root:
-                moves[v] = min((q for q in range(p - 6, p + 7) if q % 12 == root), key=lambda q: (abs(q - p), q))
+                q = min((q for q in range(p - 7, p + 6) if q % 12 == root), key=lambda q: (abs(q - p), q))
+                moves[v] = q  # nearest root, down rather than up (the bass stays low)
+                taken.discard(p % 12)
+                taken.add(root)
             continue
         if p % 12 in pcs:
             continue

@@ -23,7 +23,6 @@ from pythonosc.osc_packet import OscPacket
 
 from liveai.control.addresses import ADDRESSES, parse_args
 from liveai.io.output import OutEvent, OutputDevice
-from liveai.timing.priority import set_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,8 @@ def normal_priority_thread() -> None:
     What comes in over the network is control, not music: under a flood this thread must compete
     with the rest of the box, never take a CPU from the engine loop or the sender (latency_bench.soak
     measured steps handed over 45 ms late with it on FIFO beside them)."""
-    set_thread_priority(None)
+    from liveai.timing.realtime import set_thread_priority
+    set_thread_priority(0)
 
 
 class OscServer:

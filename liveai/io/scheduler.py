@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 import logging
+import threading
 from collections import deque
 from typing import Callable, Iterable, Sequence
 
@@ -50,6 +51,11 @@ class Scheduler:
         self._pending: set[Timer] = set()
         self._failed: set[str] = set()
         self.early: dict[int, float] = {}  # id(output) -> seconds it gets events early (latency compensation)
+        # real time: the reactive path (now()) sends in the calling thread (the engine loop) instead
+        # of waking the sender's loop first: one thread hand-over less (issue 16 part 4). The lock
+        # keeps the sender's loop and the caller from sending (and admitting) at the same time.
+        self.direct_now = False
+        self._lock = threading.RLock()
 
     def set_latency(self, device: OutputDevice, seconds: float) -> None:
         """Latency compensation: planned events reach `device` `seconds` before their time, so that
@@ -103,11 +109,13 @@ class Scheduler:
         lead = max(groups)
         self.lateness.append(self.clock.now() - (when - lead))
         self._forget_fired(when - lead)
-        admitted = [ev for ev in events if self.tracker.admit(ev)]
+        with self._lock:
+            admitted = [ev for ev in events if self.tracker.admit(ev)]
         for early, devs in sorted(groups.items(), reverse=True):
             last = early == min(groups)  # listeners hear each event once, at its latest send
             if early == lead:
-                self._send(admitted, devs, last, when)
+                with self._lock:
+                    self._send(admitted, devs, last, when)
             else:
                 t = self.clock.call_at(when - early, self._send_late, admitted, devs, when, early, last)
                 self._pending.add(t)
@@ -116,11 +124,15 @@ class Scheduler:
                    notify: bool) -> None:
         self.lateness.append(self.clock.now() - (when - early))
         self._forget_fired(when - early)
-        self._send(events, devs, notify, when)
+        with self._lock:
+            self._send(events, devs, notify, when)
 
     def now(self, events: Sequence[OutEvent]) -> None:
         """Emit events as soon as possible (the reactive path)."""
-        self.clock.call_soon(self._emit, events, None)
+        if self.direct_now:
+            self._emit(events, None)
+        else:
+            self.clock.call_soon(self._emit, events, None)
 
     def cancel_pending(self) -> None:
         for t in list(self._pending):
@@ -136,15 +148,17 @@ class Scheduler:
 
     def release_all_now(self) -> None:
         """Same, at once, in the calling thread (for shutdown, once the sender loop is stopped)."""
-        self.cancel_pending()
-        self._send(self.tracker.release_all())
+        with self._lock:
+            self.cancel_pending()
+            self._send(self.tracker.release_all())
 
     def _emit(self, events: Sequence[OutEvent], when: float | None) -> None:
         if when is not None:
             self.lateness.append(self.clock.now() - when)
             self._forget_fired(when)
-        admitted = [ev for ev in events if self.tracker.admit(ev)]
-        self._send(admitted)
+        with self._lock:
+            admitted = [ev for ev in events if self.tracker.admit(ev)]
+            self._send(admitted)
 
     def _forget_fired(self, when: float) -> None:
         """Drop the pending timers due by `when` (they have fired); they are few, one a step."""

@@ -10,7 +10,6 @@ from collections import deque
 import time
 from typing import Any
 
-from liveai.timing.priority import SENDER_PRIORITY, set_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +17,7 @@ _REC = struct.Struct("<dB3s")  # due time (perf_counter s; < 0: at once), length
 _FLUSH, _QUIT = 0xFF, 0xFE
 SENDER_LOOKAHEAD_S = 0.030
 SENDER_SPIN_S = 0.0015
+SENDER_NAP_S = 50e-6  # not real-time: the last SENDER_SPIN_S in naps this long, then a short spin
 STATS_MAX = 200_000  # lateness records a sender process keeps for latency_bench (about 20 MB at most)
 
 
@@ -127,6 +127,8 @@ def sender_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rt", action="store_true")
     ap.add_argument("--stats")
     a = ap.parse_args(argv)
+    from liveai.timing import realtime
+    before = realtime.thread_ids()
     try:
         client = client_name(a.api, a.port_name)
         out = rtmidi.MidiOut(APIS[a.api], name=client)
@@ -141,8 +143,18 @@ def sender_main(argv: list[str] | None = None) -> int:
     except Exception as e:
         print(f"error {e}".replace("\n", " "), flush=True)
         return 2
-    if a.rt:
-        set_thread_priority(SENDER_PRIORITY, "sender process", refused=logging.DEBUG)
+    if a.api == "jack":  # the JACK client thread rtmidi started: punctual if JACK is not real-time
+        realtime.short_slice(realtime.thread_ids() - before)
+    if a.rt:  # the sender's priority, below the audio server (liveai.timing.realtime)
+        realtime.set_thread_priority(realtime.plan(midi_api=a.api).sender, "sender process")
+    else:
+        realtime.set_thread_priority(0)
+    spin = SENDER_SPIN_S
+    nap = 0.0  # real-time: sleep, then spin the last 1.5 ms (nothing but JACK preempts it)
+    sleep = time.sleep
+    if not realtime.is_realtime():  # normal scheduling: a 1.5 ms spin outlives its slice and is preempted
+        nap = SENDER_NAP_S  # (issue 16: sender p99 2.1-2.5 ms spinning, 0.6-0.8 ms napping, load 5.5)
+        realtime.punctual_normal_thread()
     import gc
     gc.collect()
     gc.freeze()
@@ -161,7 +173,7 @@ def sender_main(argv: list[str] | None = None) -> int:
     while running:
         timeout = None
         if heap:
-            timeout = max(0.0, heap[0][0] - perf() - SENDER_SPIN_S)
+            timeout = max(0.0, heap[0][0] - perf() - spin)
         r, _, _ = select.select([fd], [], [], timeout)
         if r:
             data = os.read(fd, 65536)
@@ -181,8 +193,11 @@ def sender_main(argv: list[str] | None = None) -> int:
                 else:
                     seq += 1
                     heapq.heappush(heap, (when, seq, list(b[:n])))
-        while heap and heap[0][0] - perf() <= SENDER_SPIN_S:
+        while heap and heap[0][0] - perf() <= spin:
             when = heap[0][0]
+            if nap:  # normal scheduling: short sleeps keep the thread eligible at once when it wakes
+                while (left := when - perf()) > nap:
+                    sleep(min(nap, left - nap))
             while perf() < when:
                 pass
             _, _, msg = heapq.heappop(heap)

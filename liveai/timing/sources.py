@@ -34,18 +34,24 @@ from liveai.io.sender import ProcessMidiOutput
 from liveai.timing.clock_out import MidiClockOut
 from liveai.timing.follow import MidiClockFollower
 from liveai.timing.link import LinkClock
-from liveai.timing.priority import ENGINE_PRIORITY, set_thread_priority
 from liveai.vocab import check_clock_source, check_latency
 
 log = logging.getLogger(__name__)
 
 
-def realtime_engine(priority: int = ENGINE_PRIORITY) -> bool:
+def realtime_engine(midi_api: str | None = None) -> bool:
     """--realtime: put the calling (main) thread on SCHED_FIFO before the engine starts its threads,
-    so that every thread it starts inherits it. latency_bench measured why: with only the sender
-    real-time, a normal-priority engine thread holding the GIL can be preempted by other processes
-    for tens of ms while the sender waits for it. True if it worked."""
-    return set_thread_priority(priority, "engine threads")
+    so that every thread it starts inherits it, at the engine's priority below the audio server
+    (liveai.timing.realtime: never above JACK or PipeWire; normal priority if the server is not real-time).
+    latency_bench measured why: with only the sender real-time, a normal-priority engine thread
+    holding the GIL can be preempted by other processes for tens of ms while the sender waits for
+    it. True if the engine threads now run real-time."""
+    from liveai.timing import realtime
+    plan = realtime.plan(midi_api=midi_api)
+    log.info("thread priorities: sender %d, engine %d (%s)", plan.sender, plan.engine, plan.reason)
+    if plan.engine <= 0:  # level with a server that is not real-time, but waking on time
+        realtime.punctual_normal_thread()
+    return realtime.set_thread_priority(plan.engine, "engine threads") and plan.engine > 0
 
 
 def attach_sync(session: Any, cfg: Any) -> list[Callable[[], None]]:
@@ -72,7 +78,7 @@ def attach_sync(session: Any, cfg: Any) -> list[Callable[[], None]]:
     eng.settings.commit_margin += lead  # the model must finish before the earliest send
     if getattr(cfg, "realtime", False):
         from liveai.box.rt import promote_current_thread
-        session.sender.call_soon(promote_current_thread)  # the sender above the rest (FIFO 70)
+        session.sender.call_soon(promote_current_thread, None, getattr(cfg, "midi_api", None))  # the sender above the engine
     source = check_clock_source(getattr(cfg, "clock", "internal") or "internal")
     if source == "midi":
         follower = MidiClockFollower(eng).attach()
