@@ -76,7 +76,7 @@ class Control:
         s["meter"] = lambda beats, unit: eng.set_meter(Meter.parse(f"{beats}/{unit}"))
         g["mode"] = lambda: (eng.settings.mode,)
         s["mode"] = lambda mode: eng.set_mode(mode)
-        g["generator"] = lambda: (eng.modes["accompany"][0].name,)
+        g["generator"] = lambda: ((eng._plain or eng.modes["accompany"])[0].name,)  # the band plays over it
         s["generator"] = None  # asynchronous: see _set_generator
         g["temperature"] = lambda: (float(eng.settings.temperature),)
         s["temperature"] = self._set_temperature

@@ -249,7 +249,8 @@ class Engine:
                 self.clock.call_at(t + self.settings.harmony.chord_window_s, self._if_current,
                                    self._run, self._hear_chord, t, 2)
             return
-        moves = revoice(self._sounding, chord, ranges=getattr(self.primary, "ranges", None))
+        melody = () if self.planner.source == "played" else (self._player[-1].pitch % 12,)
+        moves = revoice(self._sounding, chord, ranges=getattr(self.primary, "ranges", None), melody=melody)
         if moves and self._amend_step(moves):
             return
         evs: list[OutEvent] = []

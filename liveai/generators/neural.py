@@ -184,8 +184,10 @@ class ModelGenerator:
                         and (o.kind == "hold" or new)]
                 if keep:
                     opts[v] = keep
-        (kind, mp), _ = player_state_at(ctx.player, max(ctx.known_until, -1))
-        choice = choose_voicing(chord, opts, ctx.sounding, new, mp if kind else None,
+        # the melody's pitch classes now: a voice starting on one of them only echoes the tune
+        melody = {n.pitch % 12 for n in ctx.player[-8:]
+                  if n.end_step is None or n.end_step > ctx.known_until - 1}
+        choice = choose_voicing(chord, opts, ctx.sounding, new, tuple(melody),
                                 ctx.step % STEPS_PER_BEAT == 0, self.weights, self.rng, self.temperature)
         out = {}
         for v, o in choice.items():

@@ -69,14 +69,14 @@ class PlannerSettings:
     harmonic_rhythm: str = "auto"  # auto: half bars in 4/4 (and 2/2, 12/8), bars otherwise
     split: int | None = None  # MIDI note: the player's notes below it are chord notes
     chord_window_s: float = 0.04  # notes struck within this are one chord
-    change_margin: float = 0.5  # how much better (in melody evidence) a chord must be to correct
-    listener_weight: float = 0.6  # weight of the neural listener's guess when there is one
+    change_margin: float = 0.7  # how much better (in melody evidence) a chord must be to correct
+    listener_weight: float = 1.5  # weight of the neural listener's guess when there is one
     on_bass: bool = False  # "Fingered On Bass": the lowest played note is the band's bass (else the root)
     stay_bar: float = 0.4  # P(the chord stays) across a bar line, a half bar, another beat
     stay_half: float = 0.6
     stay_beat: float = 0.8
-    passing: float = 0.9  # cost of a melody note outside the chord, per unit of its weight
-    evidence: float = 1.5  # weight of what the melody says against the progression's expectation
+    passing: float = 1.0  # cost of a melody note outside the chord, per unit of its weight
+    evidence: float = 0.9  # weight of what the melody says against the progression's expectation
     memory: float = 0.3  # most trust in the chords that followed the same chords earlier
 
     def __post_init__(self) -> None:
@@ -161,6 +161,16 @@ def segment_steps(rhythm: str, steps_per_bar: int) -> int:
     return steps_per_bar
 
 
+# How likely a melody note is at each interval above a chord's root, against chance (log ratio),
+# measured on the soprano over Bach's labelled beats in the training chorales (the held-out
+# chorales and the evaluation tunes not used):
+#   python -c "..." in liveai/harmony/README-free: see `emission_table()` in liveai/train/harmony_stats.py
+# Clipped at -3: a rare interval is a passing tone, not an impossibility.
+EMISSION = {
+    "maj": (1.35, -6.81, -2.23, -8.76, 1.15, -1.93, -3.56, 1.39, -3.72, -2.32, -0.81, -1.96),
+    "min": (1.2, -3.73, -1.7, 1.61, -7.96, -1.9, -6.35, 0.88, -1.88, -2.17, -0.49, -5.77),
+    "dim": (0.79, -2.65, -5.08, 1.01, -4.49, -3.02, 1.26, -5.59, -1.28, 0.86, -0.31, -6.69),
+}
 _OTHER = 0.02  # prior of a triad the key's table does not name (a strong melody still wins it)
 
 
@@ -245,12 +255,12 @@ class _KeyTables:
         self.fit = np.zeros((n, 12))
         self.triads = np.zeros((n, 12))
         for i, c in enumerate(self.chords):
-            self.fit[i, :] = -passing
+            table = np.clip(np.array(EMISSION[TRIAD_QUALITY.get(c.quality, "maj")]), -3.0, None)
+            self.fit[i, :] = np.roll(table, c.root) * passing
             sev = _soft_seventh(c, key)
             if sev is not None:
-                self.fit[i, sev] = 0.1
+                self.fit[i, sev] = max(self.fit[i, sev], 0.1)
             r, t3, t5 = c.triad
-            self.fit[i, r], self.fit[i, t3], self.fit[i, t5] = 1.15, 1.05, 1.0
             self.triads[i, [r, t3, t5]] = 1.0
         self.tonic_boost = np.array([1.5 if d[0] == 0 else 1.0 for d in self.degrees])
         self.index = {c: i for i, c in enumerate(self.chords)}
@@ -406,10 +416,16 @@ class HarmonyPlanner:
         n = player[-1]
         if n.start_step != step or step % STEPS_PER_BEAT or n.end_step is not None:
             return None
-        if n.pitch % 12 in self.chord.pcs or (self.settings.split is not None and n.pitch < self.settings.split):
+        if self.settings.split is not None and n.pitch < self.settings.split:
+            return None
+        at_start = step == self.seg_start and self.source == "plan"
+        if n.pitch % 12 in self.chord.pcs and not at_start:
             return None
         self._heard_step = step
-        better = self._correct(self.seg_start if self.seg_start >= 0 else step, steps_per_bar, player, step)
+        # On a segment's first step the chord was only predicted: the downbeat note decides it
+        # (no margin); later in the segment a committed chord changes only for a clear reason.
+        better = self._correct(self.seg_start if self.seg_start >= 0 else step, steps_per_bar, player, step,
+                               margin=0.0 if at_start else None)
         if better is None:
             return None
         self.chord, self.source = better, "corrected"
@@ -527,7 +543,7 @@ class HarmonyPlanner:
                             self.progression)[0][1]
 
     def _correct(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote],
-                 known_until: int) -> ChordSymbol | None:
+                 known_until: int, margin: float | None = None) -> ChordSymbol | None:
         """Within a segment: a better chord once the melody clearly contradicts the committed one."""
         melody = self._melody(player)
         heard = melody_evidence(melody, seg_start, known_until, steps_per_bar)
@@ -543,7 +559,8 @@ class HarmonyPlanner:
             i = tab.index.get(ChordSymbol(self.chord.root, TRIAD_QUALITY.get(self.chord.quality, "maj")))
             cur = self.settings.evidence * (float(tab.fit[i] @ heard) if i is not None
                                             else fit(self.chord, heard, self.settings.passing))
-        if best != self.chord and best_s - cur >= self.settings.change_margin:
+        if best != self.chord and best_s - cur >= (self.settings.change_margin if margin is None else margin) \
+                and best_s > cur:
             return best
         return None
 

@@ -36,7 +36,7 @@ class VoicingWeights:
     third: float = 2.0  # the chord's third missing (it says major or minor)
     unison: float = 3.0  # all three voices on one pitch class
     bass_root: float = 2.5  # the chord's bass note (root, or the played inversion) in the bass at a change
-    echo: float = 0.9  # per voice starting a note on the melody's pitch class
+    echo: float = 3.5  # per voice starting a note on the melody's pitch class
     parallel: float = 2.5  # per pair of voices moving in parallel fifths or octaves
     leap: float = 0.15  # per semitone a voice moves beyond a fourth
     spacing: float = 1.0  # alto-tenor over an octave, tenor-bass over a twelfth
@@ -80,7 +80,7 @@ def voice_options(voice: str, chord: ChordSymbol, current: int | None, logp: np.
 
 
 def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
-                   current: Mapping[str, int | None], new_chord: bool, melody_pc: int | None,
+                   current: Mapping[str, int | None], new_chord: bool, melody_pc: "int | Sequence[int] | None",
                    on_beat: bool, weights: VoicingWeights = VoicingWeights(),
                    rng: np.random.Generator | None = None, temperature: float = 0.0) -> dict[str, Option]:
     """The best (or, with temperature, a sampled) combination of one option per voice."""
@@ -114,8 +114,8 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
         b = names.index("bass")
         want = chord.bass if chord.bass is not None else chord.root
         score += np.where(pcs[:, b] == want % 12, w.bass_root, -w.bass_root)
-    if melody_pc is not None:
-        score -= w.echo * ((pcs == melody_pc % 12) & onset).sum(axis=1)
+    for m in ((melody_pc,) if isinstance(melody_pc, int) else (melody_pc or ())):
+        score -= w.echo * ((pcs == m % 12) & onset).sum(axis=1)
     # voice order (no crossing) and spacing, low to high
     for j in range(V - 1):
         lo, hi = pitch[:, j], pitch[:, j + 1]
@@ -155,7 +155,8 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
 
 
 def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices: Sequence[str] = ("bass",),
-            skip: Sequence[str] = ("drums",), ranges: Mapping[str, tuple[int, int]] | None = None) -> dict[str, int]:
+            skip: Sequence[str] = ("drums",), ranges: Mapping[str, tuple[int, int]] | None = None,
+            melody: Sequence[int] = ()) -> dict[str, int]:
     """The reactive chord change (a chord the player just struck, or a melody note the plan could
     not take): voices that do not fit the new chord move to it at once. The accompanist's three
     voices are voiced together (choose_voicing: complete, root in the bass, no parallels); other
@@ -164,7 +165,7 @@ def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices:
     if ranges is not None and set(sounding) == set(VOICES) and all(sounding[v] is not None for v in VOICES):
         opts = {v: voice_options(v, chord, sounding[v], None, *ranges[v], True, 7, lambda p: 0, 1, 0)
                 for v in VOICES}
-        choice = choose_voicing(chord, opts, sounding, True, None, True)
+        choice = choose_voicing(chord, opts, sounding, True, tuple(melody), True)
         return {v: o.pitch for v, o in choice.items() if o.kind == "note" and o.pitch is not None}
     pcs = set(chord.pcs)
     root = (chord.bass if chord.bass is not None else chord.root) % 12
