@@ -241,7 +241,6 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
     try:
         server = OscServer(cfg.osc_port, cfg.osc_host, allow=getattr(cfg, "osc_allow", None) or None)
         control = attach_osc(session, server)
-        print(f"liveai: takes recorded over OSC go to {control.recordings}", flush=True)
         session.closers.append(control.close)
         from liveai.box.wire import attach_box
         inp = attach_box(session, server, midi_in, midi_out, box)  # hot-plug, /liveai/config/save
@@ -270,6 +269,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
               f"midi in {inp.name if inp else 'none'}, "
               f"midi out {[d.name for d in session.scheduler.outputs]})", flush=True)
         print(how_to_hear(session), flush=True)
+        print(f"liveai: takes recorded over OSC go to {control.recordings}", flush=True)
         view = start_view(session, server.port, inp, events)
         if view is not None:
             session.closers.append(view.stop)
