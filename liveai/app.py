@@ -40,7 +40,7 @@ def sender_spin() -> float:
     (a long spin at FIFO priority would starve JACK and the rest of the box), else 1.5 ms."""
     from liveai.timing.realtime import is_realtime
     return SENDER_SPIN_RT_S if is_realtime() else SENDER_SPIN_S
-SWITCH_INTERVAL_S = 50e-6  # field notes section 2: 0.08 ms median lateness under load at 50 us
+SWITCH_INTERVAL_S = 50e-6  # sys.setswitchinterval: 0.08 ms median lateness of a sleeping sender beside a busy thread at 50 us, 5 ms at the default (latency_bench scheduler_jitter)
 
 
 def attach_osc(session: Session, server: OscServer, oscquery: bool = True) -> Control:

@@ -1,7 +1,7 @@
 """Configuration that persists: saved atomically on request (OSC /liveai/config/save), loaded at
 start-up, and a broken file never stops the box: it logs a clear error and plays on the defaults.
 
-Writes happen only on an explicit save (field notes section 7: keep writes off the SD card), through
+Writes happen only on an explicit save (keep writes off the SD card: the Raspberry Pi documentation's advice for SD wear), through
 liveai.io.safefile: a temporary file in the same directory, fsynced, then renamed over the old one, so a
 power cut leaves either the old file or the new one, never half of one; a symlinked config updates
 its target, and what is not a regular file is never replaced.

@@ -1,6 +1,7 @@
 """The chord plan: which chord each coming harmonic segment gets, decided before it sounds.
 
-Planning follows ReaLJam's split into a lookahead and a commit horizon (field notes section 10):
+Planning follows ReaLJam's split into a lookahead and a commit horizon (ReaLJam,
+CHI EA 2025; code: github.com/lukewys/realchords-pytorch, realchords/realjam/):
 the chord of the next segment is predicted ahead and shown (OSC, the live view); at the segment's
 first step it is committed, from what the player has played so far (never from the future): the
 key, the progression so far (functional harmony, and the chords that followed the same chords

@@ -2,7 +2,7 @@
 
 On stage the sender's RealtimeClock runs in its own thread and spins the last moment before each
 deadline, so the engine's Python work (planning, model glue, OSC parsing) never makes a note late;
-the entry point also shortens the GIL switch interval (field notes section 2). In tests the same
+the entry point also shortens the GIL switch interval (sys.setswitchinterval; latency_bench measures what it buys). In tests the same
 Scheduler runs on the engine's SimClock.
 """
 from __future__ import annotations

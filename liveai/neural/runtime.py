@@ -253,7 +253,9 @@ def check_model_file(path: str | os.PathLike) -> Path:
 
 
 def make_session(path: str | os.PathLike, threads: int = 1):
-    """An onnxruntime session with the latency settings of field notes section 3."""
+    """An onnxruntime session with low-latency settings: one intra/inter-op thread, no spinning
+    (onnxruntime's session.intra_op.allow_spinning: spinning threads burn CPU a small box needs),
+    full graph optimisation, warm-up runs (onnxruntime performance-tuning docs; `python -m liveai.neural.runtime` measures the step)."""
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads

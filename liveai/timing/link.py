@@ -19,7 +19,7 @@ class LinkClock:
     stamped with perf_counter around the read, and re-anchors the engine's grid on the engine's
     loop: step = beat * 4. With start_stop_sync the transport follows the session's play state;
     without it the engine starts at once, in phase. Link is enabled ~0.5 s after it is created
-    (field notes section 6), so that a new peer does not take over the session's tempo.
+    (aalink's README: enable about 500 ms after creation), so that a new peer does not take over the session's tempo.
     """
 
     def __init__(self, engine: Any, bpm: float, quantum: float = 4.0, start_stop_sync: bool = False,
