@@ -20,7 +20,7 @@ wrapped by latency_bench.engine_proc to collect the sender's lateness record), t
   (d) reactive latency: each player note in to its echo out (`--thru`: rtmidi input -> engine loop
       -> sender -> rtmidi output), JACK cycle to JACK cycle, during the load phase. (The
       `harmonize` mode's harmony notes take the same path after the harmonizer.)
-  (c) after the engine has stopped: model step time, int8 and fp32 (liveai.model.benchmark_step).
+  (c) after the engine has stopped: model step time, int8 and fp32 (liveai.neural.runtime.benchmark_step).
   voice: sung-note start to note-on at the engine, and the analysis thread's CPU
       (latency_bench/voice.py; alone: python -m latency_bench.voice).
 """
@@ -32,7 +32,6 @@ import math
 import os
 import platform
 import re
-import shutil
 import signal
 import socket
 import statistics
@@ -43,7 +42,6 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 BPM = 120.0
 BEAT = 60.0 / BPM
 STEP = BEAT / 4
@@ -73,167 +71,10 @@ print(n, time.perf_counter() - t0, flush=True)
 """
 
 
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); nan for no values."""
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    return v[max(0, min(len(v) - 1, math.ceil(q / 100 * len(v)) - 1))]
+from latency_bench.common import (REPO, JackServer, cpu_percent, cpu_seconds, cyclictest, cyclictest_result,  # noqa: F401
+                                  free_udp_port,
+                                  normal_priority, pct, rss_mb, tree)
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# --------------------------------------------------------------------------- processes
-
-class JackServer:
-    """A private jackd (dummy driver) for this run; real-time scheduling when the system allows it."""
-
-    def __init__(self, period: int = 32, realtime: bool = True) -> None:
-        self.name = f"lvbench{os.getpid()}"
-        self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1",
-                    "JACK_NO_AUDIO_RESERVATION": "1"}
-        self.realtime = realtime
-        self.period = period
-        self.proc: subprocess.Popen | None = None
-        self.log = tempfile.NamedTemporaryFile(prefix="jackd-", suffix=".log", delete=False)
-
-    def __enter__(self) -> "JackServer":
-        if shutil.which("jackd") is None:
-            raise RuntimeError("latency_bench needs jackd (apt-get install jackd2)")
-        for rt in ([True, False] if self.realtime else [False]):
-            args = ["jackd", "-n", self.name, "-S", *(["-R", "-P", "80"] if rt else ["--no-realtime"]), "-d", "dummy", "-r", "48000",
-                    "-p", str(self.period)]
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                         env=self.env, start_new_session=True)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                r = subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True)
-                if r.returncode == 0 and "system:" in r.stdout:
-                    self.realtime = rt
-                    os.environ.update({k: self.env[k] for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")})
-                    return self
-                time.sleep(0.1)
-            self._stop()
-        raise RuntimeError(f"jackd did not start; see {self.log.name}: "
-                           + Path(self.log.name).read_text(errors="replace")[-300:].replace("\n", " | "))
-
-    def _stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def __exit__(self, *exc) -> None:
-        self._stop()
-        for p in Path("/dev/shm").glob(f"jack_sem.*_{self.name}_*"):
-            try:
-                p.unlink()
-            except OSError:
-                pass
-
-
-def tree(pid: int) -> list[int]:
-    """pid and its descendants (the engine and its sender process)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children, all their threads (s)."""
-    total = 0.0
-    for p in tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            pass
-    return total
-
-
-def rss_mb(pid: int, key: str = "VmRSS") -> float:
-    """Resident memory of a process and its children (MB)."""
-    total = 0.0
-    for p in tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith(key + ":"):
-                        total += int(line.split()[1]) / 1024
-        except OSError:
-            pass
-    return total
-
-
-def cpu_percent(pid: int, seconds: float) -> float:
-    c0, t0 = cpu_seconds(pid), time.perf_counter()
-    time.sleep(seconds)
-    return 100.0 * (cpu_seconds(pid) - c0) / (time.perf_counter() - t0)
-
-
-def normal_priority() -> None:
-    """For child processes that are load, not engine: back to SCHED_OTHER."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (OSError, AttributeError):
-        pass
-
-
-def cyclictest(seconds: float, priority: int) -> subprocess.Popen | None:
-    if shutil.which("cyclictest") is None:
-        return None
-    args = ["cyclictest", "-q", "-m", "-D", str(int(math.ceil(seconds))), "-i", "1000", "-h", "20000"]
-    args += ["-p", str(priority), "--policy=fifo"] if priority > 0 else ["--policy=other"]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=normal_priority)
-
-
-def cyclictest_result(proc: subprocess.Popen | None) -> dict:
-    if proc is None:
-        return {}
-    out, _ = proc.communicate(timeout=60)
-    hist: list[tuple[int, int]] = []
-    overflow = 0
-    res: dict = {}
-    for line in out.splitlines():
-        m = re.match(r"^(\d{6}) (\d+)", line)
-        if m:
-            hist.append((int(m.group(1)), int(m.group(2))))
-        elif line.startswith("# Histogram Overflows:"):
-            overflow = int(line.split(":")[1].split()[0])
-        elif line.startswith("# Max Latencies:"):
-            res["max_us"] = int(line.split(":")[1].split()[0])
-        elif line.startswith("# Avg Latencies:"):
-            res["avg_us"] = int(line.split(":")[1].split()[0])
-    total = sum(c for _, c in hist) + overflow
-    if total:
-        def q(p: float) -> float:
-            need, acc = p * total, 0
-            for us, c in hist:
-                acc += c
-                if acc >= need:
-                    return float(us)
-            return float(res.get("max_us", 20000))
-        res.update(p50_us=q(0.50), p99_us=q(0.99), n=total)
-    return res
-
-
-# --------------------------------------------------------------------------- the run
 
 def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
     from latency_bench.jackrig import JackRig
@@ -399,9 +240,9 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
 def model_steps() -> dict:
     out: dict = {}
     try:
-        from liveai.model import DEFAULT_MODEL_PATH, benchmark_step
+        from liveai.neural.runtime import DEFAULT_MODEL_PATH, benchmark_step
     except Exception as e:  # the model runtime is not there
-        return {"model_note": f"liveai.model.benchmark_step unavailable: {e}"}
+        return {"model_note": f"liveai.neural.runtime.benchmark_step unavailable: {e}"}
     models = DEFAULT_MODEL_PATH.parent
     int8 = DEFAULT_MODEL_PATH
     fp32 = next((p for p in sorted(models.glob("*.onnx")) if "fp32" in p.name or "float" in p.name), None)

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from latency_bench.__main__ import REPO, JackServer, free_udp_port, normal_priority, pct
+from latency_bench.common import REPO, JackServer, free_udp_port, normal_priority, pct
 from latency_bench.jackrig import JackRig
 
 MELODY = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62]

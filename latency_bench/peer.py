@@ -8,7 +8,7 @@ plays the same melody (a note every beat) in every phase. Each run is two phases
 isobar playing a fixed pattern of 16ths (latency_bench.isobar_peer: its own Timeline clock,
 normal priority, as its users run it), then liveai accompanying the melody
 (`liveai run --midi-api jack --generator model --sender process`, with `--realtime` when the
-server is real-time: its threads sit below JACK's, liveai.realtime). For each phase, the
+server is real-time: its threads sit below JACK's, liveai.timing.realtime). For each phase, the
 note-ons as the rig hears them against the 16th grid (anchored at the first, offset removed by
 the median): p50/p99/max, every note as heard; those read in a rig cycle that began more than two
 periods after the one before are counted (`--leave-out-stalls` drops them: a stall of the rig
@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 
-from latency_bench.__main__ import REPO, JackServer, cyclictest_result, free_udp_port, normal_priority, pct
+from latency_bench.common import REPO, JackServer, cyclictest_result, free_udp_port, normal_priority, pct
 from latency_bench.jackrig import JackRig
 
 BPM = 120.0
@@ -205,7 +205,7 @@ def phase_liveai(rig: JackRig, seconds: float, rt: bool, stall: float, generator
 def side_by_side(rt: bool = True, runs: int = 3, seconds: float = 20.0, period: int = 16,
                  generator: str = "model", log=print, leave_out_stalls: bool = False) -> dict:
     """Alternating isobar / liveai phases in one JACK rig; see the module docstring."""
-    from liveai import realtime
+    from liveai.timing import realtime
     res: dict = {"runs": [], "period": period, "seconds": seconds}
     try:
         res["loadavg_start"] = os.getloadavg()[0]

@@ -4,7 +4,7 @@
 
 Three parts, in this order:
 
-  sim   one simulated hour: the engine on liveai.clock.SimClock (app.build_session, as
+  sim   one simulated hour: the engine on liveai.timing.clock.SimClock (app.build_session, as
         `liveai demo --fast` runs it) with the player looping the built-in tune (Ode to Joy) for
         3600 simulated seconds (--quick: 600). tracemalloc and RSS growth from minute 5 to the end,
         and grid drift: every engine note-on against the 16th grid anchored at the first one (max
@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 
-from latency_bench.__main__ import (REPO, JackServer, free_udp_port, normal_priority, pct, rss_mb)
+from latency_bench.common import (REPO, JackServer, free_udp_port, normal_priority, pct, rss_mb)
 
 BPM = 120.0
 STEP = 60.0 / BPM / 4
@@ -98,7 +98,7 @@ def grid_dev(t: float, anchor: float) -> float:
 
 def tune_loop():
     """The built-in tune (Ode to Joy) at 120 BPM: (events from the loop's start, loop length in s)."""
-    from liveai.tunes import ODE_TO_JOY, tune_events
+    from liveai.music.tunes import ODE_TO_JOY, tune_events
     steps = ODE_TO_JOY.total_steps
     steps = -(-steps // 16) * 16  # whole bars
     return tune_events(ODE_TO_JOY.notes(), BPM, PLAYER_CH), steps * STEP
@@ -121,8 +121,8 @@ def sim_soak(seconds: float = 3600.0, generator: str = "model", mark_s: float = 
     import tracemalloc
 
     from liveai.app import build_session
-    from liveai.clock import SimClock
-    from liveai.config import Config
+    from liveai.timing.clock import SimClock
+    from liveai.control.config import Config
 
     cfg = Config(generator=generator, tempo=BPM, idle_bars=0)
     clock = SimClock()

@@ -27,8 +27,8 @@ SR = 16000
 
 def measure(takes: int = 2, notes_per_take: int = 20, seed: int = 2) -> dict:
     from liveai.app import build_session
-    from liveai.clock import RealtimeClock
-    from liveai.config import make_config
+    from liveai.timing.clock import RealtimeClock
+    from liveai.control.config import make_config
     from liveai.voice.audio_in import RingBuffer, VoiceInput
     from liveai.voice.synth import sung_set
     tks = sung_set(seed=seed, takes=takes, notes_per_take=notes_per_take, snr_db=20.0, sr=SR)

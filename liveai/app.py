@@ -12,30 +12,22 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import mido
 
-from liveai.clock import Clock, RealtimeClock, SimClock
-from liveai.config import Config
-from liveai.band.generator import make_band
-from liveai.engine import Engine, EngineSettings, PartMix, part_of
-from liveai.harmony.planner import PlannerSettings
-from liveai.generators import make_generator
-from liveai.generators.rules import RulesAccompanist
-from liveai.input_map import make_input_map, parse_key
-from liveai.modes import CallResponse, Harmonizer, Silent
-from liveai.stopping import Stop
-from liveai.style import StyleMemory
-from liveai.tempo import TempoFollower
-from liveai.midi_io import MidiInput, MidiOutput, PortSpec
-from liveai.osc_io import OscOutput, OscServer, parse_target
-from liveai.output import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, ListOutput, OutEvent, OutputDevice
-from liveai.recorder import Recorder, session_filename
-from liveai.scheduler import Scheduler
-from liveai.transport import Meter
+from liveai.control.config import Config
+from liveai.control.remote import Control, attach_osc as attach_control
+from liveai.engine.session import (LIVE_SINK_EVENTS, Session, add_modes, build_session,  # noqa: F401 (the session API)
+                                   settings_from)
+from liveai.engine.stopping import Stop
+from liveai.io.midi import MidiInput, MidiOutput, PortSpec
+from liveai.io.osc import OscOutput, OscServer, parse_target
+from liveai.io.output import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, OutEvent, OutputDevice
+from liveai.io.recorder import session_filename
+from liveai.timing.clock import RealtimeClock, SimClock
+from liveai.timing.transport import Meter
 
 log = logging.getLogger(__name__)
 
@@ -46,98 +38,14 @@ SENDER_SPIN_RT_S = 0.0003  # on SCHED_FIFO a wake-up is accurate to ~0.1 ms; spi
 def sender_spin() -> float:
     """How long the sender busy-waits before each deadline: short when the process runs real-time
     (a long spin at FIFO priority would starve JACK and the rest of the box), else 1.5 ms."""
-    from liveai.realtime import is_realtime
+    from liveai.timing.realtime import is_realtime
     return SENDER_SPIN_RT_S if is_realtime() else SENDER_SPIN_S
-SWITCH_INTERVAL_S = 50e-6  # field notes section 2: 0.08 ms median lateness under load at 50 us
+SWITCH_INTERVAL_S = 50e-6  # sys.setswitchinterval: 0.08 ms median lateness of a sleeping sender beside a busy thread at 50 us, 5 ms at the default (latency_bench scheduler_jitter)
 
 
-def settings_from(cfg: Config) -> EngineSettings:
-    key = parse_key(cfg.key) if cfg.key else None
-    return EngineSettings(tempo=cfg.tempo, meter=Meter.parse(cfg.meter), mode=cfg.mode,
-                          channels=dict(cfg.channels), thru=cfg.thru, start_now=cfg.start_now,
-                          lookahead_steps=cfg.lookahead_steps, idle_bars=cfg.idle_bars, density=cfg.density,
-                          key_lock=key.tonic if key else None, humanize_ms=cfg.humanize_ms,
-                          humanize_velocity=cfg.humanize_velocity, swing=cfg.swing,
-                          follow_tempo=cfg.follow_tempo, seed=cfg.seed,
-                          mix={p: PartMix(cfg.mute.get(p, False), cfg.volume.get(p, 1.0), cfg.octave.get(p, 0))
-                               for p in {*cfg.mute, *cfg.volume, *cfg.octave}},
-                          external_clock=getattr(cfg, "clock", "internal") != "internal",
-                          harmony=PlannerSettings(harmonic_rhythm=cfg.harmonic_rhythm, split=cfg.split))
-
-
-def add_modes(engine: Engine, cfg: Config) -> None:
-    """Register call and harmonize beside accompany; set up input maps and tempo following."""
-    style = StyleMemory.load(cfg.style) if cfg.style else None
-    melody = None
-    if cfg.generator == "model":
-        try:
-            from liveai.generators.model import MelodyModel
-            melody = MelodyModel(path=cfg.model, seed=cfg.seed)
-        except Exception as e:  # no model: answers come from motif development and style alone
-            log.info("call mode without the melody model: %s", e)
-    call = CallResponse(seed=cfg.seed, gap_beats=cfg.call_gap_beats, max_bars=cfg.answer_max_bars,
-                        style=style, blend=cfg.style_blend if style is not None else cfg.style_blend * 0.5,
-                        melody_model=melody)
-    engine.add_mode("call", call, call)
-    silent = Silent(("bass", "tenor", "alto"))
-    engine.add_mode("harmonize", silent, silent)
-    engine.harmonizer = Harmonizer()
-    if cfg.input_map:
-        engine.input_map = make_input_map(cfg.input_map, parse_key(cfg.key or "C"))
-    if cfg.follow_tempo:
-        engine.tempo_follower = TempoFollower()
-    mode = engine.settings.mode
-    engine.settings.mode = "accompany"
-    engine.set_mode(mode)
-
-
-@dataclass
-class Session:
-    """One engine with everything around it."""
-
-    cfg: Config
-    control: Clock
-    sender: Clock
-    engine: Engine
-    scheduler: Scheduler
-    recorder: Recorder | None = None
-    sink: ListOutput | None = None
-    closers: list[Callable[[], None]] = field(default_factory=list)
-    osc: Any = None  # the OSC control (liveai.control.Control) once attached
-
-
-LIVE_SINK_EVENTS = 1024  # what a live session keeps of its own output (the last events), for inspection
-
-
-def build_session(cfg: Config, control: Clock, sender: Clock, outputs: list[OutputDevice],
-                  record: bool = False, keep_events: int | None = None) -> Session:
-    """keep_events: how many of the engine's output events the session's sink keeps (None: all,
-    for a simulated run; a live one keeps the last LIVE_SINK_EVENTS)."""
-    generator = make_generator(cfg.generator, cfg.model, cfg.seed, cfg.temperature, cfg.top_p)
-    fallback = generator if isinstance(generator, RulesAccompanist) else RulesAccompanist(seed=cfg.seed)
-    sink = ListOutput(sender, keep=keep_events)
-    scheduler = Scheduler(sender, [*outputs, sink])
-    engine = Engine(control, scheduler, generator, fallback, settings_from(cfg))
-    add_modes(engine, cfg)
-    band = make_band(getattr(cfg, "band", None), cfg.seed)
-    if band is not None:
-        engine.set_band(band)
-    from liveai.view.programs import PartPrograms
-    engine.programs = PartPrograms(getattr(cfg, "programs", None), getattr(cfg, "program_change", True))
-    recorder = None
-    if record:
-        m = Meter.parse(cfg.meter)
-        recorder = Recorder(sender, cfg.tempo, (m.beats, m.unit), tuple(dict.fromkeys(map(part_of, engine.voices))))
-        scheduler.outputs.append(recorder)
-        engine.on_player.append(recorder.player)
-    engine.send_programs()  # every output (and the take) hears each part's instrument first
-    return Session(cfg, control, sender, engine, scheduler, recorder, sink)
-
-
-def attach_osc(session: Session, server: OscServer, oscquery: bool = True):
-    """The whole OSC address table bound to the engine (liveai.control), feedback and OSCQuery."""
-    from liveai.control import attach_osc as attach
-    return attach(session, server, oscquery)
+def attach_osc(session: Session, server: OscServer, oscquery: bool = True) -> Control:
+    """The whole OSC address table bound to the engine (liveai.control.remote), feedback and OSCQuery."""
+    return attach_control(session, server, oscquery)
 
 
 def summary(session: Session, wall: float) -> str:
@@ -169,7 +77,7 @@ def schedule_player(session: Session, events: list[tuple[float, mido.Message]], 
 def run_simulated(cfg: Config, events: list[tuple[float, mido.Message]], out: str | None = None) -> Session:
     """The demo on the simulated clock: identical musical output for the same seed, in no time."""
     if out:
-        from liveai.takes import check_take
+        from liveai.io.takes import check_take
         check_take(out)
     clock = SimClock()
     session = build_session(cfg, clock, clock, [], record=bool(out))
@@ -234,8 +142,8 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
     sender = RealtimeClock(spin=0.0 if process else sender_spin(), name="sender")
     outputs: list[OutputDevice] = []
     if midi_out is not None and not midi_out.hotplug:  # hot-plug outputs: liveai/box/wire.py
-        if getattr(cfg, "sender", "thread") == "process":  # the sender in a process of its own (liveai/sync.py)
-            from liveai.sync import ProcessMidiOutput
+        if getattr(cfg, "sender", "thread") == "process":  # the sender in a process of its own (liveai/io/sender.py)
+            from liveai.io.sender import ProcessMidiOutput
             outputs.append(ProcessMidiOutput(midi_out))
         else:
             outputs.append(MidiOutput(midi_out))
@@ -253,7 +161,7 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
 
 def how_to_hear(session: Session) -> str:
     """One line under the banner saying how to hear the band (the first-time user's question)."""
-    from liveai.midi_io import MidiOutput
+    from liveai.io.midi import MidiOutput
     from liveai.view.synth import SynthOutput
     outs = session.scheduler.outputs
     synth = next((d for d in outs if isinstance(d, SynthOutput)), None)
@@ -314,7 +222,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
     record = bool(out or cfg.record)
     take = None
     if record:  # a bad target is an error now, not a lost take at the end
-        from liveai.takes import check_folder, check_take, recover
+        from liveai.io.takes import check_folder, check_take, recover
         take = check_take(out if out else session_filename(check_folder(cfg.record)))
         for p in recover(take.parent):
             print(f"liveai: recovered an unfinished take: {p}", flush=True)
@@ -326,7 +234,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
     stop.panic = lambda: emergency_off(session)
     journal = None
     if take is not None and session.recorder is not None:
-        from liveai.takes import start_journal
+        from liveai.io.takes import start_journal
         journal = start_journal(session.recorder, take)
     server = None
     inp = None
@@ -342,7 +250,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
             inp = MidiInput(midi_in, session.engine.post_input)
             session.closers.append(inp.close)
         attach_voice(session, cfg)
-        from liveai.sync import attach_sync
+        from liveai.timing.sources import attach_sync
         session.closers.extend(attach_sync(session, cfg))  # clock source, clock out, latency offsets
         session.sender.start_thread()
         session.control.start_thread()
@@ -361,6 +269,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
               f"midi in {inp.name if inp else 'none'}, "
               f"midi out {[d.name for d in session.scheduler.outputs]})", flush=True)
         print(how_to_hear(session), flush=True)
+        print(f"liveai: takes recorded over OSC go to {control.recordings}", flush=True)
         view = start_view(session, server.port, inp, events)
         if view is not None:
             session.closers.append(view.stop)
@@ -383,7 +292,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
             except Exception as e:
                 log.warning("closing: %s", e)
         if take is not None and session.recorder:
-            from liveai.takes import save_take
+            from liveai.io.takes import save_take
             try:  # a full disk or a vanished directory: the fallback folder, else the journal stays
                 path = save_take(session.recorder, take)
                 if path != take:

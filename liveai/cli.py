@@ -6,8 +6,8 @@ import logging
 import sys
 import time
 
-from liveai.config import GENERATORS, ConfigError, make_config
-from liveai.engine import MODES
+from liveai.control.config import ConfigError, make_config
+from liveai.vocab import GENERATORS, MODES
 
 log = logging.getLogger("liveai")
 
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
-    from liveai.style import learn_files
+    from liveai.music.style import learn_files
     t0 = time.perf_counter()
     mem = learn_files(args.paths)
     mem.save(args.out)
@@ -308,7 +308,7 @@ def cmd_ports(args: argparse.Namespace) -> int:
         if not ins:
             print("  (none: is the audio extra installed, pip install 'liveai[audio]', and is there a sound card or a JACK server?)")
         return 0
-    from liveai.midi_io import list_ports, midi_available
+    from liveai.io.midi import list_ports, midi_available
     api = args.midi_api or "alsa"
     why = midi_available(api)
     if why:
@@ -328,7 +328,7 @@ def cmd_ports(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from liveai.app import run_realtime
-    from liveai.midi_io import PortSpec
+    from liveai.io.midi import PortSpec
     if args.box:  # never a dead box: a broken config file is logged and the defaults used
         from liveai.box.persist import default_config_path, load_or_defaults
         cfg, _ = load_or_defaults(args.config or default_config_path(), _overrides(args))
@@ -343,7 +343,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.no_midi:
         midi_in = midi_out = None
     if cfg.realtime:
-        from liveai.sync import realtime_engine
+        from liveai.timing.sources import realtime_engine
         realtime_engine(cfg.midi_api)  # before any engine thread starts: they inherit it
     run_realtime(cfg, midi_in, midi_out, box=args.box)
     return 0
@@ -351,7 +351,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from liveai.app import run_realtime, run_simulated, summary
-    from liveai.tunes import BUILTIN, read_midi, tune_events
+    from liveai.music.tunes import BUILTIN, read_midi, tune_events
     o = _overrides(args)
     part = None
     if args.input:
@@ -375,7 +375,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if part is not None:  # the input follows the band's tempo (--tempo, a clamped file tempo)
         events = part.events_at(cfg.tempo)
     if args.out:  # refused before playing, not lost at the end
-        from liveai.takes import check_take
+        from liveai.io.takes import check_take
         check_take(args.out)
     t0 = time.perf_counter()
     print(f"liveai demo: {name} at {cfg.tempo:g} BPM in {cfg.meter}, mode {cfg.mode}", flush=True)
@@ -385,7 +385,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   f"hear the take with `liveai render {args.out or 'TAKE.mid'} --out take.wav`", file=sys.stderr)
         session = run_simulated(cfg, events, args.out)
     else:
-        from liveai.midi_io import PortSpec
+        from liveai.io.midi import PortSpec
         midi_out = None if args.no_midi else PortSpec(cfg.midi_api, None, True, "out")
         try:
             session = run_realtime(cfg, None, midi_out, events=events, out=args.out)

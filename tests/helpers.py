@@ -1,12 +1,12 @@
 """Shared helpers for tests: run the real engine on the simulated clock."""
 from __future__ import annotations
 
-from liveai.clock import SimClock
-from liveai.engine import Engine, EngineSettings
+from liveai.timing.clock import SimClock
+from liveai.engine.core import Engine, EngineSettings
 from liveai.generators.rules import RulesAccompanist
-from liveai.output import ListOutput
-from liveai.scheduler import Scheduler
-from liveai.transport import Meter
+from liveai.io.output import ListOutput
+from liveai.io.scheduler import Scheduler
+from liveai.timing.transport import Meter
 
 
 def sim_engine(generator=None, fallback=None, **settings):

@@ -19,8 +19,8 @@ import time
 from pythonosc.osc_message import OscMessage
 
 from liveai.app import Stop, run_realtime
-from liveai.config import make_config
-from liveai.tunes import ODE_TO_JOY, tune_events
+from liveai.control.config import make_config
+from liveai.music.tunes import ODE_TO_JOY, tune_events
 
 HANG_S = 8.0
 

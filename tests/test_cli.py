@@ -33,7 +33,7 @@ def test_demo_fast_is_deterministic_for_a_seed(tmp_path):
 
 
 def test_demo_reads_meter_from_input_file(tmp_path):
-    from liveai.tunes import AMAZING_GRACE_G, tune_events
+    from liveai.music.tunes import AMAZING_GRACE_G, tune_events
     mf = mido.MidiFile(type=0)
     tr = mido.MidiTrack()
     mf.tracks.append(tr)
@@ -63,7 +63,7 @@ def test_run_help_documents_every_flag():
 
 
 def test_unknown_port_lists_ports():
-    from liveai.midi_io import PortNotFound, find_port
+    from liveai.io.midi import PortNotFound, find_port
     try:
         find_port(["Keystation 49:0", "Synth"], "nanoKEY", "input")
     except PortNotFound as e:

@@ -18,10 +18,10 @@ import mido
 import pytest
 
 from liveai.generators.base import HOLD, VoiceAction, note
-from liveai.osc_io import OscOutput
-from liveai.output import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, ListOutput, OutEvent, OutputDevice
-from liveai.recorder import Recorder
-from liveai.tunes import ODE_TO_JOY, tune_events
+from liveai.io.osc import OscOutput
+from liveai.io.output import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, ListOutput, OutEvent, OutputDevice
+from liveai.io.recorder import Recorder
+from liveai.music.tunes import ODE_TO_JOY, tune_events
 from tests.helpers import feed, sim_engine, sounding_after
 
 BPM = 100.0
@@ -201,7 +201,7 @@ def test_an_output_that_disappears_does_not_stop_the_music_or_the_others(exc, ca
     eng.scheduler.outputs.insert(0, dead)  # first in line: the outputs after it must still get everything
     end = feed(clock, eng, tune_events(ODE_TO_JOY.notes()[:16], BPM))
     clock.call_at(end + 1.0, eng.stop_transport)
-    with caplog.at_level(logging.ERROR, logger="liveai.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="liveai.io.scheduler"):
         clock.run(until=end + 3.0)
         eng.shutdown()
     assert len(dead.sent) == 10
@@ -292,7 +292,7 @@ def test_live_session_on_a_full_disk_logs_the_error_and_stops_cleanly(full_dir, 
         pytest.skip("cannot mount a tmpfs here")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     from liveai.app import run_realtime
-    from liveai.config import make_config
+    from liveai.control.config import make_config
     cfg = make_config(None, {"generator": "rules", "osc_port": free_udp_port(), "osc_out": [], "tempo": 200.0})
     events = tune_events(ODE_TO_JOY.notes()[:6], 200.0)
     with caplog.at_level(logging.ERROR):

@@ -31,12 +31,12 @@ import mido
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liveai.clock import SimClock
-from liveai.engine import Engine, EngineSettings
+from liveai.timing.clock import SimClock
+from liveai.engine.core import Engine, EngineSettings
 from liveai.generators.base import HOLD, REST, VoiceAction, note
 from liveai.generators.rules import RulesAccompanist
-from liveai.output import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, ListOutput
-from liveai.scheduler import Scheduler
+from liveai.io.output import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, ListOutput
+from liveai.io.scheduler import Scheduler
 
 EXAMPLES = int(os.environ.get("LIVEAI_PROPERTY_EXAMPLES", "300"))
 VOICES = ("bass", "tenor", "alto")
@@ -202,7 +202,7 @@ class Harness:
             lookahead_steps=case.lookahead, channels=dict(case.channels)))
         if case.modes:  # call and harmonize beside accompany, as the app registers them
             from liveai.app import add_modes
-            from liveai.config import Config
+            from liveai.control.config import Config
             add_modes(self.engine, Config(seed=case.seed))
         self.out_state: dict[tuple[int, int], str] = {}
         self.seen = 0
@@ -374,8 +374,8 @@ import struct  # noqa: E402
 
 from pythonosc.osc_packet import OscPacket  # noqa: E402
 
-from liveai.osc_api import ADDRESSES, TABLE, parse_args  # noqa: E402
-from liveai.osc_io import _not_pythonosc, build  # noqa: E402
+from liveai.control.addresses import ADDRESSES, TABLE, parse_args  # noqa: E402
+from liveai.io.osc import _not_pythonosc, build  # noqa: E402
 
 logging.getLogger().addFilter(_not_pythonosc)  # python-osc's warning per junk packet (the server does the same)
 
@@ -489,10 +489,10 @@ def junk_midi(rng: random.Random) -> list[int]:
 
 
 class _Input:
-    """liveai.midi_io.MidiInput's callback path without an rtmidi port."""
+    """liveai.io.midi.MidiInput's callback path without an rtmidi port."""
 
     def __new__(cls, handler, clock):
-        from liveai.midi_io import MidiInput
+        from liveai.io.midi import MidiInput
         inp = MidiInput.__new__(MidiInput)
         inp.handler, inp.clock, inp.dropped = handler, clock, 0
         return inp
@@ -500,8 +500,8 @@ class _Input:
 
 def fuzz_session(seed: int, n_osc: int, n_midi: int, seconds: float = 20.0):
     from liveai.app import attach_osc, build_session
-    from liveai.config import make_config
-    from liveai.osc_io import OscServer
+    from liveai.control.config import make_config
+    from liveai.io.osc import OscServer
     cfg = make_config(None, {"generator": "rules", "osc_out": [], "start_now": True, "tempo": 120.0,
                              "oscquery_port": -1, "idle_bars": 0.0})
     clock = CheckedClock()
@@ -552,7 +552,7 @@ def test_junk_osc_and_midi_change_nothing_and_crash_nothing():
 
 def test_far_future_bundles_are_not_waited_for():
     """python-osc's Dispatcher sleeps until a bundle's timetag; ours must answer at once."""
-    from liveai.osc_io import OscServer
+    from liveai.io.osc import OscServer
     server = OscServer(0)
     got = []
     server.on("/liveai/ping", lambda a, addr: got.append(time.perf_counter()))

@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from liveai.app import build_session
-from liveai.clock import SimClock
-from liveai.config import ConfigError, make_config
-from liveai.osc_api import TABLE
-from liveai.osc_io import OscServer, build
-from liveai.recorder import session_filename
+from liveai.timing.clock import SimClock
+from liveai.control.config import ConfigError, make_config
+from liveai.control.addresses import TABLE
+from liveai.io.osc import OscServer, build
+from liveai.io.recorder import session_filename
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -182,7 +182,7 @@ def test_allowlist_rejects_a_sender_on_another_host(other_host):
 def test_the_running_app_applies_the_allowlist(free_udp_port):
     """run_realtime wires --osc-allow into its server: 127.0.0.2 is ignored, 127.0.0.1 answered."""
     from liveai.app import run_realtime
-    from liveai.tunes import ODE_TO_JOY, tune_events
+    from liveai.music.tunes import ODE_TO_JOY, tune_events
     port = free_udp_port()
     cfg = make_config(None, {"generator": "rules", "osc_port": port, "osc_out": [], "tempo": 240.0,
                              "osc_allow": ["127.0.0.1"], "oscquery_port": -1})
@@ -230,7 +230,7 @@ DONE = ("/liveai/record/saved", "/liveai/error")
 def test_osc_record_start_cannot_write_outside_the_recordings_directory(tmp_path):
     """/liveai/record/start NAME through the real OSC server and control, on the simulated clock:
     every take lands inside the recordings directory, whatever the name says."""
-    attach = pytest.importorskip("liveai.control").attach_osc
+    attach = pytest.importorskip("liveai.control.remote").attach_osc
     rec = tmp_path / "box" / "takes"
     outside = tmp_path / "box"
     cfg = make_config(None, {"generator": "rules", "osc_out": [], "record": str(rec), "oscquery_port": -1})
@@ -279,7 +279,7 @@ def test_no_osc_address_takes_a_file_path():
 
 
 def test_model_choice_over_osc_is_a_name_not_a_path():
-    from liveai.osc_api import ADDRESSES, parse_args
+    from liveai.control.addresses import ADDRESSES, parse_args
     if "/liveai/generator" not in ADDRESSES:
         pytest.skip("no /liveai/generator address")
     for bad in ("/etc/passwd", "../models/x.onnx", "model; rm -rf /"):
@@ -291,9 +291,9 @@ def test_model_choice_over_osc_is_a_name_not_a_path():
 @pytest.mark.parametrize("content", [b"", b"hello, I am text\n" * 10, b"\x80\x04\x95" + b"\0" * 200,  # a pickle
                                      b"PK\x03\x04" + b"\0" * 200, b"\x7fELF" + b"\0" * 200])
 def test_a_file_that_is_not_onnx_is_refused_before_loading(tmp_path, content):
-    model = pytest.importorskip("liveai.model")
+    model = pytest.importorskip("liveai.neural.runtime")
     if not hasattr(model, "check_model_file"):
-        pytest.skip("liveai.model has no check_model_file")
+        pytest.skip("liveai.neural.runtime has no check_model_file")
     p = tmp_path / "x.onnx"
     p.write_bytes(content)
     with pytest.raises(model.ModelError):
@@ -348,7 +348,7 @@ def test_no_eval_exec_or_pickle_in_the_package():
 def test_a_flood_from_one_sender_is_capped_and_leaves_others_answered():
     """The token bucket: one sender gets at most half of max_rate, the rest is dropped unparsed, its
     /liveai/error replies are capped at ERRORS_PER_S, and another sender's pings still get answers."""
-    from liveai.osc_io import ERRORS_PER_S
+    from liveai.io.osc import ERRORS_PER_S
     srv = OscServer(0, max_rate=2000.0)
     handled = {"ping": 0}
 

@@ -1,6 +1,6 @@
 """Hot-plug and auto-connect for MIDI ports.
 
-rtmidi does not report unplugged devices (field notes section 4): input just goes quiet and output
+rtmidi does not report unplugged devices (python-rtmidi's API has no port-removed event; Zynthian's autoconnect polls the same way): input just goes quiet and output
 goes nowhere. So a watcher thread polls the port lists every 1-2 s, notices when the port an
 endpoint is connected to has gone, and reconnects by name when it comes back.
 
@@ -24,8 +24,8 @@ from typing import Callable, Iterable
 import mido
 import rtmidi
 
-from liveai.midi_io import CLIENT, APIS, PortSpec, client_name
-from liveai.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
+from liveai.io.midi import CLIENT, APIS, PortSpec, client_name
+from liveai.io.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
 

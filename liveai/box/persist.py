@@ -1,8 +1,8 @@
 """Configuration that persists: saved atomically on request (OSC /liveai/config/save), loaded at
 start-up, and a broken file never stops the box: it logs a clear error and plays on the defaults.
 
-Writes happen only on an explicit save (field notes section 7: keep writes off the SD card), through
-liveai.safefile: a temporary file in the same directory, fsynced, then renamed over the old one, so a
+Writes happen only on an explicit save (keep writes off the SD card: the Raspberry Pi documentation's advice for SD wear), through
+liveai.io.safefile: a temporary file in the same directory, fsynced, then renamed over the old one, so a
 power cut leaves either the old file or the new one, never half of one; a symlinked config updates
 its target, and what is not a regular file is never replaced.
 """
@@ -16,8 +16,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from liveai.safefile import write_file
-from liveai.config import Config, ConfigError, load_toml, make_config
+from liveai.io.safefile import write_file
+from liveai.control.config import Config, ConfigError, load_toml, make_config
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ _PCS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = None) -> Config:
     """cfg with the values the engine runs with now (tempo, mode, density... as changed over OSC):
-    the engine's settings, the key lock and each part's mix, and what the OSC control holds
-    (temperature, style blend, generator)."""
+    the engine's settings (their one owner: temperature and style blend included), the key lock,
+    each part's mix, and the generator playing now (the OSC control's view of it)."""
     data = {f.name: getattr(cfg, f.name) for f in fields(Config)}
     if settings is not None:
         for name in data:
@@ -83,7 +83,7 @@ def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = Non
                 v = getattr(settings, name)
                 data[name] = str(v) if name == "meter" else (dict(v) if isinstance(v, dict) else v)
         if hasattr(settings, "key_lock"):
-            from liveai.input_map import parse_key
+            from liveai.music.input_map import parse_key
             lock = settings.key_lock
             if lock != (parse_key(cfg.key).tonic if cfg.key else None):  # else the file's own spelling stays
                 data["key"] = None if lock is None else _PCS[int(lock) % 12]
@@ -93,8 +93,6 @@ def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = Non
             data["volume"] = {p: float(m.volume) for p, m in mix.items() if m.volume != 1.0}
             data["octave"] = {p: int(m.octave) for p, m in mix.items() if m.octave}
     if control is not None:
-        data["temperature"] = float(control.temperature)
-        data["style_blend"] = float(control.style)
         data["generator"] = str(control.value("generator")[0])
     out = Config(**data)
     out.source = getattr(cfg, "source", None)

@@ -1,5 +1,5 @@
 """Real-time scheduling where the system allows it (the service sets LimitRTPRIO/LimitMEMLOCK).
-The priorities themselves come from liveai.realtime (one rule: below the audio server).
+The priorities themselves come from liveai.timing.realtime (one rule: below the audio server).
 
 Only the note sender's thread asks for SCHED_FIFO: the whole process at FIFO would put the model
 worker and OSC parsing above everything else on the box too. Any refusal is logged and ignored.
@@ -19,9 +19,9 @@ MCL_CURRENT, MCL_FUTURE = 1, 2
 
 def promote_current_thread(priority: int | None = None, midi_api: str | None = None) -> bool:
     """Put the calling thread (the note sender's) on SCHED_FIFO: at priority, or by default at the
-    sender's priority below the audio server (liveai.realtime.plan; normal priority when the
+    sender's priority below the audio server (liveai.timing.realtime.plan; normal priority when the
     server is not real-time), capped by RLIMIT_RTPRIO unless we are root. True if it worked."""
-    from liveai import realtime
+    from liveai.timing import realtime
     plan = realtime.plan(midi_api=midi_api)
     prio = plan.sender if priority is None else min(priority, plan.sender)
     if prio < 1:

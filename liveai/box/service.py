@@ -71,6 +71,7 @@ def render_unit(user_unit: bool = False, run_user: str | None = None, config: st
         "StandardOutput=journal",
         "StandardError=journal",
         "SyslogIdentifier=liveai",
+        "StateDirectory=liveai",  # $STATE_DIRECTORY: takes recorded over OSC go to its recordings/
     ]
     if user_unit:
         lines += [
@@ -126,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     path = Path(args.path) if args.path else unit_path(args.user_unit)
     try:
-        from liveai.safefile import write_file
+        from liveai.io.safefile import write_file
         write_file(path, text.encode())
     except PermissionError:
         print(f"liveai: cannot write {path}: run with sudo, or use --user, or --print and copy it", file=sys.stderr)

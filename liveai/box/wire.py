@@ -21,7 +21,7 @@ def attach_config_save(session: Any, server: Any) -> None:
     """OSC /liveai/config/save: the engine's current settings over the config file, atomically.
     The snapshot is taken on the engine's loop; the file is written on a thread of its own (an SD
     card can stall a write for a long time) and the sender gets /liveai/config/saved s (the path)."""
-    from liveai.osc_api import ADDRESSES
+    from liveai.control.addresses import ADDRESSES
     if SAVE not in ADDRESSES:
         return
     cfg, eng = session.cfg, session.engine

@@ -21,7 +21,7 @@ import mido
 
 from liveai.evaluation.harmony import Note
 from liveai.harmony.chords import NOTE_NAMES, QUALITIES, ChordSymbol
-from liveai.tunes import pitch
+from liveai.music.tunes import pitch
 
 PPQ = 480
 STEP_TICKS = PPQ // 4

@@ -21,7 +21,7 @@ def make_generator(name: str, model_path: str | None = None, seed: int = 0, temp
         return RulesAccompanist(seed=seed)
     if name == "model":
         try:
-            from liveai.generators.model import ModelGenerator
+            from liveai.generators.neural import ModelGenerator
             return ModelGenerator(path=model_path, seed=seed, temperature=temperature, top_p=top_p)
         except Exception as e:  # ModelError, ImportError, onnxruntime errors
             if model_path:

@@ -4,7 +4,7 @@ the model has to beat."""
 from __future__ import annotations
 
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, PlayerNote, StepContext, StepPlan, note
-from liveai.theory import Chord, Key, chord_scores, choose_chord, detect_key, nearest_pitch, pc_confidence
+from liveai.music.theory import Chord, Key, chord_scores, choose_chord, detect_key, nearest_pitch, pc_confidence
 
 VOICES = ("bass", "tenor", "alto")
 RANGES = {"bass": (36, 55), "tenor": (48, 67), "alto": (55, 74)}

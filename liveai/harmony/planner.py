@@ -1,6 +1,7 @@
 """The chord plan: which chord each coming harmonic segment gets, decided before it sounds.
 
-Planning follows ReaLJam's split into a lookahead and a commit horizon (field notes section 10):
+Planning follows ReaLJam's split into a lookahead and a commit horizon (ReaLJam,
+CHI EA 2025; code: github.com/lukewys/realchords-pytorch, realchords/realjam/):
 the chord of the next segment is predicted ahead and shown (OSC, the live view); at the segment's
 first step it is committed, from what the player has played so far (never from the future): the
 key, the progression so far (functional harmony, and the chords that followed the same chords
@@ -21,9 +22,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from liveai.generators.base import STEPS_PER_BEAT, PlayerNote
+from liveai.music.notes import STEPS_PER_BEAT, PlayerNote
 from liveai.harmony.chords import TRIAD_OF as TRIAD_QUALITY, ChordSymbol, recognize
-from liveai.theory import Key
+from liveai.music.theory import Key
 
 HARMONIC_RHYTHMS = ("auto", "beat", "half", "bar")
 
@@ -110,7 +111,7 @@ _LOG_PROFILES = None
 def _log_profiles() -> np.ndarray:
     global _LOG_PROFILES  # a constant table, built once
     if _LOG_PROFILES is None:
-        from liveai.theory import MAJOR_PROFILE, MINOR_PROFILE
+        from liveai.music.theory import MAJOR_PROFILE, MINOR_PROFILE
         rows = [np.roll(MINOR_PROFILE if k.minor else MAJOR_PROFILE, k.tonic) for k in _KEYS]
         prof = np.array(rows)
         _LOG_PROFILES = np.log(prof / prof.sum(axis=1, keepdims=True))

@@ -6,9 +6,9 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from liveai import model as rt
+from liveai.neural import runtime as rt
 from liveai.generators.base import HOLD, REST, StepContext, StepPlan, note
-from liveai.generators.model import player_state_at
+from liveai.generators.neural import player_state_at
 
 VOICES = rt.VOICES
 PART_ROW = {"alto": 1, "tenor": 2, "bass": 3}

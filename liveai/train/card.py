@@ -7,7 +7,7 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
-from liveai import model as rt
+from liveai.neural import runtime as rt
 
 
 def _sha(p: Path) -> str:
@@ -45,8 +45,8 @@ def write_card(out: Path, *, args, argv, results, weights, history, split, folk_
                                  "listener's estimate * key_prior outside the detected key, blended geometrically "
                                  "with the rules accompanist's chord confidence (rules_blend) and with its own mean "
                                  "over the current bar / half bar (segment_memory); spread on steps 0, 1 of a beat "
-                                 "is early_spread; greedy or sampled (liveai.model.chord_aware_scores, "
-                                 "liveai.generators.model.ModelGenerator, DECODING). Tuned on the validation "
+                                 "is early_spread; greedy or sampled (liveai.neural.runtime.chord_aware_scores, "
+                                 "liveai.generators.neural.ModelGenerator, DECODING). Tuned on the validation "
                                  "chorales and liveai.train.evaluate.synthetic_tunes(11), (12) only"},
             "hidden": args.hidden, "layers": args.layers, "feature_dim": rt.FEATURE_DIM,
             "heads": list(rt.HEADS), "vocab_per_head": rt.VOCAB,
@@ -63,7 +63,7 @@ def write_card(out: Path, *, args, argv, results, weights, history, split, folk_
                         f"sounding pitch one-hot ({rt.N_PITCH}), pitch class one-hot (12); step in bar "
                         f"one-hot ({rt.MAX_POS}); meter class ({len(rt.METERS) + 1}); step in beat (4); "
                         f"steps since the player's last onset, bucketed ({rt.N_SINCE}). "
-                        "Encoding: liveai.model.encode_step",
+                        "Encoding: liveai.neural.runtime.encode_step",
             "state": f"[{args.layers + 1}, 1, {args.hidden}] float32 (main GRU layers + listener), zeros at the start",
         },
         "outputs": {"logits": f"[1, 4, {rt.VOCAB}]: alto, tenor, bass at step k; melody = the player's step k-1",
@@ -125,7 +125,7 @@ def _markdown(c: dict) -> str:
              f"(chord weight {c['architecture']['decoding']['chord_weight']}, spread "
              f"{c['architecture']['decoding']['spread']}), which the runtime sharpens with what it knows of "
              "the key, the rules accompanist's chord guess on the same melody and the bar's harmonic rhythm "
-             "(`liveai.generators.model.DECODING`: " + ", ".join(
+             "(`liveai.generators.neural.DECODING`: " + ", ".join(
                  f"{k} {v}" for k, v in c['architecture']['decoding'].items()
                  if k not in ("rule", "file_suggests", "chord_weight", "spread")) + ").", "",
              f"- File: `{c['file']}` ({m['size_bytes']['int8']} bytes, "
@@ -181,7 +181,7 @@ def _markdown(c: dict) -> str:
     if pt:
         gens = [g for g in pt if "error" not in pt[g]]
         tunes = list(pt[gens[0]]) if gens else []
-        lines += ["", "## Plain tunes of liveai.tunes (PLAIN_TUNES and the demo tunes), note-in-chord (bars with notes)",
+        lines += ["", "## Plain tunes of liveai.music.tunes (PLAIN_TUNES and the demo tunes), note-in-chord (bars with notes)",
                   "", "`model_int8_demo` is what `liveai demo --mode accompany --seed 1` plays (temperature 0.7, "
                   "top-p 0.9, seed 1); `model_int8` is greedy. Asserted in tests/generators/test_model_tunes.py. "
                   "Texture: the demo's accompaniment sounds two or more distinct pitch classes on " + ", ".join(
@@ -201,7 +201,7 @@ def _markdown(c: dict) -> str:
     lines += ["", f"Bach's own parts on the same pieces: {b['parallels_per_1000_steps']} parallels per 1000 steps "
               f"({b['parallel_fifths']} fifths, {b['parallel_octaves']} octaves).", "",
               "## Use", "",
-              "```python\nfrom liveai.generators.model import ModelGenerator, MelodyModel\n"
+              "```python\nfrom liveai.generators.neural import ModelGenerator, MelodyModel\n"
               "gen = ModelGenerator(seed=1)            # models/accompanist.onnx\n"
               "mel = MelodyModel(seed=1).continue_melody(notes, 16, start_step=64, n_steps=32)\n```", "",
               "Test pieces: " + ", ".join(c["training_data"]["test_pieces"]), ""]

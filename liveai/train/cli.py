@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     weights = work / "weights.npz"
 
     from liveai.train import train as T
-    from liveai.train.model import export_onnx, quantize, weight_bytes
+    from liveai.train.network import export_onnx, quantize, weight_bytes
     log("encoding ...")
     val_seqs = T.build(va, False, "val")
     test_seqs = T.build(te, False, "test")

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from liveai import model as rt
+from liveai.neural import runtime as rt
 from liveai.evaluation import GridNote, note_in_chord, run_online
 from liveai.generators.base import PlayerNote
 
@@ -183,7 +183,7 @@ def rules_factory():
 
 def evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, test_pieces, markov, *, temperature=0.0,
                  top_p=1.0, seed=0, log=print) -> dict:
-    from liveai.generators.model import ModelGenerator
+    from liveai.generators.neural import ModelGenerator
     from liveai.train.baselines import TonicDrone
     res: dict = {}
     t0 = time.time()
@@ -242,7 +242,7 @@ def evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, test_pieces, markov,
     res["plain_tunes"] = plain
     log("  plain tunes (demo settings): " + ", ".join(
         f"{k} {v['note_in_chord']:.3f}" for k, v in plain["model_int8_demo"].items()))
-    from liveai.generators.model import DECODING
+    from liveai.generators.neural import DECODING
     res["decoding"] = dict(DECODING)
     res["decoding_step_cost"] = decoding_step_cost()
     log(f"  decoding step cost: {res['decoding_step_cost']}")
@@ -330,14 +330,14 @@ def synthetic_scores(make_gen) -> dict:
     return out
 
 
-# --------------------------------------------------------------------------- plain tunes (liveai.tunes)
+# --------------------------------------------------------------------------- plain tunes (liveai.music.tunes)
 
 def tune_scores(make_gen, tunes=None) -> dict:
     """note-in-chord against each tune's chords and the share of bars after the first with notes,
     driving the generator with run_online exactly as the demo's engine would. tunes: name -> Tune
-    (default: liveai.tunes.PLAIN_TUNES and the built-in demo tunes)."""
+    (default: liveai.music.tunes.PLAIN_TUNES and the built-in demo tunes)."""
     from liveai.evaluation import bars_with_notes
-    from liveai import tunes as TU
+    from liveai.music import tunes as TU
     tunes = tunes if tunes is not None else {**TU.PLAIN_TUNES, **TU.TUNES}
     out = {}
     for name, t in tunes.items():
@@ -353,10 +353,10 @@ def tune_scores(make_gen, tunes=None) -> dict:
 def decoding_step_cost(n_steps: int = 4000) -> dict:
     """Per-step wall time of ModelGenerator.plan (network + decoding) and of the decoding alone,
     on plain tunes and a chorale-like line, in ms (p50/p99)."""
-    from liveai import tunes as TU
+    from liveai.music import tunes as TU
     from liveai.evaluation import visible_player
     from liveai.generators.base import HOLD, StepContext
-    from liveai.generators.model import ModelGenerator
+    from liveai.generators.neural import ModelGenerator
     gen = ModelGenerator(seed=1, temperature=0.7, top_p=0.9)
     total, dec = [], []
     for t in list(TU.PLAIN_TUNES.values()) * 8:

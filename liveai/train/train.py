@@ -10,9 +10,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from liveai import model as rt
+from liveai.neural import runtime as rt
 from liveai.train.data import Piece
-from liveai.train.model import Accompanist
+from liveai.train.network import Accompanist
 
 # transposed pieces must keep every part inside these ranges (soprano, alto, tenor, bass)
 TRAIN_RANGES = ((57, 86), (50, 79), (43, 72), (33, 67))

@@ -126,7 +126,7 @@ def band_chords(take: Take) -> list[tuple[int, int, str]]:
 
 
 def read_chords_file(path: str | os.PathLike, bar_ticks: int) -> list[tuple[int, str]]:
-    """A chord chart, as liveai/tunes.py writes them: on a line with '|', bars are separated by
+    """A chord chart, as liveai/music/tunes.py writes them: on a line with '|', bars are separated by
     '|' and the chords of one bar share it evenly ("D | A7 | D A"); on a line without, every word
     is a bar. '-' or '%' repeats the previous bar; a word starting with '#' starts a comment (F#
     is a chord). Each symbol is checked (ValueError)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from liveai.output import OutEvent
+from liveai.io.output import OutEvent
 
 CC_BANK_MSB, CC_BANK_LSB = 0, 32
 DRUM_CHANNEL = 10  # 1-based, as in the config

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from liveai.midi_io import MidiOutput, PortSpec, list_ports
+from liveai.io.midi import MidiOutput, PortSpec, list_ports
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def start_synth(midi_api: str = "alsa", soundfont: str | None = None, audio: str
 
 def open_synth(cfg) -> SynthOutput:
     """`--synth`: FluidSynth started and our MIDI output opened onto it."""
-    from liveai.midi_io import midi_available
+    from liveai.io.midi import midi_available
     find_fluidsynth()  # what to install comes first
     find_soundfont(getattr(cfg, "soundfont", None))
     why = midi_available(cfg.midi_api)

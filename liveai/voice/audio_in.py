@@ -329,7 +329,7 @@ def voice_settings_from(cfg) -> VoiceSettings:
         seg.onset_noisy_ms = max(seg.onset_noisy_ms, float(mn))
     key = None
     if getattr(cfg, "key", None):
-        from liveai.input_map import parse_key
+        from liveai.music.input_map import parse_key
         k = parse_key(cfg.key)
         key = (k.tonic, bool(getattr(k, "minor", False)))
     return VoiceSettings(tracker=getattr(cfg, "voice_tracker", "yin"), segmenter=seg, key=key,

@@ -9,7 +9,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from liveai.tunes import SILENT_NIGHT_F, tune_events
+from liveai.music.tunes import SILENT_NIGHT_F, tune_events
 
 
 def write_tune(tune, path: Path) -> Path:

@@ -12,8 +12,8 @@ import pytest
 from liveai.app import run_simulated
 from liveai.band import BandGenerator, builtin_names, load_style
 from liveai.cli import main as cli_main
-from liveai.config import make_config
-from liveai.tunes import BUILTIN, SILENT_NIGHT_F, tune_events
+from liveai.control.config import make_config
+from liveai.music.tunes import BUILTIN, SILENT_NIGHT_F, tune_events
 from tests.band.midi_facts import read
 
 STYLES = builtin_names()
@@ -158,7 +158,7 @@ class Recording(BandGenerator):
 def test_every_pitched_note_is_a_chord_tone(band):
     from liveai.app import build_session
     from liveai.app import schedule_player
-    from liveai.clock import SimClock
+    from liveai.timing.clock import SimClock
     cfg = make_config(None, {"generator": "rules", "tempo": BUILTIN.tempo, "meter": "4/4"})
     clock = SimClock()
     session = build_session(cfg, clock, clock, [])

@@ -14,7 +14,8 @@ import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from tests.integration.test_osc_control import Lines, free_udp_port
+from latency_bench.common import free_udp_port
+from tests.integration.test_osc_control import Lines
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

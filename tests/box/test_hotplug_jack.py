@@ -109,10 +109,7 @@ def _status(port: int) -> tuple:
         s.close()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from latency_bench.common import free_udp_port as _free_port  # noqa: E402
 
 
 def is_note_on(ch: int, pitch: int | None = None):

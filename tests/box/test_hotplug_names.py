@@ -71,7 +71,7 @@ def test_alsa_subscriptions_tell_a_quick_replug():
 
 def test_quick_replug_reconnects(monkeypatch):
     from liveai.box.hotplug import HotplugOutput, alsa_links
-    from liveai.midi_io import PortSpec
+    from liveai.io.midi import PortSpec
     ep = HotplugOutput(PortSpec("alsa", "auto", False, "out", True))
     events = []
     monkeypatch.setattr(ep, "connect", lambda port: (events.append(("connect", port)), setattr(ep, "connected", port))[1] or True)
@@ -89,7 +89,7 @@ def test_quick_replug_reconnects(monkeypatch):
 
 def test_missing_midi_system_is_retried_less_and_less_often(monkeypatch):
     import liveai.box.hotplug as hp
-    from liveai.midi_io import PortSpec
+    from liveai.io.midi import PortSpec
     tries = []
 
     class NoSeq:

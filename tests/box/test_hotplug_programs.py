@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from liveai.box.hotplug import HotplugOutput
-from liveai.midi_io import PortSpec
-from liveai.output import OutEvent
+from liveai.io.midi import PortSpec
+from liveai.io.output import OutEvent
 from liveai.view.programs import PartPrograms
 
 

@@ -12,10 +12,10 @@ from pythonosc.osc_packet import OscPacket
 
 from liveai.box.persist import load_or_defaults, save_config, snapshot, to_toml
 from liveai.box.wire import attach_config_save
-from liveai.config import Config, make_config
-from liveai.engine import EngineSettings
-from liveai.osc_io import OscServer
-from liveai.transport import Meter
+from liveai.control.config import Config, make_config
+from liveai.engine.core import EngineSettings
+from liveai.io.osc import OscServer
+from liveai.timing.transport import Meter
 
 
 def test_round_trip(tmp_path):
@@ -131,11 +131,14 @@ def test_config_save_round_trips_every_live_setting(tmp_path, monkeypatch):
     """Issue 12 item 7: /liveai/config/save dropped key lock, temperature, style blend and each part's
     mute, volume and octave. Set every writable parameter over OSC, save, start again from the file:
     every parameter reads back the same."""
-    from liveai.osc_api import PARAMS
-    from tests.test_control import Rig
+    from liveai.control.addresses import PARAMS
+    from tests.control.test_remote import Rig
     target = tmp_path / "liveai.toml"
     monkeypatch.setenv("LIVEAI_CONFIG", str(target))
-    writable = {p.name for p in PARAMS if p.writable} - {"transport", "energy"}  # an action; an alias of density
+    from liveai.vocab import BAND_PARTS
+    writable = {p.name for p in PARAMS if p.writable
+                and p.name.split("/")[0] not in (*BAND_PARTS, "band")  # the band's own (issue 10), not covered here
+                and not p.name.endswith("/program")} - {"transport", "energy"}  # an action; an alias of density
     assert writable == set(LIVE), "a new live setting: add it to LIVE"
     rig = Rig(tmp_path)
     attach_config_save(rig.session, rig.server)

@@ -13,7 +13,7 @@ from liveai.harmony.chords import ChordSymbol
 
 
 def _session_file(path, tracks, first_tick=0, tpb=480, meter=(3, 4)):
-    """A file laid out like liveai.recorder's: conductor, then named tracks of (note, start tick,
+    """A file laid out like liveai.io.recorder's: conductor, then named tracks of (note, start tick,
     end tick, channel)."""
     mf = mido.MidiFile(type=1, ticks_per_beat=tpb)
     cond = mido.MidiTrack()

@@ -6,7 +6,7 @@ import pytest
 from liveai.evaluation.harmony import triad_key
 from liveai.evaluation.tunes import (TUNES, AnnotatedTune, chords_from_markers, parse_chord, read_chord_markers)
 from liveai.harmony.chords import ChordSymbol
-from liveai.tunes import PLAIN_TUNES, TUNES as DEMO_TUNES
+from liveai.music.tunes import PLAIN_TUNES, TUNES as DEMO_TUNES
 
 
 def test_parse_chord_round_trips_every_name():

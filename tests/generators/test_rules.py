@@ -3,7 +3,7 @@ import pytest
 
 from liveai.evaluation import GridNote, bars_with_notes, note_in_chord, run_online
 from liveai.generators.rules import RANGES, RulesAccompanist
-from liveai.tunes import AMAZING_GRACE_G, ODE_TO_JOY, SILENT_NIGHT_F
+from liveai.music.tunes import AMAZING_GRACE_G, ODE_TO_JOY, SILENT_NIGHT_F
 
 
 def score(tune, transpose=0):

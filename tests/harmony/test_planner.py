@@ -5,8 +5,8 @@ import pytest
 from liveai.generators.base import PlayerNote, visible_player
 from liveai.harmony.chords import ChordSymbol
 from liveai.harmony.planner import HarmonyPlanner, PlannerSettings, melody_key, segment_steps
-from liveai.theory import Key
-from liveai.tunes import PLAIN_TUNES, TUNES
+from liveai.music.theory import Key
+from liveai.music.tunes import PLAIN_TUNES, TUNES
 from tests.helpers import feed, sim_engine, sounding_after
 
 

@@ -1,4 +1,4 @@
-"""liveai.midi_io over a real JACK server: rtmidi ports at both ends ("player" plays into the
+"""liveai.io.midi over a real JACK server: rtmidi ports at both ends ("player" plays into the
 engine's input, "synth" listens to the engine's output)."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 rtmidi = pytest.importorskip("rtmidi")
 
-from liveai.midi_io import MidiInput, MidiOutput, PortNotFound, PortSpec, list_ports  # noqa: E402
-from liveai.output import OutEvent  # noqa: E402
+from liveai.io.midi import MidiInput, MidiOutput, PortNotFound, PortSpec, list_ports  # noqa: E402
+from liveai.io.output import OutEvent  # noqa: E402
 
 from .support import jack_connect, jack_connections  # noqa: E402
 

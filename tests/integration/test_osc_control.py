@@ -19,23 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from liveai.osc_api import ADDRESSES, BAND_PARTS, PARTS, TABLE
+from liveai.control.addresses import ADDRESSES, BAND_PARTS, PARTS, TABLE
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 need = pytest.mark.skipif(not (shutil.which("oscsend") and shutil.which("oscdump")), reason="liblo-tools not installed")
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from latency_bench.common import free_tcp_port, free_udp_port  # noqa: E402,F401 (re-exported for other tests)
 
 
 class Lines:

@@ -20,8 +20,9 @@ import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from liveai.engine import MODES
-from tests.integration.test_osc_control import Lines, free_udp_port
+from liveai.vocab import MODES
+from latency_bench.common import free_udp_port
+from tests.integration.test_osc_control import Lines
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(shutil.which("pd") is None, reason="Pure Data not installed")]
 REPO = Path(__file__).resolve().parents[2]

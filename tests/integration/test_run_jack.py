@@ -31,7 +31,7 @@ import pytest
 
 rtmidi = pytest.importorskip("rtmidi")
 
-from liveai.tunes import ODE_TO_JOY, tune_events  # noqa: E402
+from liveai.music.tunes import ODE_TO_JOY, tune_events  # noqa: E402
 
 from .support import EngineProcess, OscPeer, grid_jitter, jack_connect, jack_connections, path_jitter  # noqa: E402
 

@@ -291,12 +291,12 @@ def test_link_phase_agrees_with_an_aalink_peer():
     """Link: the engine joins a session of another process (an aalink peer at 100 BPM) and
     agrees on beat phase (quantum 4) within 2 ms. Needs multicast on the loopback/LAN."""
     pytest.importorskip("aalink")
-    from liveai.clock import RealtimeClock
-    from liveai.engine import Engine, EngineSettings
+    from liveai.timing.clock import RealtimeClock
+    from liveai.engine.core import Engine, EngineSettings
     from liveai.generators.rules import RulesAccompanist
-    from liveai.output import ListOutput
-    from liveai.scheduler import Scheduler
-    from liveai.sync import LinkClock
+    from liveai.io.output import ListOutput
+    from liveai.io.scheduler import Scheduler
+    from liveai.timing.link import LinkClock
     peer = subprocess.Popen([sys.executable, "-c", LINK_PEER, "100", "6"], stdout=subprocess.PIPE, text=True, cwd=REPO)
     clock = RealtimeClock(name="engine")
     sched = Scheduler(clock, [ListOutput(clock)])

@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from liveai.config import DEFAULT_CHANNELS
-from liveai.osc_api import ADDRESSES
+from liveai.vocab import DEFAULT_CHANNELS
+from liveai.control.addresses import ADDRESSES
 
 PATCH = Path(__file__).resolve().parents[2] / "patches" / "liveai.maxpat"
 

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 from types import SimpleNamespace
 
-from liveai.osc_api import ADDRESSES
+from liveai.control.addresses import ADDRESSES
 
 TD = Path(__file__).resolve().parents[2] / "patches" / "touchdesigner"
 EXECUTE_DAT_CALLBACKS = {"onStart", "onCreate", "onExit", "onFrameStart", "onFrameEnd", "onPlayStateChange",

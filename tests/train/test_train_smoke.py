@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("music21")
 pytest.importorskip("onnx")
 
-from liveai import model as rt  # noqa: E402
+from liveai.neural import runtime as rt  # noqa: E402
 
 
 def test_encode_step_matches_encode_sequence():
@@ -45,7 +45,7 @@ def test_encode_step_matches_encode_sequence():
 
 
 def test_step_cell_matches_training_gru(tmp_path):
-    from liveai.train.model import Accompanist, export_onnx, quantize, weight_bytes
+    from liveai.train.network import Accompanist, export_onnx, quantize, weight_bytes
     torch.manual_seed(0)
     m = Accompanist(hidden=24, layers=2).eval()
     x = torch.rand(1, 12, rt.FEATURE_DIM)
@@ -73,7 +73,7 @@ def test_quick_train_export_load(tmp_path):
     assert card["metrics"]["weight_bytes"]["int8"]["int8_share"] >= 0.6
     assert card["training_data"]["test_pieces"]
     assert "model_int8" in card["metrics"]["online_test"]
-    from liveai.generators.model import ModelGenerator
+    from liveai.generators.neural import ModelGenerator
     g = ModelGenerator(out.with_suffix(".onnx"))
     from liveai.evaluation import run_online
     from liveai.generators.base import PlayerNote

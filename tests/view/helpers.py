@@ -6,8 +6,8 @@ from pathlib import Path
 import mido
 
 from liveai.app import run_simulated
-from liveai.config import make_config
-from liveai.tunes import BUILTIN, tune_events
+from liveai.control.config import make_config
+from liveai.music.tunes import BUILTIN, tune_events
 
 
 def demo_take(path: Path, bars: int | None = None, **overrides) -> Path:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import mido
 import pytest
 
-from liveai.clock import SimClock
-from liveai.engine import Engine
+from liveai.timing.clock import SimClock
+from liveai.engine.core import Engine
 from liveai.generators.rules import RulesAccompanist
-from liveai.output import ListOutput
-from liveai.scheduler import Scheduler
+from liveai.io.output import ListOutput
+from liveai.io.scheduler import Scheduler
 from liveai.view.programs import (DEFAULT_PROGRAM, DEFAULT_PROGRAMS, PartPrograms, Program, parse_assignments,
                                   parse_program)
 
@@ -89,7 +89,7 @@ def test_channel_change_sends_the_program_on_the_new_channel():
 def test_osc_sets_and_gets_a_parts_program(tmp_path):
     """/liveai/bass/program over OSC (datagrams through the real OscServer's handler): the program
     change goes out at once on the part's channel, and get answers with it."""
-    from tests.test_control import Rig
+    from tests.control.test_remote import Rig
     rig = Rig(tmp_path)
     try:
         rig.run(0.01)

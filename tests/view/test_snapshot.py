@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from liveai.clock import SimClock
-from liveai.engine import Engine, EngineSettings
+from liveai.timing.clock import SimClock
+from liveai.engine.core import Engine, EngineSettings
 from liveai.generators.base import StepContext
 from liveai.generators.rules import RulesAccompanist
 from liveai.harmony.chords import ChordSymbol
-from liveai.output import ListOutput
-from liveai.scheduler import Scheduler
-from liveai.tunes import ODE_TO_JOY, tune_events
+from liveai.io.output import ListOutput
+from liveai.io.scheduler import Scheduler
+from liveai.music.tunes import ODE_TO_JOY, tune_events
 
 
 @dataclasses.dataclass(frozen=True)

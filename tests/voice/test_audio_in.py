@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from liveai.config import ConfigError, make_config
+from liveai.control.config import ConfigError, make_config
 from liveai.voice.audio_in import AudioUnavailable, RingBuffer, SoundDeviceSource, VoiceInput, voice_settings_from
 from liveai.voice.segment import parse_range
 

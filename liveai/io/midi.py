@@ -1,0 +1,230 @@
+"""MIDI ports through python-rtmidi (ALSA or JACK), messages as mido objects.
+
+Ports are matched by substring (ALSA client:port numbers change between boots), `--virtual` opens
+our own named ports, and input is timestamped on arrival in the rtmidi callback thread.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import mido
+import rtmidi
+
+from liveai.io.output import OutEvent, OutputDevice
+
+log = logging.getLogger(__name__)
+
+APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
+CLIENT = "liveai"
+
+
+class PortNotFound(LookupError):
+    pass
+
+
+class MidiUnavailable(RuntimeError):
+    """The MIDI system itself is missing (no ALSA sequencer, no JACK server)."""
+
+
+def client_name(api: str, port_name: str = "out") -> str:
+    """Our client's name. ALSA lets every client be `liveai` (liveai:in, liveai:out). JACK names
+    must be unique, and rtmidi makes one JACK client per port: left to JACK, the second became
+    `liveai-01` (`liveai-01:in`, in whichever order they opened). So under JACK the output is
+    `liveai:out` and every other port gets a client named after it: `liveai-in:in`,
+    `liveai-clock:clock`; the same names every time, the ones the README and the banner give."""
+    if api != "jack" or port_name == "out":
+        return CLIENT
+    return f"{CLIENT}-{port_name}"
+
+
+def _client(cls: type, api: str, port_name: str = "out"):
+    """An rtmidi MidiIn/MidiOut named client_name(); a clear error (not rtmidi's OSError) if the API is down."""
+    try:
+        return cls(_api(api), name=client_name(api, port_name))
+    except rtmidi.SystemError as e:
+        hint = "is a JACK server running?" if api == "jack" else "is there an ALSA sequencer (/dev/snd/seq)?"
+        raise MidiUnavailable(f"MIDI API {api} is not available ({e}); {hint}") from None
+
+
+def _api(api: str) -> int:
+    try:
+        return APIS[api]
+    except KeyError:
+        raise ValueError(f"unknown MIDI API {api!r}; choose one of {', '.join(APIS)}") from None
+
+
+def midi_available(api: str = "alsa") -> str:
+    """'' if the MIDI system is there, else why not (no ALSA sequencer, no JACK server)."""
+    if api == "alsa" and not os.path.exists("/dev/snd/seq"):
+        return "there is no ALSA sequencer (/dev/snd/seq is missing; `sudo modprobe snd-seq` loads it)"
+    try:
+        rtmidi.MidiOut(_api(api), name=f"{CLIENT}-probe").delete()
+    except rtmidi.SystemError as e:
+        return f"MIDI API {api} is not available ({e})" + ("; is a JACK server running?" if api == "jack" else "")
+    return ""
+
+
+def list_ports(api: str = "alsa") -> tuple[list[str], list[str]]:
+    """(input port names, output port names) of the API; empty lists if it is not available."""
+    try:
+        i = rtmidi.MidiIn(_api(api), name=f"{CLIENT}-probe")
+        o = rtmidi.MidiOut(_api(api), name=f"{CLIENT}-probe")
+    except rtmidi.SystemError as e:  # no ALSA sequencer / no JACK server
+        log.warning("MIDI API %s is not available: %s", api, e)
+        return [], []
+    try:
+        return i.get_ports(), o.get_ports()
+    finally:
+        i.delete()
+        o.delete()
+
+
+def find_port(names: list[str], wanted: str, what: str) -> int:
+    """Index of the first port whose name contains wanted (case-insensitive)."""
+    for i, n in enumerate(names):
+        if wanted.lower() in n.lower():
+            return i
+    listing = "\n  ".join(names) if names else "(none)"
+    raise PortNotFound(f"no MIDI {what} port matches {wanted!r}; the ports there are:\n  {listing}")
+
+
+@dataclass
+class PortSpec:
+    api: str = "alsa"
+    name: str | None = None  # substring of an existing port
+    virtual: bool = False  # open our own port instead
+    port_name: str = "in"  # the name of our port (virtual) / our client-side port
+    hotplug: bool = False  # follow the device: wait for it, reconnect by name (liveai/box/hotplug.py)
+
+
+class MidiInput:
+    """A player input; calls handler(mido.Message, arrival_time) from rtmidi's thread."""
+
+    def __init__(self, spec: PortSpec, handler: Callable[[mido.Message, float], None],
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.handler = handler
+        self.clock = clock
+        self.dropped = 0
+        from liveai.timing.realtime import short_slice, thread_ids
+        before = thread_ids()
+        self._in = _client(rtmidi.MidiIn, spec.api, spec.port_name)
+        try:
+            self._in.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
+            if spec.virtual or spec.name is None:
+                self._in.open_virtual_port(spec.port_name)
+                self.name = f"{client_name(spec.api, spec.port_name)}:{spec.port_name} (virtual)"
+            else:
+                ports = self._in.get_ports()
+                i = find_port(ports, spec.name, "input")
+                self._in.open_port(i, spec.port_name)
+                self.name = ports[i]
+            self._poller: threading.Thread | None = None
+            self._polling = False
+            if spec.api == "jack":
+                # Never run Python inside JACK's process callback: there it waits for the GIL, and
+                # in a sync-mode graph every client's cycle waits with it (measured: notes 10-17 ms
+                # late at p95). rtmidi queues input lock-free; a thread of ours drains it.
+                self._polling = True
+                self._poller = threading.Thread(target=self._poll, name="midi-in", daemon=True)
+                self._poller.start()
+                short_slice(thread_ids() - before)  # JACK's client thread, when JACK is not real-time
+            else:
+                self._in.set_callback(self._callback)
+        except BaseException:
+            self._in.delete()  # leave no client behind (a JACK server stalls on one that dies unclosed)
+            raise
+
+    POLL_ACTIVE_S = 0.00025  # while the player plays: a note waits 0.125 ms on average (issue 16 part 4)
+    POLL_IDLE_S = 0.002  # after 5 s of quiet: 500 wake-ups a second, under 1% CPU
+
+    def _poll(self) -> None:
+        """Drain rtmidi's queue. Arrival times come from rtmidi's delta times (JACK's clock, taken
+        in the process cycle) chained from the previous message, so they are as exact as a
+        callback's; only the first message after opening is stamped at poll time."""
+        get = self._in.get_message
+        last_active = 0.0
+        last_t: float | None = None
+        while self._polling:
+            burst = []
+            while (m := get()) is not None:
+                burst.append(m)
+            now = self.clock()
+            if burst:
+                last_active = now
+                times = []
+                if last_t is not None:
+                    t = last_t
+                    for _, delta in burst:
+                        t += delta
+                        times.append(t)
+                if not times or times[-1] > now or now - times[-1] > 0.05:
+                    # no chain yet (or it broke): back-date from now by the deltas
+                    times, later = [], 0.0
+                    for _, delta in reversed(burst):
+                        times.append(now - later)
+                        later += delta
+                    times.reverse()
+                for (data, _), t in zip(burst, times):
+                    self._deliver(data, t)
+                last_t = times[-1]
+            time.sleep(self.POLL_ACTIVE_S if now - last_active < 5.0 else self.POLL_IDLE_S)
+
+    def _callback(self, event: tuple[list[int], float], data: object = None) -> None:
+        self._deliver(event[0], self.clock())
+
+    def _deliver(self, data_bytes: list[int], t: float) -> None:
+        try:
+            msg = mido.Message.from_bytes(data_bytes)
+        except (ValueError, TypeError, IndexError) as e:
+            self.dropped += 1
+            if self.dropped <= 5:
+                log.warning("dropped bad MIDI input %s: %s", data_bytes[:8], e)
+            return
+        try:
+            self.handler(msg, t)
+        except Exception:
+            log.exception("MIDI input handler failed")
+
+    def close(self) -> None:
+        if self._poller is not None:
+            self._polling = False
+            self._poller.join(1.0)
+        else:
+            self._in.cancel_callback()
+        self._in.close_port()
+        self._in.delete()
+
+
+class MidiOutput(OutputDevice):
+    """A MIDI output port. send() hands pre-built bytes to rtmidi."""
+
+    def __init__(self, spec: PortSpec) -> None:
+        self._out = _client(rtmidi.MidiOut, spec.api, spec.port_name)
+        try:
+            if spec.virtual or spec.name is None:
+                self._out.open_virtual_port(spec.port_name)
+                self.name = f"{client_name(spec.api, spec.port_name)}:{spec.port_name} (virtual)"
+            else:
+                ports = self._out.get_ports()
+                i = find_port(ports, spec.name, "output")
+                self._out.open_port(i, spec.port_name)
+                self.name = ports[i]
+        except BaseException:
+            self._out.delete()  # leave no client behind
+            raise
+        self._send = self._out.send_message
+
+    def send(self, ev: OutEvent) -> None:
+        self._send(ev.midi)
+
+    def send_raw(self, data: list[int] | tuple[int, ...]) -> None:
+        self._send(data)
+
+    def close(self) -> None:
+        self._out.close_port()
+        self._out.delete()

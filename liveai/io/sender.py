@@ -1,0 +1,220 @@
+"""The MIDI sender in a process of its own (`--sender process`): ProcessMidiOutput in the engine,
+sender_main in the child (`python -m liveai.io.sender`)."""
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import threading
+from collections import deque
+import time
+from typing import Any
+
+
+log = logging.getLogger(__name__)
+
+_REC = struct.Struct("<dB3s")  # due time (perf_counter s; < 0: at once), length, up to 3 MIDI bytes
+_FLUSH, _QUIT = 0xFF, 0xFE
+SENDER_LOOKAHEAD_S = 0.030
+SENDER_SPIN_S = 0.0015
+SENDER_NAP_S = 50e-6  # not real-time: the last SENDER_SPIN_S in naps this long, then a short spin
+STATS_MAX = 200_000  # lateness records a sender process keeps for latency_bench (about 20 MB at most)
+
+
+class ProcessMidiOutput:
+    """A MIDI output whose port lives in a small sender process of its own (`--sender process`).
+
+    Why: in one Python process the sender thread needs the GIL to send, and any other thread
+    holding it (the engine loop, OSC parsing, rtmidi callbacks, the model's numpy glue) delays it;
+    on a loaded machine a normal-priority holder can be preempted for tens of milliseconds while a
+    real-time sender waits (priority inversion through the GIL; measured by latency_bench). The
+    sender process has one Python thread and nothing else to do: the Scheduler hands it each event
+    SENDER_LOOKAHEAD_S early (a latency offset, Scheduler.set_latency) with its due time, and it
+    sleeps, spins the last 1.5 ms and sends at that time, on SCHED_FIFO where allowed. Immediate
+    events (the reactive path, panic) go at once; cancel_pending() drops what is queued there.
+    """
+
+    timed = True
+
+    def __init__(self, spec: Any, offset: float = 0.0, lookahead: float = SENDER_LOOKAHEAD_S, rt: bool = True,
+                 stats: str | None = None, record: bool = True) -> None:
+        import subprocess
+        import sys
+        if record:
+            stats = stats or os.environ.get("LIVEAI_SENDER_STATS")  # latency_bench: the sender's lateness record
+        self.offset = offset  # latency compensation of this output (s early)
+        self.lookahead = lookahead
+        args = [sys.executable, "-m", "liveai.io.sender", "--api", spec.api, "--port-name", spec.port_name]
+        if spec.virtual or spec.name is None:
+            args.append("--virtual")
+        else:
+            args += ["--connect", spec.name]
+        if rt and os.environ.get("LIVEAI_SENDER_RT", "1") != "0":
+            args.append("--rt")
+        if stats:
+            args += ["--stats", stats]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self.name = "MIDI sender process (starting)"
+        self._fd = self.proc.stdin.fileno()
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """The process starts while the engine loads (the model): wait for its port here."""
+        if self._ready:
+            return
+        import select
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline().decode().strip() if r else ""
+        if not line.startswith("ready "):
+            self.proc.kill()
+            raise RuntimeError(f"MIDI sender process failed: {line or 'no reply'}")
+        self.name = line[6:] + " (sender process)"
+        self._ready = True
+
+    @property
+    def early(self) -> float:
+        """How early the Scheduler must hand this output its events."""
+        return self.lookahead + self.offset
+
+    def _write(self, when: float, data: Any) -> None:
+        b = bytes(data)
+        rec = _REC.pack(when, len(b), b[:3].ljust(3, b"\0"))
+        with self._lock:
+            os.write(self._fd, rec)
+
+    def send(self, ev: Any) -> None:
+        self._write(-1.0, ev.midi)
+
+    def send_at(self, ev: Any, when: float) -> None:
+        self._write(when - self.offset, ev.midi)
+
+    def send_raw(self, data: Any) -> None:
+        self._write(-1.0, data)
+
+    def send_raw_at(self, data: Any, when: float) -> None:
+        self._write(when - self.offset, data)
+
+    def cancel_pending(self) -> None:
+        with self._lock:
+            os.write(self._fd, _REC.pack(-1.0, _FLUSH, b"\0\0\0"))
+
+    def close(self) -> None:
+        try:
+            with self._lock:
+                os.write(self._fd, _REC.pack(-1.0, _QUIT, b"\0\0\0"))
+            self.proc.wait(5)
+        except Exception:
+            self.proc.kill()
+
+
+def sender_main(argv: list[str] | None = None) -> int:
+    """The sender process: read (due, bytes) records on stdin, send each at its time."""
+    import argparse
+    import heapq
+    import json
+    import select
+    import sys
+
+    import rtmidi
+
+    from liveai.io.midi import APIS, client_name, find_port
+    ap = argparse.ArgumentParser(prog="python -m liveai.io.sender")
+    ap.add_argument("--api", default="alsa")
+    ap.add_argument("--port-name", default="out")
+    ap.add_argument("--virtual", action="store_true")
+    ap.add_argument("--connect")
+    ap.add_argument("--rt", action="store_true")
+    ap.add_argument("--stats")
+    a = ap.parse_args(argv)
+    from liveai.timing import realtime
+    before = realtime.thread_ids()
+    try:
+        client = client_name(a.api, a.port_name)
+        out = rtmidi.MidiOut(APIS[a.api], name=client)
+        if a.virtual:
+            out.open_virtual_port(a.port_name)
+            name = f"{client}:{a.port_name} (virtual)"
+        else:
+            ports = out.get_ports()
+            i = find_port(ports, a.connect, "output")
+            out.open_port(i, a.port_name)
+            name = ports[i]
+    except Exception as e:
+        print(f"error {e}".replace("\n", " "), flush=True)
+        return 2
+    if a.api == "jack":  # the JACK client thread rtmidi started: punctual if JACK is not real-time
+        realtime.short_slice(realtime.thread_ids() - before)
+    if a.rt:  # the sender's priority, below the audio server (liveai.timing.realtime)
+        realtime.set_thread_priority(realtime.plan(midi_api=a.api).sender, "sender process")
+    else:
+        realtime.set_thread_priority(0)
+    spin = SENDER_SPIN_S
+    nap = 0.0  # real-time: sleep, then spin the last 1.5 ms (nothing but JACK preempts it)
+    sleep = time.sleep
+    if not realtime.is_realtime():  # normal scheduling: a 1.5 ms spin outlives its slice and is preempted
+        nap = SENDER_NAP_S  # (issue 16: sender p99 2.1-2.5 ms spinning, 0.6-0.8 ms napping, load 5.5)
+        realtime.punctual_normal_thread()
+    import gc
+    gc.collect()
+    gc.freeze()
+    send = out.send_message
+    perf = time.perf_counter
+    fd = sys.stdin.fileno()
+    heap: list[tuple[float, int, list[int]]] = []
+    seq = 0
+    buf = b""
+    # (due, lateness) of each message, kept only when asked for (latency_bench) and bounded: on a
+    # stage that runs for hours, a record of every message sent would be a slow leak (~0.5 MB/min).
+    lateness: deque[tuple[float, float]] | None = deque(maxlen=STATS_MAX) if a.stats else None
+    print(f"ready {name}", flush=True)
+    size = _REC.size
+    running = True
+    while running:
+        timeout = None
+        if heap:
+            timeout = max(0.0, heap[0][0] - perf() - spin)
+        r, _, _ = select.select([fd], [], [], timeout)
+        if r:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            buf += data
+            while len(buf) >= size:
+                when, n, b = _REC.unpack_from(buf)
+                buf = buf[size:]
+                if n == _FLUSH:
+                    heap.clear()
+                elif n == _QUIT:
+                    running = False
+                    break
+                elif when < 0:
+                    send(list(b[:n]))
+                else:
+                    seq += 1
+                    heapq.heappush(heap, (when, seq, list(b[:n])))
+        while heap and heap[0][0] - perf() <= spin:
+            when = heap[0][0]
+            if nap:  # normal scheduling: short sleeps keep the thread eligible at once when it wakes
+                while (left := when - perf()) > nap:
+                    sleep(min(nap, left - nap))
+            while perf() < when:
+                pass
+            _, _, msg = heapq.heappop(heap)
+            send(msg)
+            if lateness is not None:
+                lateness.append((when, perf() - when))
+    for _, _, msg in heap:  # note-offs still queued go out: nothing is left hanging
+        if msg and msg[0] & 0xF0 in (0x80, 0xB0):
+            send(msg)
+    if a.stats:
+        with open(a.stats, "w") as f:
+            json.dump({"lateness": list(lateness or ())}, f)
+    time.sleep(0.05)  # let JACK/ALSA deliver the last messages
+    out.close_port()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(sender_main())
+

@@ -1,0 +1,35 @@
+"""The player's notes on the grid: the one note type listening, theory and the generators share.
+
+It lives under music/ (not generators/) so that pure musical logic (theory, tunes, the chord
+planner) can use it without importing any generator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+STEPS_PER_BEAT = 4  # the grid is 16th notes
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerNote:
+    """A note the player played, placed on the grid. end_step is None while it still sounds.
+    time: when it was struck (seconds on the engine's clock; 0 if unknown), which tells notes
+    struck together (a chord) from notes played one after another within the same 16th."""
+
+    pitch: int
+    velocity: int
+    start_step: int
+    end_step: int | None = None
+    time: float = 0.0
+
+
+def visible_player(notes: Sequence[PlayerNote], known_until: int) -> list[PlayerNote]:
+    """The player's notes as known once input up to step known_until is complete."""
+    out = []
+    for n in notes:
+        if n.start_step > known_until:
+            break
+        end = n.end_step if n.end_step is not None and n.end_step <= known_until + 1 else None
+        out.append(PlayerNote(n.pitch, n.velocity, n.start_step, end, n.time))
+    return out

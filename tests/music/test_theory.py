@@ -1,0 +1,75 @@
+from liveai.generators.base import PlayerNote
+from liveai.music.theory import Chord, Key, chord_from_pitches, detect_key, diatonic_chords, choose_chord
+from liveai.music.tunes import ODE_TO_JOY, AMAZING_GRACE_G
+
+
+def scale_notes(tonic, minor=False):
+    degrees = (0, 2, 3, 5, 7, 8, 11, 12) if minor else (0, 2, 4, 5, 7, 9, 11, 12)
+    out = [PlayerNote(60 + tonic + d, 80, 4 * i, 4 * i + 4) for i, d in enumerate(degrees)]
+    out.append(PlayerNote(60 + tonic, 80, 32, 40))
+    return out
+
+
+def test_key_of_scales():
+    for tonic in range(12):
+        assert detect_key(scale_notes(tonic), 40) == Key(tonic)
+    assert detect_key(scale_notes(9, minor=True), 40) == Key(9, True)
+
+
+def test_key_of_tunes_and_hysteresis():
+    assert detect_key(ODE_TO_JOY.notes(), 256) == Key(2)
+    assert detect_key(AMAZING_GRACE_G.notes(), 180) == Key(7)
+    # one chromatic passing note does not flip an established key
+    notes = scale_notes(0) + [PlayerNote(66, 80, 40, 41)]
+    assert detect_key(notes, 41, previous=Key(0)) == Key(0)
+
+
+def test_chords():
+    assert chord_from_pitches([60, 64, 67]) == Chord(0, "maj")
+    assert chord_from_pitches([57, 60, 64]) == Chord(9, "min")
+    assert chord_from_pitches([60]) is None
+    assert [str(c) for c, _ in diatonic_chords(Key(7))][:5] == ["G", "Am", "Bm", "C", "D"]
+    assert choose_chord(Key(0), [(7, 2.0), (11, 1.0), (2, 1.0)]) == Chord(7, "maj")
+
+
+def test_key_detection_accuracy_on_held_out_chorales():
+    """Ground truth: the key signature, major or minor by the final bass note. The player is the
+    soprano line alone, heard online: accuracy after the whole line and from bar 3 on."""
+    pytest = __import__("pytest")
+    pytest.importorskip("music21")
+    from music21 import corpus
+    paths = corpus.getComposer("bach")[::10][:30]
+    total = right_end = right_online = online_n = 0
+    for path in paths:
+        s = corpus.parse(path)
+        if len(s.parts) != 4:
+            continue
+        ks = next(iter(s.flatten().getElementsByClass("KeySignature")), None)
+        bass = [n for n in s.parts[-1].flatten().notes if n.isNote]
+        if ks is None or not bass:
+            continue
+        major_tonic = (ks.sharps * 7) % 12
+        final = bass[-1].pitch.midi % 12
+        if final == major_tonic:
+            truth = Key(major_tonic, False)
+        elif final == (major_tonic + 9) % 12:
+            truth = Key(final, True)
+        else:
+            continue  # modal endings: no clean truth
+        notes, step = [], 0
+        for n in s.parts[0].flatten().notesAndRests:
+            d = max(1, int(round(n.quarterLength * 4)))
+            if n.isNote:
+                notes.append(PlayerNote(n.pitch.midi, 80, step, step + d))
+            step += d
+        total += 1
+        right_end += detect_key(notes, step) == truth
+        key = None
+        for bar_end in range(32, step, 16):
+            key = detect_key([x for x in notes if x.start_step < bar_end], bar_end, key)
+            online_n += 1
+            right_online += key == truth
+    assert total >= 15
+    print(f"key detection on {total} held-out chorales (soprano only): final {right_end / total:.2f}, "
+          f"online from bar 3 {right_online / online_n:.2f}")
+    assert right_end / total >= 0.7
