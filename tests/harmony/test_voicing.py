@@ -2,7 +2,7 @@
 collapse onto one pitch class (what the first model's decoding did)."""
 import numpy as np
 
-from liveai import model as rt
+from liveai.neural import runtime as rt
 from liveai.harmony.chords import ChordSymbol
 from liveai.harmony.voicing import VoicingWeights, choose_voicing, revoice, voice_options
 
