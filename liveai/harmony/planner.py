@@ -307,6 +307,7 @@ class HarmonyPlanner:
         self._played_key: tuple | None = None
         self._last: ChordPlan | None = None
         self._heard_step = -1  # the latest step whose melody note hear_melody judged
+        self._last_check: tuple | None = None
 
     # ------------------------------------------------------------------ per step
     def plan(self, step: int, steps_per_bar: int, known_until: int, player: Sequence[PlayerNote],
@@ -550,6 +551,10 @@ class HarmonyPlanner:
         heard = melody_evidence(melody, seg_start, known_until, steps_per_bar)
         if not heard.any() or self.chord is None:
             return None
+        key = (seg_start, self.chord, self.key, margin, heard.tobytes())
+        if key == self._last_check:
+            return None  # nothing new heard since this chord was last judged
+        self._last_check = key
         prev = self.progression[-1] if self.progression else None
         scores = self._scores(seg_start, steps_per_bar, player, known_until, heard, prev, True,
                               self.progression)
