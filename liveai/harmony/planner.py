@@ -242,6 +242,24 @@ def fit(chord: ChordSymbol, w: np.ndarray, passing: float = 0.75, seventh: int |
     return s
 
 
+class _Ranked:
+    """Scores of a key's candidate chords: the best, and the score of any one of them."""
+
+    __slots__ = ("score", "tab")
+
+    def __init__(self, score: np.ndarray, tab: "_KeyTables") -> None:
+        self.score, self.tab = score, tab
+
+    @property
+    def best(self) -> tuple[float, ChordSymbol]:
+        i = int(np.argmax(self.score))  # the first of equal maxima, in the key's order of chords
+        return float(self.score[i]), self.tab.chords[i]
+
+    def score_of(self, chord: ChordSymbol) -> float | None:
+        i = self.tab.index.get(chord)
+        return None if i is None else float(self.score[i])
+
+
 class _KeyTables:
     """A key's candidate chords as arrays: priors, transitions, and the melody-fit matrix (so a
     step's scoring is a few small matrix products)."""
@@ -308,6 +326,7 @@ class HarmonyPlanner:
         self._last: ChordPlan | None = None
         self._heard_step = -1  # the latest step whose melody note hear_melody judged
         self._last_check: tuple | None = None
+        self._mem_cache: tuple | None = None
 
     # ------------------------------------------------------------------ per step
     def plan(self, step: int, steps_per_bar: int, known_until: int, player: Sequence[PlayerNote],
@@ -486,7 +505,10 @@ class HarmonyPlanner:
         st = self.settings
         p_stay = st.stay_bar if pos == 0 else st.stay_half if pos == half else st.stay_beat
         p = tab.transition(previous, p_stay)
-        memory, trust = self._memory(history)
+        mkey = (len(history), tuple(history[-7:]))
+        if self._mem_cache is None or self._mem_cache[0] != mkey:  # the progression only grows
+            self._mem_cache = (mkey, self._memory(history))
+        memory, trust = self._mem_cache[1]
         if memory:
             mem = np.array([memory.get(c, 0.0) for c in tab.chords])
             trust = min(trust, st.memory)
@@ -498,8 +520,7 @@ class HarmonyPlanner:
         if lis is not None:
             q = np.log(np.clip(lis, 0.02, 0.98))
             score += st.listener_weight * (tab.triads @ q / 3.0 - q.mean())
-        order = np.argsort(-score, kind="stable")
-        return [(float(score[i]), tab.chords[i]) for i in order]
+        return _Ranked(score, tab)
 
     @staticmethod
     def _memory(seq: Sequence[ChordSymbol]) -> tuple[dict[ChordSymbol, float], float]:
@@ -542,7 +563,7 @@ class HarmonyPlanner:
             assert self.key is not None
             return ChordSymbol(self.key.tonic, "min" if self.key.minor else "maj")
         return self._scores(seg_start, steps_per_bar, player, known_until, heard, self.chord, True,
-                            self.progression)[0][1]
+                            self.progression).best[1]
 
     def _correct(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote],
                  known_until: int, margin: float | None = None) -> ChordSymbol | None:
@@ -558,8 +579,8 @@ class HarmonyPlanner:
         prev = self.progression[-1] if self.progression else None
         scores = self._scores(seg_start, steps_per_bar, player, known_until, heard, prev, True,
                               self.progression)
-        best_s, best = scores[0]
-        cur = next((s for s, c in scores if c == self.chord), None)
+        best_s, best = scores.best
+        cur = scores.score_of(self.chord)
         if cur is None:
             tab = self._tables(self.key)
             i = tab.index.get(ChordSymbol(self.chord.root, TRIAD_QUALITY.get(self.chord.quality, "maj")))
@@ -579,4 +600,4 @@ class HarmonyPlanner:
         lead = melody_evidence(melody, max(0, known_until - STEPS_PER_BEAT), known_until, steps_per_bar)
         scores = self._scores(next_start, steps_per_bar, player, known_until, 0.3 * lead, self.chord, True,
                               self.progression + [self.chord])
-        return scores[0][1]
+        return scores.best[1]
