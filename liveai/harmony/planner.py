@@ -79,6 +79,7 @@ class PlannerSettings:
     passing: float = 1.0  # cost of a melody note outside the chord, per unit of its weight
     evidence: float = 0.9  # weight of what the melody says against the progression's expectation
     memory: float = 0.3  # most trust in the chords that followed the same chords earlier
+    phrase_memory: float = 1.0  # bonus for the chord a phrase had when its melody was heard before
 
     def __post_init__(self) -> None:
         if self.harmonic_rhythm not in HARMONIC_RHYTHMS:
@@ -327,6 +328,7 @@ class HarmonyPlanner:
         self._heard_step = -1  # the latest step whose melody note hear_melody judged
         self._last_check: tuple | None = None
         self._mem_cache: tuple | None = None
+        self._phrases: list[tuple[int, tuple, ChordSymbol]] = []  # (position in bar, melody, chord)
 
     # ------------------------------------------------------------------ per step
     def plan(self, step: int, steps_per_bar: int, known_until: int, player: Sequence[PlayerNote],
@@ -340,6 +342,12 @@ class HarmonyPlanner:
         if boundary and self.seg_start >= 0 and self.chord is not None:
             self.progression.append(self.chord)
             del self.progression[:-64]
+            # remember the segment's melody with the chord it ended on: a phrase heard again
+            # brings its chord back (songs repeat their lines)
+            mel = self._segment_melody(player, self.seg_start, seg_start - 1)
+            if mel:
+                self._phrases.append((self.seg_start % steps_per_bar, mel, self.chord))
+                del self._phrases[:-128]
         prev = self.chord
         played = self._played(player, known_until)
         if played is not None:
@@ -516,11 +524,40 @@ class HarmonyPlanner:
         if pos == 0 and (seg_start // steps_per_bar) % 4 == 0:
             p = p * tab.tonic_boost  # phrases start on the tonic
         score = np.log(p / p.sum() + 1e-3) + st.evidence * (tab.fit @ heard)
+        if st.phrase_memory > 0.0:
+            for c, strength in self._phrase_matches(player, seg_start, known_until, steps_per_bar).items():
+                i = tab.index.get(ChordSymbol(c.root, TRIAD_QUALITY.get(c.quality, "maj")))
+                if i is not None:
+                    score[i] += st.phrase_memory * strength
         lis = self.listener() if self.listener is not None else None
         if lis is not None:
             q = np.log(np.clip(lis, 0.02, 0.98))
             score += st.listener_weight * (tab.triads @ q / 3.0 - q.mean())
         return _Ranked(score, tab)
+
+    @staticmethod
+    def _segment_melody(player: Sequence[PlayerNote], start: int, until: int) -> tuple:
+        """The melody heard in steps [start, until] as (offset, pitch) pairs."""
+        return tuple((n.start_step - start, n.pitch) for n in player[-24:] if start <= n.start_step <= until)
+
+    def _phrase_matches(self, player: Sequence[PlayerNote], seg_start: int, known_until: int,
+                        steps_per_bar: int) -> dict[ChordSymbol, float]:
+        """Chords of earlier segments at the same place in the bar whose melody began as this
+        segment's has so far (the longer the match, the stronger): 0..1 per chord."""
+        if not self._phrases:
+            return {}
+        now = self._segment_melody(player, seg_start, known_until)
+        if not now:
+            return {}
+        pos = seg_start % steps_per_bar
+        votes: dict[ChordSymbol, float] = {}
+        for where, mel, chord in self._phrases:
+            if where != pos or len(mel) < len(now) or mel[:len(now)] != now:
+                continue
+            votes[chord] = votes.get(chord, 0.0) + 1.0
+        tot = sum(votes.values())
+        weight = min(1.0, len(now) / 2.0)  # one note is a weak hint, two or more a phrase
+        return {c: weight * v / tot for c, v in votes.items()} if tot else {}
 
     @staticmethod
     def _memory(seq: Sequence[ChordSymbol]) -> tuple[dict[ChordSymbol, float], float]:
