@@ -3,7 +3,9 @@
     liveai train [--out models/accompanist] [--epochs N] [--quick] ...   data, train, export,
         quantize, evaluate, write the card (OUT.onnx int8, OUT.json, OUT.md; fp32 file and weights
         to the cache dir; OUT.fp32.onnx is the unquantized reference)
-    liveai train evaluate [--out models/accompanist]   re-run the evaluation of existing files
+    liveai train evaluate [--out models/accompanist]   re-run the evaluation of existing files and
+        rewrite the card (teacher-forced figures, plan step cost, the harmony tables of
+        liveai.evaluation over the evaluation tunes and 12 held-out chorales)
     liveai train data                                   only extract/cache the corpus
 
 Also `python -m liveai.train ...` (same arguments).
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -55,9 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=2, help="processes for corpus parsing")
     ap.add_argument("--time-limit", type=float, default=None, help="stop training after N minutes")
     ap.add_argument("--cache", default=None, help="cache dir (default .cache/liveai-train)")
-    ap.add_argument("--temperature", type=float, default=0.0, help="sampling for the online evaluation (0 = greedy)")
+    ap.add_argument("--chorales", type=int, default=12,
+                    help="held-out chorales in the harmony evaluation (default %(default)s; --quick: 2)")
+    ap.add_argument("--seed-eval", dest="seed_eval", type=int, default=1,
+                    help="the demo's --seed in the harmony evaluation (default %(default)s, as `liveai evaluate`)")
+    ap.add_argument("--jobs", type=int, default=1, help="demo runs in parallel in the harmony evaluation")
     ap.add_argument("--per-channel", action="store_true", help="per-channel int8 weights")
-    ap.add_argument("--skip-online", action="store_true", help="skip the online evaluation")
+    ap.add_argument("--skip-online", action="store_true", help="skip the harmony evaluation (tunes and chorales)")
     ap.add_argument("--no-eval", action="store_true", help="stop after export (evaluate later with `evaluate`)")
     return ap
 
@@ -71,12 +76,19 @@ def main(argv: list[str] | None = None) -> int:
         args.max_pieces = args.max_pieces or 12
         args.hidden, args.layers, args.epochs = 32, 1, min(args.epochs, 1)
         args.no_folk = args.no_transpose = True
-        args.workers = 1
+        args.workers = 1  # evaluation: 2 tunes and 2 chorales, the model only (see liveai.train.evaluate)
     import torch  # noqa: F401  (the `train` extra)
     from liveai.train import data as D
     t_start = time.time()
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
     cache = D.cache_dir(args.cache)
+    if args.action == "evaluate":  # the folk split of the training run (melody head on held-out folk tunes)
+        meta_p = cache / "runs" / (Path(args.out).name + ("-quick" if args.quick else "")) / "train_meta.json"
+        targv = json.loads(meta_p.read_text()).get("argv") or [] if meta_p.exists() else []
+        if "--no-folk" in targv:
+            args.no_folk = True
+        elif "--folk-files" in targv and args.folk_files is None:
+            args.folk_files = int(targv[targv.index("--folk-files") + 1])
     chorales = D.load_chorales(cache, args.max_pieces, workers=args.workers)
     folk = [] if args.no_folk else D.load_folk(cache, args.folk_files, workers=args.workers)
     log(f"data: {len(chorales)} chorales, {len(folk)} folk tunes")
@@ -145,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"exported {fp32_path} and {int8_path}")
         if args.no_eval:
             return 0
-        argv_train = [a for a in (list(argv) if argv is not None else sys.argv[1:]) if a != "--reuse-stage1"]
+        argv_train = [a for a in (list(argv) if argv is not None else sys.argv[1:]) if a not in ("--reuse-stage1", "--no-eval")]
     else:
         if not fp32_path.exists() or not int8_path.exists():
             log(f"evaluate needs {fp32_path} and {int8_path}: run `liveai train` first")
@@ -153,18 +165,15 @@ def main(argv: list[str] | None = None) -> int:
         meta_p = work / "train_meta.json"
         meta = json.loads(meta_p.read_text()) if meta_p.exists() else {}
         history, train_time = meta.get("history", []), meta.get("train_time_s")
-        argv_train = [a for a in (meta.get("argv") or ["--out", args.out]) if a != "--reuse-stage1"]
+        argv_train = [a for a in (meta.get("argv") or ["--out", args.out]) if a not in ("--reuse-stage1", "--no-eval")]
 
-    from liveai.train.baselines import MarkovAccompanist
-    from liveai.train.evaluate import evaluate_all
+    from liveai.train.evaluate import QUICK_TUNES, evaluate_all, held_out_chorales
     log("evaluating ...")
-    markov = MarkovAccompanist().fit(tr, (lambda p: T.transpositions(p, not args.no_transpose)))
-    if args.skip_online:
-        test_eval_pieces = []
-    else:
-        test_eval_pieces = te
-    res = evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, test_eval_pieces, markov,
-                       temperature=args.temperature, seed=0, log=log)
+    chorales_eval = [] if args.skip_online else held_out_chorales(te, 2 if args.quick else args.chorales)
+    tunes_eval = [] if args.skip_online else (list(QUICK_TUNES) if args.quick else None)
+    res = evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, chorales_eval, tunes=tunes_eval,
+                       generators=("model",) if args.quick else ("model", "rules"), seed=args.seed_eval,
+                       cost_steps=500 if args.quick else 4000, jobs=args.jobs, log=log)
     # melody head on held-out folk tunes
     if fte:
         from liveai.train.evaluate import teacher_forced_onnx
@@ -173,7 +182,11 @@ def main(argv: list[str] | None = None) -> int:
                                    for t, p in (("fp32", fp32_path), ("int8", int8_path))}
     wb = {"fp32": weight_bytes(fp32_path), "int8": weight_bytes(int8_path)}
     from liveai.train.card import write_card
-    write_card(out, args=args, argv=argv_train, results=res, weights=wb, history=history,
+    if args.action == "evaluate":
+        eval_argv = list(argv) if argv is not None else sys.argv[1:]
+    else:
+        eval_argv = ["evaluate", "--out", str(args.out)] + (["--quick"] if args.quick else [])
+    write_card(out, args=args, argv=argv_train, eval_argv=eval_argv, results=res, weights=wb, history=history,
                split={"train": [p.name for p in tr], "val": [p.name for p in va], "test": [p.name for p in te]},
                folk_split={"train": len(ftr), "val": len(fva), "test": len(fte)},
                n_train_seqs=None, train_time_s=train_time, fp32_path=fp32_path, int8_path=int8_path)

@@ -72,7 +72,16 @@ def test_quick_train_export_load(tmp_path):
     assert card["version"] == rt.MODEL_VERSION
     assert card["metrics"]["weight_bytes"]["int8"]["int8_share"] >= 0.6
     assert card["training_data"]["test_pieces"]
-    assert "model_int8" in card["metrics"]["online_test"]
+    # the harmony tables of liveai.evaluation, with the quick model playing (through the demo CLI)
+    harmony = card["metrics"]["harmony"]
+    assert "--model" in harmony["model_generator"]
+    for group in ("melody", "chords"):
+        assert {"model", "drone", "ceiling"} <= set(harmony[group])
+        assert 0.0 <= harmony[group]["model"]["f1"] <= 1.0
+    assert card["metrics"]["decoding_step_cost"]["n"] > 0
+    assert "evaluate" in card["reproduce"]["card"]
+    md = out.with_suffix(".md").read_text()
+    assert "not tuned to one number" in md and card["reproduce"]["card"] in md
     from liveai.generators.neural import ModelGenerator
     g = ModelGenerator(out.with_suffix(".onnx"))
     from liveai.evaluation import run_online
