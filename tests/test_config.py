@@ -42,10 +42,16 @@ def test_a_value_of_the_wrong_type_names_its_key_and_file(tmp_path):
 
 
 @pytest.mark.parametrize("over, match", [({"idle_bars": -1.0}, "idle_bars"),
-                                         ({"channels": {"drums": 10}}, "drums")])
+                                         ({"channels": {"kazoo": 10}}, "kazoo")])
 def test_negative_idle_bars_and_unknown_parts_are_refused(over, match):
     with pytest.raises(ConfigError, match=match):
         make_config(None, over)
+
+
+def test_band_parts_are_known_parts():
+    # issue 14 made the band's parts real parts: their channels are set like any other's
+    cfg = make_config(None, {"channels": {"drums": 10, "comp": 11}})
+    assert cfg.channels["drums"] == 10 and cfg.channels["comp"] == 11
 
 
 # issue 12, item 7: the mix is a setting like any other
