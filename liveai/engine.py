@@ -175,7 +175,7 @@ class Engine:
 
     def _player_note(self, msg: mido.Message, t: float, echo: bool) -> None:
         kind = msg.type
-        if msg.channel == DRUM_CHANNEL and kind in ("note_on", "note_off"):
+        if kind in ("note_on", "note_off") and msg.channel == DRUM_CHANNEL:  # (sysex, clock: no channel)
             return  # drums: recorded (on_player), never listened to for harmony, tempo or the start
         if kind == "note_on" and msg.velocity > 0:
             self._note_on(msg, t)
