@@ -74,8 +74,8 @@ _PCS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = None) -> Config:
     """cfg with the values the engine runs with now (tempo, mode, density... as changed over OSC):
-    the engine's settings, the key lock and each part's mix, and what the OSC control holds
-    (temperature, style blend, generator)."""
+    the engine's settings, the key lock and each part's mix and channel, and what the OSC control
+    holds (temperature, style blend, generator, the band style, each part's program)."""
     data = {f.name: getattr(cfg, f.name) for f in fields(Config)}
     if settings is not None:
         for name in data:
@@ -96,6 +96,16 @@ def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = Non
         data["temperature"] = float(control.temperature)
         data["style_blend"] = float(control.style)
         data["generator"] = str(control.value("generator")[0])
+        eng = getattr(control, "engine", None)
+        if eng is not None:
+            # the band style playing (a name: one loaded from a file is saved only if switched live)
+            band = getattr(eng, "band", None)
+            data["band"] = str(band.style.name) if band is not None else None
+            # every program chosen (config, --program, OSC); the defaults are not written out
+            progs = getattr(eng, "programs", None)
+            if progs is not None:
+                data["programs"] = {p: (pr.program if not pr.bank else str(pr))
+                                    for p in sorted(progs.explicit) for pr in (progs.get(p),)}
     out = Config(**data)
     out.source = getattr(cfg, "source", None)
     return out.validate()
