@@ -107,7 +107,7 @@
 					"outlettype": [
 						""
 					],
-					"text": "/liveai/listen/tempo 9001, /liveai/listen/mode 9001, /liveai/listen/transport 9001, /liveai/listen/position 9001, /liveai/listen/key 9001, /liveai/listen/chord 9001, /liveai/listen/bass/channel 9001, /liveai/listen/bass/program 9001, /liveai/listen/tenor/channel 9001, /liveai/listen/tenor/program 9001, /liveai/listen/alto/channel 9001, /liveai/listen/alto/program 9001, /liveai/listen/melody/channel 9001, /liveai/listen/melody/program 9001"
+					"text": "/liveai/listen/tempo 9001, /liveai/listen/mode 9001, /liveai/listen/transport 9001, /liveai/listen/position 9001, /liveai/listen/key 9001, /liveai/listen/chord 9001, /liveai/listen/bass/channel 9001, /liveai/listen/bass/program 9001, /liveai/listen/tenor/channel 9001, /liveai/listen/tenor/program 9001, /liveai/listen/alto/channel 9001, /liveai/listen/alto/program 9001, /liveai/listen/melody/channel 9001, /liveai/listen/melody/program 9001, /liveai/listen/comp/channel 9001, /liveai/listen/comp/program 9001, /liveai/listen/pad/channel 9001, /liveai/listen/pad/program 9001, /liveai/listen/arp/channel 9001, /liveai/listen/arp/program 9001, /liveai/listen/drums/channel 9001, /liveai/listen/drums/program 9001"
 				}
 			},
 			{
@@ -1982,6 +1982,427 @@
 						22.0
 					]
 				}
+			},
+			{
+				"box": {
+					"id": "obj-112",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						620,
+						670,
+						560,
+						22.0
+					],
+					"text": "the band's parts (a band style: /liveai/band/style): notes, channels and programs"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-113",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 5,
+					"patching_rect": [
+						620,
+						700,
+						560,
+						22.0
+					],
+					"outlettype": [
+						"",
+						"",
+						"",
+						"",
+						""
+					],
+					"text": "route /liveai/comp/note /liveai/pad/note /liveai/arp/note /liveai/drums/note"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-114",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 5,
+					"patching_rect": [
+						620,
+						820,
+						560,
+						22.0
+					],
+					"outlettype": [
+						"",
+						"",
+						"",
+						"",
+						""
+					],
+					"text": "route /liveai/comp/channel /liveai/pad/channel /liveai/arp/channel /liveai/drums/channel"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-115",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 5,
+					"patching_rect": [
+						620,
+						850,
+						560,
+						22.0
+					],
+					"outlettype": [
+						"",
+						"",
+						"",
+						"",
+						""
+					],
+					"text": "route /liveai/comp/program /liveai/pad/program /liveai/arp/program /liveai/drums/program"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-116",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						620,
+						730,
+						84,
+						22.0
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend comp"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-117",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"patching_rect": [
+						620,
+						760,
+						70,
+						22.0
+					],
+					"outlettype": [
+						"",
+						""
+					],
+					"text": "unpack 0 0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-118",
+					"maxclass": "newobj",
+					"numinlets": 3,
+					"numoutlets": 0,
+					"patching_rect": [
+						620,
+						790,
+						90,
+						22.0
+					],
+					"text": "noteout 6"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-119",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"patching_rect": [
+						620,
+						880,
+						40,
+						22.0
+					],
+					"outlettype": [
+						""
+					],
+					"text": "+ 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-120",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 0,
+					"patching_rect": [
+						620,
+						910,
+						70,
+						22.0
+					],
+					"text": "pgmout 6"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-121",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						750,
+						730,
+						77,
+						22.0
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend pad"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-122",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"patching_rect": [
+						750,
+						760,
+						70,
+						22.0
+					],
+					"outlettype": [
+						"",
+						""
+					],
+					"text": "unpack 0 0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-123",
+					"maxclass": "newobj",
+					"numinlets": 3,
+					"numoutlets": 0,
+					"patching_rect": [
+						750,
+						790,
+						90,
+						22.0
+					],
+					"text": "noteout 7"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-124",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"patching_rect": [
+						750,
+						880,
+						40,
+						22.0
+					],
+					"outlettype": [
+						""
+					],
+					"text": "+ 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-125",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 0,
+					"patching_rect": [
+						750,
+						910,
+						70,
+						22.0
+					],
+					"text": "pgmout 7"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-126",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						880,
+						730,
+						77,
+						22.0
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend arp"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-127",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"patching_rect": [
+						880,
+						760,
+						70,
+						22.0
+					],
+					"outlettype": [
+						"",
+						""
+					],
+					"text": "unpack 0 0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-128",
+					"maxclass": "newobj",
+					"numinlets": 3,
+					"numoutlets": 0,
+					"patching_rect": [
+						880,
+						790,
+						90,
+						22.0
+					],
+					"text": "noteout 8"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-129",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"patching_rect": [
+						880,
+						880,
+						40,
+						22.0
+					],
+					"outlettype": [
+						""
+					],
+					"text": "+ 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-130",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 0,
+					"patching_rect": [
+						880,
+						910,
+						70,
+						22.0
+					],
+					"text": "pgmout 8"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-131",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"patching_rect": [
+						1010,
+						730,
+						91,
+						22.0
+					],
+					"outlettype": [
+						""
+					],
+					"text": "prepend drums"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-132",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"patching_rect": [
+						1010,
+						760,
+						70,
+						22.0
+					],
+					"outlettype": [
+						"",
+						""
+					],
+					"text": "unpack 0 0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-133",
+					"maxclass": "newobj",
+					"numinlets": 3,
+					"numoutlets": 0,
+					"patching_rect": [
+						1010,
+						790,
+						90,
+						22.0
+					],
+					"text": "noteout 10"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-134",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"patching_rect": [
+						1010,
+						880,
+						40,
+						22.0
+					],
+					"outlettype": [
+						""
+					],
+					"text": "+ 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-135",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 0,
+					"patching_rect": [
+						1010,
+						910,
+						70,
+						22.0
+					],
+					"text": "pgmout 10"
+				}
 			}
 		],
 		"lines": [
@@ -3301,6 +3722,474 @@
 					],
 					"destination": [
 						"obj-111",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-3",
+						0
+					],
+					"destination": [
+						"obj-113",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-3",
+						0
+					],
+					"destination": [
+						"obj-114",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-3",
+						0
+					],
+					"destination": [
+						"obj-115",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-113",
+						0
+					],
+					"destination": [
+						"obj-116",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-116",
+						0
+					],
+					"destination": [
+						"obj-77",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-113",
+						0
+					],
+					"destination": [
+						"obj-117",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-117",
+						0
+					],
+					"destination": [
+						"obj-118",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-117",
+						1
+					],
+					"destination": [
+						"obj-118",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-114",
+						0
+					],
+					"destination": [
+						"obj-118",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-114",
+						0
+					],
+					"destination": [
+						"obj-120",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-115",
+						0
+					],
+					"destination": [
+						"obj-119",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-119",
+						0
+					],
+					"destination": [
+						"obj-120",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-113",
+						1
+					],
+					"destination": [
+						"obj-121",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-121",
+						0
+					],
+					"destination": [
+						"obj-77",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-113",
+						1
+					],
+					"destination": [
+						"obj-122",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-122",
+						0
+					],
+					"destination": [
+						"obj-123",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-122",
+						1
+					],
+					"destination": [
+						"obj-123",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-114",
+						1
+					],
+					"destination": [
+						"obj-123",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-114",
+						1
+					],
+					"destination": [
+						"obj-125",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-115",
+						1
+					],
+					"destination": [
+						"obj-124",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-124",
+						0
+					],
+					"destination": [
+						"obj-125",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-113",
+						2
+					],
+					"destination": [
+						"obj-126",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-126",
+						0
+					],
+					"destination": [
+						"obj-77",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-113",
+						2
+					],
+					"destination": [
+						"obj-127",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-127",
+						0
+					],
+					"destination": [
+						"obj-128",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-127",
+						1
+					],
+					"destination": [
+						"obj-128",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-114",
+						2
+					],
+					"destination": [
+						"obj-128",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-114",
+						2
+					],
+					"destination": [
+						"obj-130",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-115",
+						2
+					],
+					"destination": [
+						"obj-129",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-129",
+						0
+					],
+					"destination": [
+						"obj-130",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-113",
+						3
+					],
+					"destination": [
+						"obj-131",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-131",
+						0
+					],
+					"destination": [
+						"obj-77",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-113",
+						3
+					],
+					"destination": [
+						"obj-132",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-132",
+						0
+					],
+					"destination": [
+						"obj-133",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-132",
+						1
+					],
+					"destination": [
+						"obj-133",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-114",
+						3
+					],
+					"destination": [
+						"obj-133",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-114",
+						3
+					],
+					"destination": [
+						"obj-135",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-115",
+						3
+					],
+					"destination": [
+						"obj-134",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-134",
+						0
+					],
+					"destination": [
+						"obj-135",
 						0
 					]
 				}

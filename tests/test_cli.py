@@ -116,8 +116,9 @@ def test_demo_checks_the_config_files_tempo(tmp_path):
 
 
 def test_channel_flag_with_an_unknown_part_is_refused(tmp_path):
-    p = _liveai("demo", "--fast", "--generator", "rules", "--channel", "drums=10", cwd=tmp_path)
-    assert p.returncode == 2 and "drums" in p.stderr
+    # "drums" is a band part now (issue 14): a part no style or generator plays is refused
+    p = _liveai("demo", "--fast", "--generator", "rules", "--channel", "kazoo=10", cwd=tmp_path)
+    assert p.returncode == 2 and "kazoo" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_learn_on_a_missing_path_is_an_error_and_writes_nothing(tmp_path):

@@ -75,7 +75,8 @@ _PCS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = None) -> Config:
     """cfg with the values the engine runs with now (tempo, mode, density... as changed over OSC):
     the engine's settings (their one owner: temperature and style blend included), the key lock,
-    each part's mix, and the generator playing now (the OSC control's view of it)."""
+    each part's mix and channel, and what the OSC control holds (the generator playing now, the band
+    style, each part's program)."""
     data = {f.name: getattr(cfg, f.name) for f in fields(Config)}
     if settings is not None:
         for name in data:
@@ -94,6 +95,16 @@ def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = Non
             data["octave"] = {p: int(m.octave) for p, m in mix.items() if m.octave}
     if control is not None:
         data["generator"] = str(control.value("generator")[0])
+        eng = getattr(control, "engine", None)
+        if eng is not None:
+            # the band style playing (a name: one loaded from a file is saved only if switched live)
+            band = getattr(eng, "band", None)
+            data["band"] = str(band.style.name) if band is not None else None
+            # every program chosen (config, --program, OSC); the defaults are not written out
+            progs = getattr(eng, "programs", None)
+            if progs is not None:
+                data["programs"] = {p: (pr.program if not pr.bank else str(pr))
+                                    for p in sorted(progs.explicit) for pr in (progs.get(p),)}
     out = Config(**data)
     out.source = getattr(cfg, "source", None)
     return out.validate()

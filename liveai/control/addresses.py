@@ -133,6 +133,10 @@ PARAMS: tuple[Param, ...] = (
               + (" (10: General MIDI drums)." if part == "drums" else "."), (DEFAULT_CHANNELS[part],)),
         *((Param(f"{part}/octave", (_i("octaves", -3, 3),), f"Transpose the band's {part} part by octaves.", (1,)),)
           if part != "drums" else ()),
+        Param(f"{part}/program", (_i("program", 0, 127),), f"General MIDI program (0-127) of the band's {part} part"
+              + (": the drum kit on channel 10 (GS/GM2: 0 Standard, 32 Jazz, 40 Brush); none is sent until set"
+                 if part == "drums" else "") + ": sent at once with its bank select, and recorded (--program, config "
+              "`programs`).", (32,) if part == "drums" else (4,)),
     )),
     Param("band/section", (Arg("s", "section", doc="e.g. 'main'; empty with no band"),),
           "What the band plays now: a variation's name (sparse, main, full), fill, intro, ending or done.", (),

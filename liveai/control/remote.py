@@ -111,6 +111,8 @@ class Control:
                 s[f"{part}/octave"] = lambda x, p=part: eng.set_part(p, octave=x)
             g[f"{part}/channel"] = lambda p=part: (int(eng.settings.channels.get(p, 1)),)
             s[f"{part}/channel"] = lambda x, p=part: eng.set_part(p, channel=x)
+            g[f"{part}/program"] = lambda p=part: (int(self._programs().get(p).program),)
+            s[f"{part}/program"] = lambda x, p=part: self._set_program(p, x)
         g["band/style"] = lambda: (eng.band.style.name if eng.band is not None else "chorale",)
         s["band/style"] = self._set_band
         g["band/section"] = lambda: (eng.band.section_name if eng.band is not None else "",)

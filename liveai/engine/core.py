@@ -101,7 +101,6 @@ class Engine:
         self.input_map: Callable[[mido.Message], list[mido.Message]] | None = None
         self.tempo_follower: Any = None  # liveai.listening.TempoFollower with --follow-tempo
         self.programs: Any = None  # liveai.view.programs.PartPrograms: GM program per part (None: none sent)
-        self._chords: tuple[Any, Any] = (None, None)  # the latest planned step's chord and next chord
         self._rng = random.Random(self.settings.seed)
         self.stats = EngineStats()
         # One chord plan for every part, the fallback included (a missed step never changes the
@@ -171,7 +170,7 @@ class Engine:
 
     def _player_note(self, msg: mido.Message, t: float, echo: bool) -> None:
         kind = msg.type
-        if msg.channel == DRUM_CHANNEL and kind in ("note_on", "note_off"):
+        if kind in ("note_on", "note_off") and msg.channel == DRUM_CHANNEL:  # (sysex, clock: no channel)
             return  # drums: recorded (on_player), never listened to for harmony, tempo or the start
         if kind == "note_on" and msg.velocity > 0:
             self._note_on(msg, t)
@@ -540,7 +539,6 @@ class Engine:
         """Turn one step's plan into events at the step's time, and tell the generators."""
         self._committed_step = step
         self.stats.steps += 1
-        self._chords = (getattr(ctx, "chord", None), getattr(ctx, "next_chord", None))
         if primary:
             self.stats.primary_steps += 1
         else:
@@ -726,13 +724,11 @@ class Engine:
 
     # ------------------------------------------------------------------ status
     def snapshot(self) -> dict[str, Any]:
-        """status() plus what the live view shows (liveai.view.live): the planned chord and the
-        next one (from the chord planner, when the step context has them), the parts sounding,
-        the counters. Built on the engine's loop; readers get a new dict each time."""
+        """status() plus what the live view shows (liveai.view.live): the chord and the next one
+        are the chord planner's latest (Engine.planner.last, a chord the player just struck
+        included; the heard chord when nothing is planned), then the parts sounding and the
+        counters. Built on the engine's loop; readers get a new dict each time."""
         snap = self.status()
-        chord, nxt = self._chords
-        snap["chord"] = str(getattr(chord, "name", chord)) if chord is not None else snap.get("chord", "")
-        snap["next_chord"] = str(getattr(nxt, "name", nxt)) if nxt is not None else ""
         snap["playing"] = [v for v, p in self._sounding.items() if p is not None]
         snap["follow"] = ("clock" if self.settings.external_clock else
                           "player" if self.settings.follow_tempo and self.tempo_follower is not None else "fixed")

@@ -48,6 +48,12 @@ def test_negative_idle_bars_and_unknown_parts_are_refused(over, match):
         make_config(None, over)
 
 
+def test_band_parts_are_known_parts():
+    # issue 14 made the band's parts real parts: their channels are set like any other's
+    cfg = make_config(None, {"channels": {"drums": 10, "comp": 11}})
+    assert cfg.channels["drums"] == 10 and cfg.channels["comp"] == 11
+
+
 # issue 12, item 7: the mix is a setting like any other
 def test_part_mix_keys_load_and_are_checked(tmp_path):
     p = tmp_path / "c.toml"

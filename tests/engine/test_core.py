@@ -134,6 +134,19 @@ def test_engine_stops_after_player_silence_and_restarts_at_bar_one():
     assert sounding_after(sink) == set()
 
 
+def test_messages_without_a_channel_pass_the_drum_check():
+    """SysEx, song position, tune request and the like have no channel: the drum filter of the
+    player's input (issue 12 item 8) only looks at notes, so they are ignored, never a crash."""
+    clock, eng, sink = sim_engine(tempo=120.0)
+    for msg in (mido.Message("sysex", data=[1, 2, 3]), mido.Message("songpos", pos=4),
+                mido.Message("tune_request"), mido.Message("control_change", control=1, value=3)):
+        eng.handle_input(msg, 0.0)
+    eng.handle_input(mido.Message("note_on", channel=9, note=36, velocity=100), 0.0)  # drums: not heard
+    assert not eng.transport.running
+    eng.handle_input(mido.Message("note_on", note=60, velocity=100), 0.0)
+    assert eng.transport.running  # a player's note still starts the band
+
+
 def test_drums_in_the_input_do_not_steer_the_band_but_are_recorded(tmp_path):
     """Issue 12 item 8: a drum track (channel 10) is left out of listening and kept in the take."""
     import mido as _mido

@@ -106,3 +106,24 @@ def test_osc_sets_and_gets_a_parts_program(tmp_path):
         assert rig.errors()
     finally:
         rig.close()
+
+
+def test_osc_sets_a_band_parts_program_and_the_drum_kit(tmp_path):
+    """The band's parts (issue 14) have programs like the others: /liveai/pad/program changes the
+    pad's sound on its channel, and /liveai/drums/program picks a kit on channel 10, where nothing
+    is sent until one is chosen."""
+    from tests.test_control import Rig
+    rig = Rig(tmp_path)
+    try:
+        rig.run(0.01)
+        n = len(rig.session.sink.events)
+        rig.send("/liveai/get/pad/program")
+        assert rig.replies("/liveai/pad/program")[-1][2] == (DEFAULT_PROGRAMS["pad"].program,)
+        rig.send("/liveai/pad/program", 90)
+        rig.send("/liveai/drums/program", 32)
+        pcs = [(e.channel, e.data1) for _, e in list(rig.session.sink.events)[n:] if e.kind == "pc"]
+        assert pcs == [(6, 90), (9, 32)]
+        rig.send("/liveai/get/drums/program")
+        assert rig.replies("/liveai/drums/program")[-1][2] == (32,)
+    finally:
+        rig.close()
