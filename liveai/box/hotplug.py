@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 import mido
 import rtmidi
 
-from liveai.io.midi import CLIENT, APIS, PortSpec, client_name
+from liveai.io.midi import CLIENT, APIS, MidiInput, PortNotFound, PortSpec, open_port
 from liveai.io.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
@@ -127,19 +127,13 @@ def linked_to_us(port: str, links: dict[tuple[int, int], set[str]] | None) -> bo
     return any(is_ours(n) for n in peers)
 
 
-def _open(cls, api: str, port: str, port_name: str):
-    """A new rtmidi object connected to the port named port; (object, exact name) or (None, None)."""
-    m = cls(APIS[api], name=client_name(api, port_name))
+def _open(direction: str, api: str, port: str, port_name: str):
+    """A new rtmidi object connected to the port named exactly port; (object, name) or (None, None)
+    when the port is gone again (liveai.io.midi.open_port, as every other port liveai opens)."""
     try:
-        ports = m.get_ports()
-        if port not in ports:
-            m.delete()
-            return None, None
-        m.open_port(ports.index(port), port_name)
-        return m, port
-    except Exception:
-        m.delete()
-        raise
+        return open_port(direction, api, port_name, port, exact=True)
+    except PortNotFound:
+        return None, None
 
 
 class _Endpoint:
@@ -208,53 +202,59 @@ class HotplugInput(_Endpoint):
         self.clock = clock
         self.held: set[tuple[int, int]] = set()
         self._lock = threading.Lock()
-        self._in = None
-        self.dropped = 0
+        self._in: MidiInput | None = None
+        self._dropped_before = 0
 
     def connect(self, port: str) -> bool:
-        m, name = _open(rtmidi.MidiIn, self.spec.api, port, self.spec.port_name)
-        if m is None:
+        """Open the port as a MidiInput (under JACK it polls, never runs Python in JACK's process
+        callback; under ALSA a callback), exactly as a fixed --midi-in does."""
+        try:
+            inp = MidiInput(PortSpec(self.spec.api, port, False, self.spec.port_name), self._heard,
+                            self.clock, exact=True)
+        except PortNotFound:
             return False
-        m.ignore_types(sysex=True, timing=False, active_sense=True)
-        m.set_callback(self._callback)
         with self._lock:
-            self._in, self.connected = m, name
+            self._in, self.connected = inp, inp.name
         return True
 
-    def _callback(self, event, data=None) -> None:
-        t = self.clock()
-        try:
-            msg = mido.Message.from_bytes(event[0])
-        except (ValueError, TypeError, IndexError):
-            self.dropped += 1
-            return
+    @property
+    def dropped(self) -> int:
+        """Bad messages dropped, on every connection so far."""
+        inp = self._in
+        return self._dropped_before + (inp.dropped if inp is not None else 0)
+
+    def _heard(self, msg: mido.Message, t: float) -> None:
         with self._lock:
             if msg.type == "note_on" and msg.velocity > 0:
                 self.held.add((msg.channel, msg.note))
             elif msg.type in ("note_off", "note_on"):
                 self.held.discard((msg.channel, msg.note))
-        try:
-            self.handler(msg, t)
-        except Exception:
-            log.exception("MIDI input handler failed")
+        self.handler(msg, t)  # MidiInput logs a handler that fails
 
     def lose(self) -> None:
         with self._lock:
-            m, self._in, self.connected = self._in, None, None
+            inp, self._in, self.connected = self._in, None, None
             held, self.held = sorted(self.held), set()
-        if m is not None:
-            _delete(m, cancel=True)
+        if inp is not None:
+            self._close_input(inp)
         t = self.clock()
         for ch, note in held:
             self.handler(mido.Message("note_off", channel=ch, note=note, velocity=0), t)
         if held:
             log.info("released %d note(s) held on the lost input", len(held))
 
+    def _close_input(self, inp: MidiInput) -> None:
+        self._dropped_before += inp.dropped
+        try:
+            inp.close()
+        except Exception as e:  # a port whose device vanished may complain; it is gone either way
+            log.debug("closing rtmidi port: %s", e)
+
     def close(self) -> None:
         with self._lock:
-            m, self._in, self.connected = self._in, None, None
-        if m is not None:
-            _delete(m, cancel=True)
+            inp, self._in, self.connected = self._in, None, None
+        if inp is not None:
+            self._close_input(inp)
 
 
 class HotplugOutput(_Endpoint, OutputDevice):
@@ -330,7 +330,7 @@ class HotplugOutput(_Endpoint, OutputDevice):
 
     # -- watcher side
     def connect(self, port: str) -> bool:
-        m, name = _open(rtmidi.MidiOut, self.spec.api, port, self.spec.port_name)
+        m, name = _open("output", self.spec.api, port, self.spec.port_name)
         if m is None:
             return False
         self.connected = name
@@ -351,10 +351,8 @@ class HotplugOutput(_Endpoint, OutputDevice):
             _delete(m)
 
 
-def _delete(m, cancel: bool = False) -> None:
+def _delete(m) -> None:
     try:
-        if cancel:
-            m.cancel_callback()
         m.close_port()
         m.delete()
     except Exception as e:  # a port whose device vanished may complain; it is gone either way
@@ -383,7 +381,8 @@ class PortWatcher:
         and every client costs a wake-up per period (about 0.7 % of a core here), so a connected
         endpoint's own client is used and a probe client exists only while one is disconnected."""
         if self.api == "jack":
-            own = ([ep._in for ep in self.inputs] if kind == "in" else [ep._out for ep in self.outputs])
+            own = ([ep._in.port if ep._in is not None else None for ep in self.inputs] if kind == "in"
+                   else [ep._out for ep in self.outputs])
             own = next((m for m in own if m is not None), None)
             if own is not None:
                 self._drop_probe(kind)
