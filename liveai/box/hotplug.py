@@ -7,8 +7,8 @@ endpoint is connected to has gone, and reconnects by name when it comes back.
 - Input gone: the notes the player was holding get note-offs (through the same path as live input),
   so nothing the engine echoes or plans around is left hanging; the engine's clock keeps running.
 - Output gone: what was sounding on it is forgotten (its own per-port state; the scheduler's tracker
-  stays right for the other outputs); on reconnect it gets CC64=0 and CC123 on every channel used
-  before anything else, because a synth that lost its cable may still hold notes.
+  stays right for the other outputs); on reconnect it gets CC64=0, CC123 and CC120 on every channel
+  used before anything else (liveai.io.output.reset_messages), because a synth that lost its cable may still hold notes.
 
 `--midi-in auto` picks the first input that looks like hardware and is not liveai itself, or the
 first that matches the config's `auto_in` pattern (likewise `auto_out` for `--midi-out auto`).
@@ -25,7 +25,7 @@ import mido
 import rtmidi
 
 from liveai.io.midi import CLIENT, APIS, MidiInput, PortNotFound, PortSpec, open_port
-from liveai.io.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
+from liveai.io.output import CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice, reset_messages
 
 log = logging.getLogger(__name__)
 
@@ -298,9 +298,8 @@ class HotplugOutput(_Endpoint, OutputDevice):
             self._out.send_message(data)
 
     def _attach(self, m, done: threading.Event | None = None) -> None:
-        for ch in sorted(self.channels):  # the synth may still hold notes from before
-            m.send_message((0xB0 | ch, CC_SUSTAIN, 0))
-            m.send_message((0xB0 | ch, CC_ALL_NOTES_OFF, 0))
+        for ev in reset_messages(channels=sorted(self.channels)):  # the synth may still hold notes from before
+            m.send_message(ev.midi)
         for msgs in self.programs.values():  # a replugged synth has forgotten its instruments
             for data in msgs:
                 m.send_message(data)
