@@ -83,6 +83,7 @@ class PlannerSettings:
     passing: float = 1.0  # cost of a melody note outside the chord, per unit of its weight
     evidence: float = 0.9  # weight of what the melody says against the progression's expectation
     memory: float = 0.3  # most trust in the chords that followed the same chords earlier
+    phrase_memory: float = 1.0  # bonus for the chord a phrase had when its melody was heard before
 
     def __post_init__(self) -> None:
         if self.harmonic_rhythm not in HARMONIC_RHYTHMS:
@@ -246,6 +247,24 @@ def fit(chord: ChordSymbol, w: np.ndarray, passing: float = 0.75, seventh: int |
     return s
 
 
+class _Ranked:
+    """Scores of a key's candidate chords: the best, and the score of any one of them."""
+
+    __slots__ = ("score", "tab")
+
+    def __init__(self, score: np.ndarray, tab: "_KeyTables") -> None:
+        self.score, self.tab = score, tab
+
+    @property
+    def best(self) -> tuple[float, ChordSymbol]:
+        i = int(np.argmax(self.score))  # the first of equal maxima, in the key's order of chords
+        return float(self.score[i]), self.tab.chords[i]
+
+    def score_of(self, chord: ChordSymbol) -> float | None:
+        i = self.tab.index.get(chord)
+        return None if i is None else float(self.score[i])
+
+
 class _KeyTables:
     """A key's candidate chords as arrays: priors, transitions, and the melody-fit matrix (so a
     step's scoring is a few small matrix products)."""
@@ -311,6 +330,9 @@ class HarmonyPlanner:
         self._played_key: tuple | None = None
         self._last: ChordPlan | None = None
         self._heard_step = -1  # the latest step whose melody note hear_melody judged
+        self._last_check: tuple | None = None
+        self._mem_cache: tuple | None = None
+        self._phrases: list[tuple[int, tuple, ChordSymbol]] = []  # (position in bar, melody, chord)
 
     # ------------------------------------------------------------------ per step
     def plan(self, step: int, steps_per_bar: int, known_until: int, player: Sequence[PlayerNote],
@@ -324,6 +346,12 @@ class HarmonyPlanner:
         if boundary and self.seg_start >= 0 and self.chord is not None:
             self.progression.append(self.chord)
             del self.progression[:-64]
+            # remember the segment's melody with the chord it ended on: a phrase heard again
+            # brings its chord back (songs repeat their lines)
+            mel = self._segment_melody(player, self.seg_start, seg_start - 1)
+            if mel:
+                self._phrases.append((self.seg_start % steps_per_bar, mel, self.chord))
+                del self._phrases[:-128]
         prev = self.chord
         played = self._played(player, known_until)
         if played is not None:
@@ -489,7 +517,10 @@ class HarmonyPlanner:
         st = self.settings
         p_stay = st.stay_bar if pos == 0 else st.stay_half if pos == half else st.stay_beat
         p = tab.transition(previous, p_stay)
-        memory, trust = self._memory(history)
+        mkey = (len(history), tuple(history[-7:]))
+        if self._mem_cache is None or self._mem_cache[0] != mkey:  # the progression only grows
+            self._mem_cache = (mkey, self._memory(history))
+        memory, trust = self._mem_cache[1]
         if memory:
             mem = np.array([memory.get(c, 0.0) for c in tab.chords])
             trust = min(trust, st.memory)
@@ -497,12 +528,40 @@ class HarmonyPlanner:
         if pos == 0 and (seg_start // steps_per_bar) % 4 == 0:
             p = p * tab.tonic_boost  # phrases start on the tonic
         score = np.log(p / p.sum() + 1e-3) + st.evidence * (tab.fit @ heard)
+        if st.phrase_memory > 0.0:
+            for c, strength in self._phrase_matches(player, seg_start, known_until, steps_per_bar).items():
+                i = tab.index.get(ChordSymbol(c.root, TRIAD_QUALITY.get(c.quality, "maj")))
+                if i is not None:
+                    score[i] += st.phrase_memory * strength
         lis = self.listener() if self.listener is not None else None
         if lis is not None:
             q = np.log(np.clip(lis, 0.02, 0.98))
             score += st.listener_weight * (tab.triads @ q / 3.0 - q.mean())
-        order = np.argsort(-score, kind="stable")
-        return [(float(score[i]), tab.chords[i]) for i in order]
+        return _Ranked(score, tab)
+
+    @staticmethod
+    def _segment_melody(player: Sequence[PlayerNote], start: int, until: int) -> tuple:
+        """The melody heard in steps [start, until] as (offset, pitch) pairs."""
+        return tuple((n.start_step - start, n.pitch) for n in player[-24:] if start <= n.start_step <= until)
+
+    def _phrase_matches(self, player: Sequence[PlayerNote], seg_start: int, known_until: int,
+                        steps_per_bar: int) -> dict[ChordSymbol, float]:
+        """Chords of earlier segments at the same place in the bar whose melody began as this
+        segment's has so far (the longer the match, the stronger): 0..1 per chord."""
+        if not self._phrases:
+            return {}
+        now = self._segment_melody(player, seg_start, known_until)
+        if not now:
+            return {}
+        pos = seg_start % steps_per_bar
+        votes: dict[ChordSymbol, float] = {}
+        for where, mel, chord in self._phrases:
+            if where != pos or len(mel) < len(now) or mel[:len(now)] != now:
+                continue
+            votes[chord] = votes.get(chord, 0.0) + 1.0
+        tot = sum(votes.values())
+        weight = min(1.0, len(now) / 2.0)  # one note is a weak hint, two or more a phrase
+        return {c: weight * v / tot for c, v in votes.items()} if tot else {}
 
     @staticmethod
     def _memory(seq: Sequence[ChordSymbol]) -> tuple[dict[ChordSymbol, float], float]:
@@ -545,7 +604,7 @@ class HarmonyPlanner:
             assert self.key is not None
             return ChordSymbol(self.key.tonic, "min" if self.key.minor else "maj")
         return self._scores(seg_start, steps_per_bar, player, known_until, heard, self.chord, True,
-                            self.progression)[0][1]
+                            self.progression).best[1]
 
     def _correct(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote],
                  known_until: int, margin: float | None = None) -> ChordSymbol | None:
@@ -554,11 +613,15 @@ class HarmonyPlanner:
         heard = melody_evidence(melody, seg_start, known_until, steps_per_bar)
         if not heard.any() or self.chord is None:
             return None
+        key = (seg_start, self.chord, self.key, margin, heard.tobytes())
+        if key == self._last_check:
+            return None  # nothing new heard since this chord was last judged
+        self._last_check = key
         prev = self.progression[-1] if self.progression else None
         scores = self._scores(seg_start, steps_per_bar, player, known_until, heard, prev, True,
                               self.progression)
-        best_s, best = scores[0]
-        cur = next((s for s, c in scores if c == self.chord), None)
+        best_s, best = scores.best
+        cur = scores.score_of(self.chord)
         if cur is None:
             tab = self._tables(self.key)
             i = tab.index.get(ChordSymbol(self.chord.root, TRIAD_QUALITY.get(self.chord.quality, "maj")))
@@ -578,4 +641,4 @@ class HarmonyPlanner:
         lead = melody_evidence(melody, max(0, known_until - STEPS_PER_BEAT), known_until, steps_per_bar)
         scores = self._scores(next_start, steps_per_bar, player, known_until, 0.3 * lead, self.chord, True,
                               self.progression + [self.chord])
-        return scores[0][1]
+        return scores.best[1]

@@ -14,7 +14,6 @@ Pure numpy on small arrays: about 100-300 candidate voicings a step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import product
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 from liveai.harmony.chords import ChordSymbol
 
 VOICES = ("bass", "tenor", "alto")  # low to high
+_POPCOUNT = np.array([bin(i).count("1") for i in range(1 << 12)])  # pitch classes in a 12-bit mask
 
 
 @dataclass(frozen=True)
@@ -85,78 +85,78 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
                    on_beat: bool, weights: VoicingWeights = VoicingWeights(),
                    rng: np.random.Generator | None = None, temperature: float = 0.0,
                    melody_top: int | None = None) -> dict[str, Option]:
-    """The best (or, with temperature, a sampled) combination of one option per voice."""
+    """The best (or, with temperature, a sampled) combination of one option per voice.
+
+    The score is a sum of terms of one voice (the heads, leaps, echo, staying below the tune, the
+    bass's root), of two voices (order, spacing, parallels) and of all three (the triad complete,
+    its third, no unison), evaluated at once over the grid of combinations by broadcasting."""
+    w = weights
     names = [v for v in VOICES if v in options]
     opts = [list(options[v]) for v in names]
-    combos = list(product(*[range(len(o)) for o in opts]))
-    n, V = len(combos), len(names)
-    idx = np.array(combos, dtype=np.int64).reshape(n, V)
-    pitch = np.full((n, V), -1, np.int64)
-    logp = np.zeros(n)
-    onset = np.zeros((n, V), bool)
-    for j, o in enumerate(opts):
-        p = np.array([x.pitch if x.pitch is not None else -1 for x in o])
-        lp = np.array([x.logp for x in o], dtype=float)
-        lp = np.maximum(lp - np.logaddexp.reduce(lp), weights.head_floor)
-        on = np.array([x.kind == "note" for x in o])
-        pitch[:, j] = p[idx[:, j]]
-        logp += lp[idx[:, j]]
-        onset[:, j] = on[idx[:, j]]
-    w = weights
-    score = w.heads * logp
-    sounding = pitch >= 0
-    pcs = np.where(sounding, pitch % 12, -1)
+    V = len(names)
+    shapes = [tuple(len(o) if i == j else 1 for i in range(V)) for j, o in enumerate(opts)]
+    melody = (melody_pc,) if isinstance(melody_pc, int) else tuple(melody_pc or ())
+    want_bass = (chord.bass if chord.bass is not None else chord.root) % 12
     triad = chord.triad
-    covered = sum((pcs == t).any(axis=1).astype(float) for t in triad)
-    score += w.coverage * covered
-    score -= w.third * ~(pcs == triad[1]).any(axis=1)
-    distinct = np.array([len(set(r[r >= 0])) for r in pcs])
-    score -= w.unison * (distinct <= 1)
-    if new_chord and "bass" in names:
-        b = names.index("bass")
-        want = chord.bass if chord.bass is not None else chord.root
-        score += np.where(pcs[:, b] == want % 12, w.bass_root, -w.bass_root)
-    for m in ((melody_pc,) if isinstance(melody_pc, int) else (melody_pc or ())):
-        score -= w.echo * ((pcs == m % 12) & onset).sum(axis=1)
-    # voice order (no crossing) and spacing, low to high
-    for j in range(V - 1):
-        lo, hi = pitch[:, j], pitch[:, j + 1]
+    score = np.zeros(tuple(len(o) for o in opts))
+    import math
+    P, ON, MASK = [], [], []
+    mel = {m % 12 for m in melody}
+    for j, o in enumerate(opts):
+        cur = current.get(names[j])
+        lps = [x.logp for x in o]
+        top = max(lps)
+        norm = top + math.log(sum(math.exp(x - top) for x in lps))
+        u, p, on, mask = [], [], [], []
+        for x, lp in zip(o, lps):
+            note = x.kind == "note"
+            q = -1 if x.pitch is None else x.pitch
+            v = w.heads * max(lp - norm, w.head_floor)
+            if note and cur is not None:
+                v -= w.leap * max(0, abs(q - cur) - 5)
+            if note and q >= 0 and q % 12 in mel:
+                v -= w.echo
+            if melody_top is not None and q >= melody_top:  # stay below the tune (no crossing it)
+                v -= w.above_melody
+            if not on_beat and not note:
+                v += w.hold_off_beat
+            if new_chord and names[j] == "bass":
+                v += w.bass_root if q >= 0 and q % 12 == want_bass else -w.bass_root
+            u.append(v)
+            p.append(q)
+            on.append(note)
+            mask.append(0 if q < 0 else 1 << (q % 12))
+        score = score + np.array(u).reshape(shapes[j])
+        P.append(np.array(p).reshape(shapes[j]))
+        ON.append(np.array(on).reshape(shapes[j]))
+        MASK.append(np.array(mask).reshape(shapes[j]))
+    present = MASK[0]
+    for m in MASK[1:]:
+        present = present | m
+    triad_mask = sum(1 << t for t in triad)
+    score = score + w.coverage * _POPCOUNT[present & triad_mask] - w.third * ((present & (1 << triad[1])) == 0)
+    score = score - w.unison * (_POPCOUNT[present] <= 1)
+    for j in range(V - 1):  # voice order (no crossing) and spacing, low to high
+        lo, hi = P[j], P[j + 1]
         both = (lo >= 0) & (hi >= 0)
-        score -= 10.0 * (both & (hi <= lo))
-        gap = hi - lo
         limit = 12 if names[j + 1] == "alto" else 19
-        score -= w.spacing * (both & (gap > limit))
-    # parallels and leaps, against what sounds now
-    cur = np.array([current.get(v) if current.get(v) is not None else -1 for v in names])
-    moved = onset & (cur[None, :] >= 0)
-    for j in range(V):
-        if cur[j] >= 0:
-            step = np.abs(pitch[:, j] - cur[j])
-            score -= w.leap * np.maximum(0, step - 5) * onset[:, j]
-    for a in range(V):
+        score = score - 10.0 * (both & (hi <= lo)) - w.spacing * (both & (hi - lo > limit))
+    for a in range(V):  # parallels against what sounds now: fifths or octaves in a row, both moving
+        ca = current.get(names[a])
         for b in range(a + 1, V):
-            if cur[a] < 0 or cur[b] < 0:
+            cb = current.get(names[b])
+            if ca is None or cb is None or (cb - ca) % 12 not in (0, 7):
                 continue
-            before = (cur[b] - cur[a]) % 12
-            if before not in (0, 7):
-                continue
-            after = (pitch[:, b] - pitch[:, a]) % 12
-            # fifths or octaves (or unisons) in a row, both voices moving: the metric's and the
-            # teacher's parallels, in contrary motion too
-            par = moved[:, a] & moved[:, b] & (after == before) & (pitch[:, a] != cur[a]) & (pitch[:, b] != cur[b])
-            score -= w.parallel * par
-    if melody_top is not None:  # the accompaniment stays below the tune (no voice crossing it)
-        score -= w.above_melody * (pitch >= melody_top).sum(axis=1)
-    if not on_beat:
-        score += w.hold_off_beat * (~onset).sum(axis=1)
+            par = ON[a] & ON[b] & ((P[b] - P[a]) % 12 == (cb - ca) % 12) & (P[a] != ca) & (P[b] != cb)
+            score = score - w.parallel * par
+    flat = score.ravel()
     if temperature > 1e-6 and rng is not None:
-        z = (score - score.max()) / temperature
-        p = np.exp(z)
-        p /= p.sum()
-        k = int(min(n - 1, np.searchsorted(np.cumsum(p), rng.random(), side="right")))
+        z = np.exp((flat - flat.max()) / temperature)
+        k = int(min(flat.size - 1, np.searchsorted(np.cumsum(z / z.sum()), rng.random(), side="right")))
     else:
-        k = int(np.argmax(score))
-    return {v: opts[j][idx[k, j]] for j, v in enumerate(names)}
+        k = int(np.argmax(flat))
+    pick = np.unravel_index(k, score.shape)
+    return {v: opts[j][pick[j]] for j, v in enumerate(names)}
 
 
 def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices: Sequence[str] = ("bass",),

@@ -1,0 +1,34 @@
+"""Issue 13 on the evaluation tunes, through the real `liveai demo --fast --input X.mid --seed 1`
+(deterministic: the simulated clock). Asserted here: the thresholds the harmony work meets today.
+The melody-only implied-chord and bass-on-root thresholds (0.75 / 0.70 / 0.70) and echo below the
+rules are not met yet: test_targets.py checks every threshold with LIVEAI_EVAL_TARGETS=1."""
+import pytest
+
+from liveai.evaluation.runner import all_tune_cases, evaluate_cases, means
+
+
+@pytest.fixture(scope="module")
+def figures():
+    cases = all_tune_cases()
+    res = evaluate_cases(cases, generators=("model", "rules"), jobs=2)
+    melody = [c.key for c in cases if not c.key.endswith("+chords")]
+    chords = [c.key for c in cases if c.key.endswith("+chords")]
+    return means(res, melody), means(res, chords)
+
+
+def test_with_left_hand_chords_the_band_plays_the_players_chords(figures):
+    _, chords = figures
+    m = chords["model"]
+    assert m["implied_alone"] >= 0.95, m
+    assert m["f1"] >= 0.90, m
+    assert m["bass_root"] >= 0.90, m
+
+
+def test_melody_only_full_chords_that_beat_the_rules_and_the_drone(figures):
+    melody, _ = figures
+    m, r, drone = melody["model"], melody["rules"], melody["drone"]
+    assert m["f1"] >= 0.80 and m["distinct"] >= 2.3 and m["echo"] <= 0.40, m
+    for k in ("implied_ensemble", "implied_alone", "f1", "distinct", "bass_root"):
+        assert m[k] > r[k], (k, m[k], r[k])
+    for k in ("implied_ensemble", "implied_alone", "f1", "bass_root"):
+        assert m[k] > drone[k], (k, m[k], drone[k])
