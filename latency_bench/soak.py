@@ -26,6 +26,9 @@ Three parts, in this order:
 Exit status 0 when every target passes: load jitter p99 <= 1.5 x idle p99; memory growth <= 5 MB
 (sim: tracemalloc, soak: RSS); no drift (sim: max grid deviation < 1 us; soak: first-vs-last-minute
 mean offset within 0.5 ms); no hanging notes.
+
+One cohesive module (over 400 lines on purpose): one measurement, whose three parts share the rig,
+the tune, the grid and hang checks, and one report (checks, table); it runs as one command.
 """
 from __future__ import annotations
 

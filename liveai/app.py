@@ -24,7 +24,7 @@ from liveai.engine.session import (LIVE_SINK_EVENTS, Session, add_modes, build_s
 from liveai.engine.stopping import Stop
 from liveai.io.midi import MidiInput, MidiOutput, PortSpec
 from liveai.io.osc import OscOutput, OscServer, parse_target
-from liveai.io.output import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, OutEvent, OutputDevice
+from liveai.io.output import OutputDevice, reset_messages
 from liveai.io.recorder import session_filename
 from liveai.timing.clock import RealtimeClock, SimClock
 from liveai.timing.transport import Meter
@@ -108,16 +108,16 @@ def emergency_off(session: Session) -> None:
     """The third signal's all-notes-off: every note the scheduler knows is sounding off on every
     output, then sustain, all notes and all sound off on all channels; no locks, errors ignored."""
     try:
-        offs = [OutEvent.note_off(ch, p, part) for ch, p, part in list(session.scheduler.tracker.sounding())]
+        sounding = list(session.scheduler.tracker.sounding())
     except Exception:
-        offs = []
+        sounding = []
+    evs = reset_messages(sounding)
     for dev in list(session.scheduler.outputs):
-        for ev in offs:
+        for ev in evs:
             try:
                 dev.send(ev)
             except Exception:
                 pass
-        reset_output(dev)
 
 
 def reset_output(dev: OutputDevice) -> None:
@@ -126,9 +126,8 @@ def reset_output(dev: OutputDevice) -> None:
     have left notes sounding, and which ones is unknown; 48 short messages cover every case with no
     state file, no disk writes while playing and no hot-path cost (144 bytes, 46 ms on DIN MIDI)."""
     try:
-        for ch in range(16):
-            for cc in (CC_SUSTAIN, CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF):
-                dev.send(OutEvent.control(ch, cc, 0))
+        for ev in reset_messages():
+            dev.send(ev)
     except Exception as e:
         log.error("could not reset output %s: %s", getattr(dev, "name", dev), e)
 

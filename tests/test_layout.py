@@ -6,6 +6,7 @@ imports that used to hide cycles) count exactly like module-level ones.
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,3 +122,39 @@ def test_no_import_cycles() -> None:
 def test_cycle_finder_finds_a_cycle() -> None:
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+MAX_LINES = 400
+MARKER = "cohesive"  # a long module says why it is one thing, with this word, in its docstring
+
+
+def long_modules_without_a_reason(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES,
+                                  limit: int = MAX_LINES) -> list[str]:
+    """Modules over `limit` lines whose module docstring does not say why they are one cohesive thing."""
+    bad = []
+    for pkg in packages:
+        for path in sorted((root / pkg).rglob("*.py")):
+            text = path.read_text()
+            if text.count("\n") + (not text.endswith("\n") and bool(text)) <= limit:
+                continue
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if MARKER not in doc.lower():
+                bad.append(f"{path.relative_to(root)} ({text.count(chr(10))} lines)")
+    return bad
+
+
+def test_no_long_module_without_saying_why() -> None:
+    """Issue 11: no module over about 400 lines unless it is one cohesive thing, said in its docstring."""
+    bad = long_modules_without_a_reason()
+    assert bad == [], ("split these, or say in the module docstring why each is one cohesive thing: "
+                       + ", ".join(bad))
+
+
+def test_long_module_check_catches_one(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    body = "x = 1\n" * (MAX_LINES + 1)
+    (pkg / "long.py").write_text('"""Many things."""\n' + body)
+    (pkg / "justified.py").write_text('"""One cohesive thing: a table."""\n' + body)
+    (pkg / "short.py").write_text('"""Short."""\n' + "x = 1\n" * (MAX_LINES - 1))
+    assert long_modules_without_a_reason(tmp_path, ("pkg",)) == [f"pkg{os.sep}long.py ({MAX_LINES + 2} lines)"]

@@ -7,16 +7,16 @@ endpoint is connected to has gone, and reconnects by name when it comes back.
 - Input gone: the notes the player was holding get note-offs (through the same path as live input),
   so nothing the engine echoes or plans around is left hanging; the engine's clock keeps running.
 - Output gone: what was sounding on it is forgotten (its own per-port state; the scheduler's tracker
-  stays right for the other outputs); on reconnect it gets CC64=0 and CC123 on every channel used
-  before anything else, because a synth that lost its cable may still hold notes.
+  stays right for the other outputs); on reconnect it gets CC64=0, CC123 and CC120 on every channel
+  used before anything else (liveai.io.output.reset_messages), because a synth that lost its cable may still hold notes.
 
+Which port is which (ours, hardware, the same device again) is liveai/box/portnames.py.
 `--midi-in auto` picks the first input that looks like hardware and is not liveai itself, or the
 first that matches the config's `auto_in` pattern (likewise `auto_out` for `--midi-out auto`).
 """
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from typing import Callable, Iterable
@@ -24,122 +24,23 @@ from typing import Callable, Iterable
 import mido
 import rtmidi
 
-from liveai.io.midi import CLIENT, APIS, PortSpec, client_name
-from liveai.io.output import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice
+from liveai.io.midi import CLIENT, APIS, MidiInput, PortNotFound, PortSpec, open_port
+from liveai.box.portnames import ALSA_CLIENTS, AUTO, alsa_links, choose_port, linked_to_us, port_key
+from liveai.io.output import CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice, reset_messages
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto"
 DEFAULT_POLL_S = 1.5
 MAX_RETRY_S = 30.0  # longest wait between tries while the MIDI system itself is missing
 CONNECT_SETTLE_S = 0.1  # JACK drops what is sent in the first periods after jack_connect (measured)
-_ALSA_ADDR = re.compile(r"\s+(\d+):(\d+)$")
-_A2J_ID = re.compile(r"\s*\[\d+\]")
-_JACK_DUP = re.compile(r"^([^:]+?)-\d+:")
-_SOFTWARE = ("midi through", "rtmidi", "pipewire", "timer", "announce", "jack_midi", "qjackctl")
 
-
-def is_ours(name: str) -> bool:
-    return name.lower().startswith(CLIENT)
-
-
-def port_key(name: str) -> str:
-    """A port's identity across replugs: ALSA client:port numbers, a2j's [client] ids and JACK's
-    -NN suffixes for duplicate client names change when a device comes back; the names do not."""
-    k = _ALSA_ADDR.sub("", name.strip())
-    k = _A2J_ID.sub("", k)
-    k = _JACK_DUP.sub(r"\1:", k)
-    return k.lower()
-
-
-def looks_like_hardware(name: str) -> bool:
-    """ALSA: kernel clients (numbers 16-127) are devices, user-space clients are 128 and up, 14 is
-    Midi Through. JACK: physical ports are system:..., system_midi:..., bridged by a2j or PipeWire's Midi-Bridge.
-    Anything else (Bluetooth MIDI, a software synth) is picked with the config's auto_in/auto_out."""
-    low = name.lower()
-    if is_ours(name) or any(s in low for s in _SOFTWARE):
-        return False
-    m = _ALSA_ADDR.search(name)
-    if m:
-        return 16 <= int(m.group(1)) < 128
-    return bool(re.match(r"^(system|system_midi|a2j(-\d+)?|midi-bridge)\s*:", low))  # midi-bridge: PipeWire
-
-
-def choose_port(names: Iterable[str], want: str, pattern: str | None = None,
-                prefer_key: str | None = None) -> str | None:
-    """The port to connect to, or None. want is a substring of the name or "auto"; with auto the
-    config's pattern (a regular expression) or else the hardware test decides. A port we were
-    connected to before (prefer_key) wins over any other candidate."""
-    cands = [n for n in names if not is_ours(n)]
-    if want.lower() == AUTO:
-        if pattern:
-            rx = re.compile(pattern, re.IGNORECASE)
-            cands = [n for n in cands if rx.search(n)]
-        else:
-            cands = [n for n in cands if looks_like_hardware(n)]
-    else:
-        cands = [n for n in cands if want.lower() in n.lower()]
-    if prefer_key:
-        for n in cands:
-            if port_key(n) == prefer_key:
-                return n
-    return cands[0] if cands else None
-
-
-ALSA_CLIENTS = "/proc/asound/seq/clients"
-_CLIENT = re.compile(r'^Client\s+(\d+)\s*:\s*"(.*)"')
-_PORT = re.compile(r'^\s+Port\s+(\d+)\s*:')
-_LINK = re.compile(r'^\s+(?:Connecting To|Connected From)\s*:(.*)$')
-
-
-def alsa_links(text: str) -> dict[tuple[int, int], set[str]]:
-    """From /proc/asound/seq/clients: (client, port) -> names of the clients it is subscribed to or
-    from. How a device that was unplugged and plugged back within one poll is noticed under ALSA:
-    its name is the same, but our subscription to it is gone."""
-    names: dict[int, str] = {}
-    raw: dict[tuple[int, int], set[int]] = {}
-    client = port = None
-    for line in text.splitlines():
-        m = _CLIENT.match(line)
-        if m:
-            client, port = int(m.group(1)), None
-            names[client] = m.group(2)
-            continue
-        m = _PORT.match(line)
-        if m and client is not None:
-            port = int(m.group(1))
-            raw.setdefault((client, port), set())
-            continue
-        m = _LINK.match(line)
-        if m and client is not None and port is not None:
-            raw[(client, port)].update(int(c) for c, _ in re.findall(r"(\d+):(\d+)", m.group(1)))
-    return {k: {names.get(c, str(c)) for c in v} for k, v in raw.items()}
-
-
-def linked_to_us(port: str, links: dict[tuple[int, int], set[str]] | None) -> bool | None:
-    """Whether liveai is subscribed to the ALSA port named port; None when it cannot be told."""
-    m = _ALSA_ADDR.search(port)
-    if links is None or not m:
-        return None
-    peers = links.get((int(m.group(1)), int(m.group(2))))
-    if peers is None:
-        return None
-    return any(is_ours(n) for n in peers)
-
-
-def _open(cls, api: str, port: str, port_name: str):
-    """A new rtmidi object connected to the port named port; (object, exact name) or (None, None)."""
-    m = cls(APIS[api], name=client_name(api, port_name))
+def _open(direction: str, api: str, port: str, port_name: str):
+    """A new rtmidi object connected to the port named exactly port; (object, name) or (None, None)
+    when the port is gone again (liveai.io.midi.open_port, as every other port liveai opens)."""
     try:
-        ports = m.get_ports()
-        if port not in ports:
-            m.delete()
-            return None, None
-        m.open_port(ports.index(port), port_name)
-        return m, port
-    except Exception:
-        m.delete()
-        raise
+        return open_port(direction, api, port_name, port, exact=True)
+    except PortNotFound:
+        return None, None
 
 
 class _Endpoint:
@@ -208,53 +109,59 @@ class HotplugInput(_Endpoint):
         self.clock = clock
         self.held: set[tuple[int, int]] = set()
         self._lock = threading.Lock()
-        self._in = None
-        self.dropped = 0
+        self._in: MidiInput | None = None
+        self._dropped_before = 0
 
     def connect(self, port: str) -> bool:
-        m, name = _open(rtmidi.MidiIn, self.spec.api, port, self.spec.port_name)
-        if m is None:
+        """Open the port as a MidiInput (under JACK it polls, never runs Python in JACK's process
+        callback; under ALSA a callback), exactly as a fixed --midi-in does."""
+        try:
+            inp = MidiInput(PortSpec(self.spec.api, port, False, self.spec.port_name), self._heard,
+                            self.clock, exact=True)
+        except PortNotFound:
             return False
-        m.ignore_types(sysex=True, timing=False, active_sense=True)
-        m.set_callback(self._callback)
         with self._lock:
-            self._in, self.connected = m, name
+            self._in, self.connected = inp, inp.name
         return True
 
-    def _callback(self, event, data=None) -> None:
-        t = self.clock()
-        try:
-            msg = mido.Message.from_bytes(event[0])
-        except (ValueError, TypeError, IndexError):
-            self.dropped += 1
-            return
+    @property
+    def dropped(self) -> int:
+        """Bad messages dropped, on every connection so far."""
+        inp = self._in
+        return self._dropped_before + (inp.dropped if inp is not None else 0)
+
+    def _heard(self, msg: mido.Message, t: float) -> None:
         with self._lock:
             if msg.type == "note_on" and msg.velocity > 0:
                 self.held.add((msg.channel, msg.note))
             elif msg.type in ("note_off", "note_on"):
                 self.held.discard((msg.channel, msg.note))
-        try:
-            self.handler(msg, t)
-        except Exception:
-            log.exception("MIDI input handler failed")
+        self.handler(msg, t)  # MidiInput logs a handler that fails
 
     def lose(self) -> None:
         with self._lock:
-            m, self._in, self.connected = self._in, None, None
+            inp, self._in, self.connected = self._in, None, None
             held, self.held = sorted(self.held), set()
-        if m is not None:
-            _delete(m, cancel=True)
+        if inp is not None:
+            self._close_input(inp)
         t = self.clock()
         for ch, note in held:
             self.handler(mido.Message("note_off", channel=ch, note=note, velocity=0), t)
         if held:
             log.info("released %d note(s) held on the lost input", len(held))
 
+    def _close_input(self, inp: MidiInput) -> None:
+        self._dropped_before += inp.dropped
+        try:
+            inp.close()
+        except Exception as e:  # a port whose device vanished may complain; it is gone either way
+            log.debug("closing rtmidi port: %s", e)
+
     def close(self) -> None:
         with self._lock:
-            m, self._in, self.connected = self._in, None, None
-        if m is not None:
-            _delete(m, cancel=True)
+            inp, self._in, self.connected = self._in, None, None
+        if inp is not None:
+            self._close_input(inp)
 
 
 class HotplugOutput(_Endpoint, OutputDevice):
@@ -298,9 +205,8 @@ class HotplugOutput(_Endpoint, OutputDevice):
             self._out.send_message(data)
 
     def _attach(self, m, done: threading.Event | None = None) -> None:
-        for ch in sorted(self.channels):  # the synth may still hold notes from before
-            m.send_message((0xB0 | ch, CC_SUSTAIN, 0))
-            m.send_message((0xB0 | ch, CC_ALL_NOTES_OFF, 0))
+        for ev in reset_messages(channels=sorted(self.channels)):  # the synth may still hold notes from before
+            m.send_message(ev.midi)
         for msgs in self.programs.values():  # a replugged synth has forgotten its instruments
             for data in msgs:
                 m.send_message(data)
@@ -330,7 +236,7 @@ class HotplugOutput(_Endpoint, OutputDevice):
 
     # -- watcher side
     def connect(self, port: str) -> bool:
-        m, name = _open(rtmidi.MidiOut, self.spec.api, port, self.spec.port_name)
+        m, name = _open("output", self.spec.api, port, self.spec.port_name)
         if m is None:
             return False
         self.connected = name
@@ -351,10 +257,8 @@ class HotplugOutput(_Endpoint, OutputDevice):
             _delete(m)
 
 
-def _delete(m, cancel: bool = False) -> None:
+def _delete(m) -> None:
     try:
-        if cancel:
-            m.cancel_callback()
         m.close_port()
         m.delete()
     except Exception as e:  # a port whose device vanished may complain; it is gone either way
@@ -383,7 +287,8 @@ class PortWatcher:
         and every client costs a wake-up per period (about 0.7 % of a core here), so a connected
         endpoint's own client is used and a probe client exists only while one is disconnected."""
         if self.api == "jack":
-            own = ([ep._in for ep in self.inputs] if kind == "in" else [ep._out for ep in self.outputs])
+            own = ([ep._in.port if ep._in is not None else None for ep in self.inputs] if kind == "in"
+                   else [ep._out for ep in self.outputs])
             own = next((m for m in own if m is not None), None)
             if own is not None:
                 self._drop_probe(kind)

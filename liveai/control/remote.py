@@ -1,5 +1,6 @@
 """OSC control: binds every "in" address of the table (liveai.control.addresses) to an engine action, answers
-get/ping/status, pushes feedback to listeners, records takes, and serves OSCQuery.
+get/ping/status, pushes feedback to listeners, records takes (recording.py) and serves OSCQuery; what
+the OSC thread may hand to the engine loop is bounded in queue.py.
 
 Threads: handlers are called in the OSC server's thread; everything that touches the engine is
 posted to the engine's own loop (session.control), so the musical logic stays lock-free. Replies
@@ -11,15 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import mido
 
-from liveai.engine.core import PartMix
+from liveai.engine.settings import PartMix
+from liveai.control.queue import ControlQueue, Dest
+from liveai.control.recording import TakeRecording
 from liveai.control.addresses import ADDRESSES, BAND_PARTS, PARAMS, PARTS, TABLE, TOPICS
 from liveai.io.osc import OscOutput, OscServer
-from liveai.io.recorder import Recorder, session_filename
-from liveai.io.takes import Journal, check_folder, default_recordings_dir, save_take, start_journal
+from liveai.io.recorder import Recorder
+from liveai.io.takes import Journal, default_recordings_dir
 from liveai.timing.transport import TICKS_PER_BEAT, Meter
 
 if TYPE_CHECKING:
@@ -27,11 +30,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Dest = tuple[str, int]
 MAX_LISTENERS = 32  # per topic
 
 
-class Control:
+class Control(ControlQueue, TakeRecording):
+    """The remote control of one session: parameters, bindings, feedback, life (flood control in
+    queue.py, takes in recording.py)."""
+
     def __init__(self, session: "Session", server: OscServer, recordings: str | Path | None = None) -> None:
         self.session, self.server = session, server
         self.engine, self.clock = session.engine, session.control
@@ -55,12 +60,7 @@ class Control:
             session.closers.append(self.osc_out.close)
         self.getters: dict[str, Callable[[], tuple]] = {}
         self.setters: dict[str, Callable[..., None]] = {}
-        self._post_lock = threading.Lock()  # the OSC thread posts, the engine loop runs
-        self._pending = 0
-        self._slots: dict[Any, list] = {}  # coalescing key -> the waiting message's [(fn, args, dest)]
-        self._tokens, self._refill = self.QUERY_BURST, self.clock.now()
-        self.coalesced = 0  # messages merged into one already waiting
-        self.flood_dropped = 0  # dropped: too many waiting, or queries beyond QUERY_RATE
+        self._init_queue()
         self._params()
         self._bind()
 
@@ -217,66 +217,8 @@ class Control:
         threading.Thread(target=load, name="generator-load", daemon=True).start()
 
     # ------------------------------------------------------------------ binding
-    MAX_PENDING = 64  # control messages waiting for the engine loop; a flood beyond is dropped
-    QUERY_RATE = 500.0  # answers to queries (get, status, listen) a second, all senders together
-    QUERY_BURST = 100.0
-    ALWAYS = ("/liveai/panic", "/liveai/stop")  # never coalesced, never dropped
 
-    def post(self, dest: Dest, path: str, fn: Callable[..., Any], *args: Any,
-             coalesce: Any = None, query: bool = False) -> None:
-        """Run fn on the engine's loop; a ValueError goes back to the sender as /liveai/error.
 
-        The loop also plans the music, so control work there is bounded (latency_bench.soak
-        measured a flood of /liveai/status taking half the loop and steps handed over 250 ms late):
-        - coalesce: a key (a parameter; a query and its sender); while a message with the same
-          key waits, a newer one replaces its arguments (a fader at 1 kHz sets the latest value once
-          per loop turn; a sender asking twice gets one answer);
-        - query: answers are also limited to QUERY_RATE a second, beyond which they are dropped;
-        - at most MAX_PENDING wait at once. Panic and stop always get through."""
-        lock = self._post_lock
-        with lock:
-            if coalesce is not None:
-                slot = self._slots.get(coalesce)
-                if slot is not None:  # one is already waiting: it runs with these arguments
-                    slot[0] = (fn, args, dest)
-                    self.coalesced += 1
-                    return
-            if path not in self.ALWAYS:
-                if query:
-                    now = self.clock.now()
-                    self._tokens = min(self.QUERY_BURST, self._tokens + (now - self._refill) * self.QUERY_RATE)
-                    self._refill = now
-                    if self._tokens < 1.0:
-                        self._flood(path)
-                        return
-                    self._tokens -= 1.0
-                if self._pending >= self.MAX_PENDING:
-                    self._flood(path)
-                    return
-            self._pending += 1
-            slot = [(fn, args, dest)]
-            if coalesce is not None:
-                self._slots[coalesce] = slot
-
-        def run() -> None:
-            with lock:
-                self._pending -= 1
-                if coalesce is not None:
-                    self._slots.pop(coalesce, None)
-                fn_, args_, dest_ = slot[0]
-            try:
-                fn_(*args_)
-            except ValueError as e:
-                self.server.error(dest_, f"{path}: {e}")
-            except Exception as e:
-                log.exception("OSC %s failed", path)
-                self.server.error(dest_, f"{path}: internal error {type(e).__name__}")
-        self.clock.call_soon(run)
-
-    def _flood(self, path: str) -> None:
-        self.flood_dropped += 1
-        if self.flood_dropped in (1, 1000) or self.flood_dropped % 100_000 == 0:
-            log.warning("OSC control flood: %d messages dropped so far (latest %s)", self.flood_dropped, path)
 
     def _bind(self) -> None:
         srv, eng = self.server, self.engine
@@ -385,63 +327,7 @@ class Control:
         self._timer = self.clock.call_at(max(when, now + 0.005), self.poll)
 
     # ------------------------------------------------------------------ recording
-    def record_start(self, name: str = "") -> None:
-        if self.take is not None:
-            raise ValueError(f"already recording {self.take_path}")
-        check_folder(self.recordings)  # an unusable folder is an error now, not a lost take at stop
-        path = session_filename(self.recordings, name=name)
-        n = 2
-        while path.exists():  # never overwrite an earlier take
-            path = path.with_name(f"{path.stem.rsplit('~', 1)[0]}~{n}.mid")
-            n += 1
-        eng, m = self.engine, self.engine.transport.meter
-        rec = Recorder(self.session.sender, eng.transport.bpm, (m.beats, m.unit),
-                       tuple(dict.fromkeys(v.split(".", 1)[0] for v in self.engine.voices)))
-        self.take, self.take_path = rec, path
-        self.journal = start_journal(rec, path)
-        eng.on_player.append(rec.player)
-        progs = eng.programs.events(eng.settings.channels) if eng.programs is not None else []
 
-        def attach() -> None:  # on the sender's loop; the take opens with each part's program
-            self.session.scheduler.outputs.append(rec)
-            for ev in progs:
-                rec.send(ev)
-        self.session.sender.call_soon(attach)
-        log.info("recording %s", path)
-        self.push("recording", always=True)
-
-    def record_stop(self, dest: Dest | None = None) -> None:
-        rec, path = self.take, self.take_path
-        if rec is None:
-            raise ValueError("not recording")
-        journal, self.journal = self.journal, None
-        self.take = self.take_path = None
-        if rec.player in self.engine.on_player:
-            self.engine.on_player.remove(rec.player)
-        outputs = self.session.scheduler.outputs
-
-        def detach_and_save() -> None:  # on the sender's loop: nothing is mid-iteration over outputs
-            if rec in outputs:
-                outputs.remove(rec)
-            threading.Thread(target=save, name="record-save", daemon=True).start()
-
-        def save() -> None:  # the disk write is off both loops
-            try:
-                saved = save_take(rec, path)
-            except OSError as e:
-                if journal:
-                    journal.close(keep=True)
-                if dest:
-                    self.server.error(dest, f"/liveai/record/stop: could not write {path.name}: {e.strerror or e}"
-                                            "; its journal is kept for the next start")
-                return
-            if journal:
-                journal.close()
-            log.info("recorded %s", saved)
-            for d in {*(self.listeners["recording"]), *([dest] if dest else [])}:
-                self.server.reply(d, "/liveai/record/saved", str(saved))
-        self.session.sender.call_soon(detach_and_save)
-        self.push("recording", always=True)
 
     # ------------------------------------------------------------------ life
     def start(self, oscquery_port: int | None = None, host: str = "127.0.0.1") -> None:
@@ -471,15 +357,7 @@ class Control:
             self._timer.cancel()
         if self.oscquery is not None:
             self.oscquery.stop()
-        if self.take is not None and self.take_path is not None:
-            try:
-                log.info("recorded %s", save_take(self.take, self.take_path))
-                if self.journal:
-                    self.journal.close()
-            except OSError as e:
-                log.error("could not write %s: %s (its journal is kept for the next start)", self.take_path, e)
-                if self.journal:
-                    self.journal.close(keep=True)
+        self._save_take_on_close()
 
 
 def attach_osc(session: "Session", server: OscServer, oscquery: bool = True) -> Control:

@@ -14,6 +14,10 @@ the harmony from the step they are heard, for as long as they are held, overridi
 
 Pure logic on note lists: the engine and the offline evaluation drive the same object one step at
 a time, in order.
+
+One cohesive module (over 400 lines on purpose): the planner's state machine and the scoring tables
+it weighs its choices with belong together; apart, every change to one would have to be mirrored in
+the other.
 """
 from __future__ import annotations
 

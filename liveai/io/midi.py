@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import mido
 import rtmidi
@@ -93,6 +93,39 @@ def find_port(names: list[str], wanted: str, what: str) -> int:
     raise PortNotFound(f"no MIDI {what} port matches {wanted!r}; the ports there are:\n  {listing}")
 
 
+def open_port(direction: str, api: str, port_name: str, connect: str | None = None, *,
+              virtual: bool = False, exact: bool = False) -> tuple[Any, str]:
+    """The one way liveai opens a MIDI port: (rtmidi MidiIn/MidiOut, the name it is known by).
+
+    MidiInput, MidiOutput, the sender process and hot-plug all come here, so client names, the
+    input's message filter and the clean-up on failure cannot drift apart. virtual (or no
+    `connect`): our own port named port_name; else connect to the first port whose name contains
+    `connect` (case-insensitive), or, with exact, the port of exactly that name. Raises
+    MidiUnavailable (no MIDI system) or PortNotFound; never leaves a client behind (a JACK server
+    stalls on one that dies unclosed)."""
+    if direction not in ("input", "output"):
+        raise ValueError(f"direction must be input or output, not {direction!r}")
+    m = _client(rtmidi.MidiIn if direction == "input" else rtmidi.MidiOut, api, port_name)
+    try:
+        if direction == "input":
+            m.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
+        if virtual or connect is None:
+            m.open_virtual_port(port_name)
+            return m, f"{client_name(api, port_name)}:{port_name} (virtual)"
+        ports = m.get_ports()
+        if exact:
+            if connect not in ports:
+                raise PortNotFound(f"no MIDI {direction} port named {connect!r}")
+            i = ports.index(connect)
+        else:
+            i = find_port(ports, connect, direction)
+        m.open_port(i, port_name)
+        return m, ports[i]
+    except BaseException:
+        m.delete()
+        raise
+
+
 @dataclass
 class PortSpec:
     api: str = "alsa"
@@ -103,26 +136,19 @@ class PortSpec:
 
 
 class MidiInput:
-    """A player input; calls handler(mido.Message, arrival_time) from rtmidi's thread."""
+    """A player input; calls handler(mido.Message, arrival_time) from rtmidi's thread (ALSA) or a
+    polling thread of ours (JACK). exact: spec.name is a port's full name (hot-plug), not a substring."""
 
     def __init__(self, spec: PortSpec, handler: Callable[[mido.Message, float], None],
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter, exact: bool = False) -> None:
         self.handler = handler
         self.clock = clock
         self.dropped = 0
         from liveai.timing.realtime import short_slice, thread_ids
         before = thread_ids()
-        self._in = _client(rtmidi.MidiIn, spec.api, spec.port_name)
+        self._in, self.name = open_port("input", spec.api, spec.port_name, spec.name,
+                                        virtual=spec.virtual, exact=exact)
         try:
-            self._in.ignore_types(sysex=True, timing=False, active_sense=True)  # keep MIDI clock
-            if spec.virtual or spec.name is None:
-                self._in.open_virtual_port(spec.port_name)
-                self.name = f"{client_name(spec.api, spec.port_name)}:{spec.port_name} (virtual)"
-            else:
-                ports = self._in.get_ports()
-                i = find_port(ports, spec.name, "input")
-                self._in.open_port(i, spec.port_name)
-                self.name = ports[i]
             self._poller: threading.Thread | None = None
             self._polling = False
             if spec.api == "jack":
@@ -138,6 +164,11 @@ class MidiInput:
         except BaseException:
             self._in.delete()  # leave no client behind (a JACK server stalls on one that dies unclosed)
             raise
+
+    @property
+    def port(self) -> Any:
+        """The rtmidi MidiIn behind this input (hot-plug lists JACK's ports with it)."""
+        return self._in
 
     POLL_ACTIVE_S = 0.00025  # while the player plays: a note waits 0.125 ms on average (issue 16 part 4)
     POLL_IDLE_S = 0.002  # after 5 s of quiet: 500 wake-ups a second, under 1% CPU
@@ -204,19 +235,7 @@ class MidiOutput(OutputDevice):
     """A MIDI output port. send() hands pre-built bytes to rtmidi."""
 
     def __init__(self, spec: PortSpec) -> None:
-        self._out = _client(rtmidi.MidiOut, spec.api, spec.port_name)
-        try:
-            if spec.virtual or spec.name is None:
-                self._out.open_virtual_port(spec.port_name)
-                self.name = f"{client_name(spec.api, spec.port_name)}:{spec.port_name} (virtual)"
-            else:
-                ports = self._out.get_ports()
-                i = find_port(ports, spec.name, "output")
-                self._out.open_port(i, spec.port_name)
-                self.name = ports[i]
-        except BaseException:
-            self._out.delete()  # leave no client behind
-            raise
+        self._out, self.name = open_port("output", spec.api, spec.port_name, spec.name, virtual=spec.virtual)
         self._send = self._out.send_message
 
     def send(self, ev: OutEvent) -> None:

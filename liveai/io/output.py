@@ -60,6 +60,22 @@ class OutEvent:
         return cls(PROGRAM, channel, program, 0, part, (0xC0 | channel, program), None)
 
 
+def reset_messages(sounding: Iterable[tuple[int, int, str]] = (), channels: Iterable[int] = range(16),
+                   sound_off: bool = True) -> list[OutEvent]:
+    """The one list that silences an output, built apart from sending it (as mido's
+    ports.reset_messages): a note-off for each (channel, pitch, part) sounding, then on each
+    channel sustain off (CC64 0), all notes off (CC123) and, with sound_off, all sound off (CC120).
+
+    sound_off is for a reset of an unknown state (an output opening after a crash, the exit, a
+    replugged synth): CC120 also cuts release tails and reverb, so the engine's own stop, tempo and
+    mode changes (which know what sounds) leave it out."""
+    evs = [OutEvent.note_off(ch, p, part) for ch, p, part in sounding]
+    ccs = (CC_SUSTAIN, CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF) if sound_off else (CC_SUSTAIN, CC_ALL_NOTES_OFF)
+    for ch in channels:
+        evs.extend(OutEvent.control(ch, cc, 0) for cc in ccs)
+    return evs
+
+
 class OutputDevice:
     """Where events go: a MIDI port, OSC targets, the recorder. Subclasses implement send()."""
 
@@ -76,10 +92,6 @@ class OutputDevice:
 
     def control(self, channel: int, cc: int, value: int) -> None:
         self.send(OutEvent.control(channel, cc, value))
-
-    def all_notes_off(self, channels: Iterable[int]) -> None:
-        for ch in channels:
-            self.send(OutEvent.control(ch, CC_ALL_NOTES_OFF, 0))
 
     def close(self) -> None:
         pass
@@ -143,10 +155,7 @@ class NoteTracker:
 
     def release_all(self) -> list[OutEvent]:
         """Note-offs for everything sounding, then sustain off and CC123 on every channel used."""
-        evs = [OutEvent.note_off(ch, p, part) for ch, p, part in self.sounding()]
+        evs = reset_messages(self.sounding(), sorted(self.channels_used), sound_off=False)
         self.count.clear()
         self.parts.clear()
-        for ch in sorted(self.channels_used):
-            evs.append(OutEvent.control(ch, CC_SUSTAIN, 0))
-            evs.append(OutEvent.control(ch, CC_ALL_NOTES_OFF, 0))
         return evs

@@ -116,9 +116,7 @@ def sender_main(argv: list[str] | None = None) -> int:
     import select
     import sys
 
-    import rtmidi
-
-    from liveai.io.midi import APIS, client_name, find_port
+    from liveai.io.midi import open_port
     ap = argparse.ArgumentParser(prog="python -m liveai.io.sender")
     ap.add_argument("--api", default="alsa")
     ap.add_argument("--port-name", default="out")
@@ -130,16 +128,7 @@ def sender_main(argv: list[str] | None = None) -> int:
     from liveai.timing import realtime
     before = realtime.thread_ids()
     try:
-        client = client_name(a.api, a.port_name)
-        out = rtmidi.MidiOut(APIS[a.api], name=client)
-        if a.virtual:
-            out.open_virtual_port(a.port_name)
-            name = f"{client}:{a.port_name} (virtual)"
-        else:
-            ports = out.get_ports()
-            i = find_port(ports, a.connect, "output")
-            out.open_port(i, a.port_name)
-            name = ports[i]
+        out, name = open_port("output", a.api, a.port_name, a.connect, virtual=a.virtual)
     except Exception as e:
         print(f"error {e}".replace("\n", " "), flush=True)
         return 2

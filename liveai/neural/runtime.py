@@ -1,5 +1,9 @@
 """Runtime of the neural accompanist: load the ONNX model, encode steps, sample actions.
 
+One cohesive module (over 400 lines on purpose): the feature encoding, the model's input and output
+layout and the decoding are one contract with the exported model (MODEL_VERSION); training imports
+the same encoding from here, so keeping them in one file keeps them from drifting apart.
+
 numpy + onnxruntime only (no torch, no pickle). The training code (liveai.train) imports the
 feature encoding from here, so training and runtime see exactly the same inputs.
 

@@ -1,4 +1,9 @@
-"""Dataset building (transposition, encoding) and the training loop."""
+"""Dataset building (transposition, encoding) and the training loop.
+
+One cohesive module (over 400 lines on purpose): the sequences built here exist only for this loop
+(their columns, the corruption of the model's own inputs, the batches and the chord targets are read
+by the loss and the loops below), so the two change together.
+"""
 from __future__ import annotations
 
 import math

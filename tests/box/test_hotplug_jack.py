@@ -179,3 +179,31 @@ def test_unplug_and_replug_keyboard_and_synth(jack_server, tmp_path):
             except Exception:
                 pass
     assert rc == 0, box.log
+
+
+def test_hotplug_input_polls_under_jack_and_releases_held_notes(jack_server):
+    """A hot-plugged input opens through the same helper as --midi-in: under JACK it polls (no
+    Python in JACK's process callback), and losing it releases the notes held on it."""
+    from liveai.box.hotplug import HotplugInput
+    from liveai.io.midi import PortSpec
+    got: list[tuple[str, int]] = []
+    kbd = Keyboard()
+    hp = HotplugInput(PortSpec("jack", KEYS, False, "in", hotplug=True), lambda m, t: got.append((m.type, m.note)))
+    try:
+        port = next(p for p in rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="probe").get_ports() if KEYS in p)
+        assert hp.connect(port) and hp.connected == port
+        assert hp._in is not None and hp._in._poller is not None and hp._in._poller.is_alive()
+        time.sleep(0.1)
+        kbd.send(0x90, 62, 100)
+        kbd.send(0xF4)  # undefined status: dropped and counted
+        deadline = time.monotonic() + 5
+        while (not got or not hp.dropped) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert got == [("note_on", 62)] and hp.held == {(0, 62)} and hp.dropped == 1
+        hp.lose()
+        assert hp.dropped == 1  # counted across connections
+        assert got[-1] == ("note_off", 62) and hp.connected is None and hp.held == set()
+        assert not hp.connect(port + " gone")  # a port that is not there: no connection, no error
+    finally:
+        hp.close()
+        kbd.unplug()

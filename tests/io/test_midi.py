@@ -61,3 +61,84 @@ def test_jack_port_names_are_the_documented_ones(jack_server, free_udp_port):
             eng.wait(20)
         finally:
             eng.kill()
+
+
+def _jack_ports() -> list[str]:
+    return subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10, check=True).stdout.split("\n")
+
+
+def _wait(pred, timeout: float = 5.0) -> bool:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.integration
+def test_open_port_connects_by_substring_or_exact_name_and_keeps_midi_clock(jack_server):
+    """One helper opens every port: virtual, by substring, by exact name; an input keeps MIDI clock
+    (and drops active sensing)."""
+    import rtmidi
+    src, src_name = midi_io.open_port("output", "jack", "kbd-src")
+    try:
+        assert src_name == "liveai-kbd-src:kbd-src (virtual)"
+        assert "liveai-kbd-src:kbd-src" in _jack_ports()
+        exact = next(p for p in rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="probe").get_ports() if "kbd-src" in p)
+        for connect, is_exact in (("KBD-SRC", False), (exact, True)):
+            got: list[list[int]] = []
+            inp, name = midi_io.open_port("input", "jack", "probe-in", connect, exact=is_exact)
+            try:
+                assert name == exact
+                assert _wait(lambda: any("liveai-probe-in" in p for p in _jack_ports()))
+                import time
+                time.sleep(0.1)  # the connection takes effect a few periods later
+                for msg in ([0xF8], [0xFE], [0x90, 60, 100]):
+                    src.send_message(msg)
+                assert _wait(lambda: (m := inp.get_message()) is not None and got.append(m[0]) is None
+                             and got[-1] == [0x90, 60, 100])
+                assert got == [[0xF8], [0x90, 60, 100]]  # clock kept, active sensing filtered
+            finally:
+                inp.close_port()
+                inp.delete()
+    finally:
+        src.close_port()
+        src.delete()
+
+
+@pytest.mark.integration
+def test_open_port_failure_leaves_no_client_behind(jack_server):
+    with pytest.raises(midi_io.PortNotFound, match="no MIDI output port matches"):
+        midi_io.open_port("output", "jack", "ghost", "no-such-port-anywhere")
+    with pytest.raises(midi_io.PortNotFound, match="named"):
+        midi_io.open_port("input", "jack", "ghost", "no-such-port-anywhere", exact=True)
+    with pytest.raises(ValueError, match="direction"):
+        midi_io.open_port("sideways", "jack", "ghost")
+    assert not any("ghost" in p for p in _jack_ports())
+    with pytest.raises(ValueError, match="unknown MIDI API"):
+        midi_io.open_port("output", "nope", "ghost")
+
+
+@pytest.mark.integration
+def test_midi_input_and_output_share_the_helper(jack_server):
+    """MidiOutput's virtual port feeds a MidiInput that connected by substring; under JACK the input
+    polls (a thread of ours, no callback in JACK's process cycle)."""
+    import threading
+    got: list[tuple[str, int]] = []
+    ev = threading.Event()
+    out = midi_io.MidiOutput(midi_io.PortSpec("jack", None, True, "share-out"))
+    try:
+        inp = midi_io.MidiInput(midi_io.PortSpec("jack", "share-out", False, "share-in"),
+                                lambda m, t: (got.append((m.type, m.note)), ev.set()))
+        try:
+            assert inp._poller is not None and inp._poller.is_alive()
+            import time
+            time.sleep(0.1)
+            out.send_raw([0x90, 64, 90])
+            assert ev.wait(5.0) and got == [("note_on", 64)]
+        finally:
+            inp.close()
+    finally:
+        out.close()

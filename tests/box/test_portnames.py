@@ -1,5 +1,5 @@
 """Which port `auto` picks, and what counts as the same port after a replug."""
-from liveai.box.hotplug import choose_port, looks_like_hardware, port_key
+from liveai.box.portnames import choose_port, looks_like_hardware, port_key
 
 ALSA_INS = ["Midi Through:Midi Through Port-0 14:0", "liveai:out 128:0", "RtMidiOut Client:RtMidi output 129:0",
             "Keystation 49 MK3:Keystation 49 MK3 MIDI 1 20:0", "nanoKONTROL2:nanoKONTROL2 MIDI 1 24:0"]
@@ -60,7 +60,7 @@ Client 128 : "liveai" [User]
 
 
 def test_alsa_subscriptions_tell_a_quick_replug():
-    from liveai.box.hotplug import alsa_links, linked_to_us
+    from liveai.box.portnames import alsa_links, linked_to_us
     links = alsa_links(PROC)
     assert links[(20, 0)] == {"liveai"} and links[(0, 1)] == {"129"}
     assert linked_to_us("Keystation 49:Keystation 49 MIDI 1 20:0", links) is True

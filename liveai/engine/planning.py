@@ -1,0 +1,191 @@
+"""Planning each grid step ahead of time: the step context with its chord plan, the primary
+generator run on a worker with a deadline, the rules fallback planned every step anyway and played
+when the primary misses or fails, and the commit of one step's plan into events.
+
+A mixin of liveai.engine.core.Engine: the state it reads and writes (_next_step, _committed_step,
+_busy, _run, _history, _pending_step, stats) is set up in Engine.__init__; it runs on the engine's clock.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from liveai.engine.player import PLAYER_WINDOW
+from liveai.engine.render import part_of
+from liveai.generators.base import HOLD, StepContext, StepPlan, visible_player
+from liveai.io.output import OutEvent
+from liveai.timing.clock import Timer
+
+log = logging.getLogger(__name__)
+
+COMMIT_SHARE = 0.25  # a step is committed at the latest a quarter step before it sounds: slack for a busy loop
+
+
+class Planning:
+    """The engine's step planner (see the module docstring)."""
+
+    def _plan_time(self, step: int) -> float:
+        return self.transport.time_of_step(step) - self.settings.lookahead_steps * self.transport.step_seconds
+
+    def _schedule_plan(self, step: int) -> None:
+        if self._plan_timer is not None:
+            self._plan_timer.cancel()
+        self._next_step = step
+        self._plan_timer = self.clock.call_at(max(self._plan_time(step), self.clock.now()), self._plan, step)
+
+    def context(self, step: int) -> StepContext:
+        """What the generators may know when they plan `step`, with the chord plan of that step.
+        Called once a step, in order (the planner keeps its own state)."""
+        known = step - self.settings.lookahead_steps - 1
+        spb = self.transport.steps_per_bar
+        player = visible_player(self._player[-PLAYER_WINDOW:], known)
+        # The rules accompanist, when it is the chosen generator, keeps its own chord logic (it is
+        # the baseline) and only takes the chords the player plays.
+        melody = getattr(self.primary, "name", "") != "rules"
+        cp = self.planner.plan(step, spb, known, player, self.settings.key_lock, melody=melody)
+        return StepContext(step=step, steps_per_bar=spb, known_until=known,
+                           player=player, sounding=dict(self._sounding),
+                           history=tuple(self._history)[-16:], density=self.settings.density,
+                           velocity=self._velocity(), key_lock=self.settings.key_lock,
+                           chord=cp.chord, chord_new=cp.new, next_chord=cp.next_chord)
+
+    def _plan(self, step: int) -> None:
+        if not self.running:
+            return
+        s = self.settings
+        if (not s.start_now and not s.external_clock and s.idle_bars > 0 and not self._open
+                and step > getattr(self.primary, "busy_until", -1)
+                and self.clock.now() - self._last_note_on > s.idle_bars * self.transport.steps_per_bar * self.transport.step_seconds):
+            log.info("player silent for %s bars: stopping until the next note", s.idle_bars)
+            self.stop_transport()
+            return
+        self._schedule_plan(step + 1)
+        ctx = self.context(step)
+        try:
+            fallback_plan = self.fallback.plan(ctx)
+        except Exception:
+            log.exception("fallback generator failed at step %d", step)
+            fallback_plan = {}
+        if self.primary is self.fallback:
+            self._commit(step, ctx, fallback_plan, primary=True)
+            return
+        if self._busy:  # the primary is still working on an earlier step
+            self.stats.late_steps += 1
+            self._commit(step, ctx, fallback_plan, primary=False)
+            return
+        self._busy = True
+        run = self._run
+        margin = max(s.commit_margin, COMMIT_SHARE * self.transport.step_seconds)
+        deadline = self.clock.call_at(self.transport.time_of_step(step) - margin,
+                                      self._if_current, run, self._deadline, step, ctx, fallback_plan)
+        self.clock.run_worker(lambda: self.primary.plan(ctx),
+                              lambda res, err: self._if_current(run, self._primary_done, step, ctx, res, err,
+                                                                deadline, fallback_plan))
+
+    def _if_current(self, run: int, fn: Callable[..., None], *args: Any) -> None:
+        """Call fn unless the transport restarted (or the mode changed) since the step was planned:
+        a late answer from an earlier run must not play, nor silence the new run's steps."""
+        if run == self._run:
+            fn(*args)
+        elif fn == self._primary_done:
+            self._busy = False
+
+    def _deadline(self, step: int, ctx: StepContext, fallback_plan: StepPlan) -> None:
+        if self._committed_step < step and self.running:
+            self.stats.late_steps += 1
+            log.warning("generator %s missed step %d; rules played it", self.primary.name, step)
+            self._commit(step, ctx, fallback_plan, primary=False)
+
+    def _primary_done(self, step: int, ctx: StepContext, plan: Any, err: BaseException | None,
+                      deadline: Timer, fallback_plan: StepPlan) -> None:
+        self._busy = False
+        if self._committed_step >= step or not self.running:
+            return  # too late; the fallback already played this step
+        deadline.cancel()
+        if err is None:
+            try:
+                err_text = check_plan(plan, self.voices)
+            except Exception as e:  # a plan that cannot even be read is garbage too
+                err_text = f"unreadable plan: {type(e).__name__}: {e}"
+        else:
+            err_text = f"{type(err).__name__}: {err}"
+        if err_text:
+            self.stats.errors += 1
+            log.warning("generator %s failed at step %d (%s); rules played it", self.primary.name, step, err_text)
+            self._commit(step, ctx, fallback_plan, primary=False)
+        else:
+            self._commit(step, ctx, plan, primary=True)
+
+    def _commit(self, step: int, ctx: StepContext, plan: StepPlan, primary: bool) -> None:
+        """Turn one step's plan into events at the step's time, and tell the generators."""
+        self._committed_step = step
+        self.stats.steps += 1
+        if primary:
+            self.stats.primary_steps += 1
+        else:
+            self.stats.fallback_steps += 1
+        full = {v: plan.get(v, HOLD) for v in self.voices}
+        heard = self.planner.chord
+        if self.planner.source in ("played", "corrected") and heard is not None and heard != ctx.chord:
+            # a chord the player struck after this step was planned: nothing from the old plan
+            # that clashes with it may sound (the voices were already moved to it)
+            pcs = set(heard.pcs)
+            full = {v: (HOLD if a.kind == "note" and a.pitch % 12 not in pcs and not v.startswith("drums")
+                        else a) for v, a in full.items()}
+        offs: list[OutEvent] = []
+        ons: list[OutEvent] = []
+        on_of: dict[str, OutEvent] = {}  # voice -> its note-on this step (a chord struck now may amend it)
+        for v, act in full.items():
+            if act.kind == "hold":
+                continue
+            prev = self._emitted.pop(v, None)
+            if prev is not None:
+                offs.append(OutEvent.note_off(prev[0], prev[1], part_of(v)))
+            if act.kind == "note":
+                on = self._part_note(v, act.pitch, act.velocity)
+                if on is not None:
+                    ons.append(on)
+                    on_of[v] = on
+                    self._emitted[v] = (on.channel, on.data1)
+                self._sounding[v] = act.pitch
+            else:
+                self._sounding[v] = None
+        if offs or ons:
+            when = self.transport.time_of_step(step) + self._feel(step)
+            # A retime, swing or humanize must never let a note-off overtake its note-on (a hung note).
+            when = max([when] + [self._floor.get(ev.part, when) for ev in offs + ons])
+            if self.settings.humanize_ms > 0 or self.settings.humanize_velocity > 0:
+                self._humanized(when, offs, ons)
+            else:
+                for ev in offs + ons:
+                    self._floor[ev.part] = when
+                self._pending_step = (when, self.scheduler.at_amendable(when, offs + ons), offs, on_of)
+        self._history.append(full)
+        if self.primary is not self.fallback:
+            self.clock.run_worker(lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))
+        try:
+            self.fallback.observe(ctx, full)
+        except Exception:
+            log.exception("fallback observe failed")
+
+    def _observe_done(self, err: BaseException | None) -> None:
+        if err is not None:
+            self.stats.errors += 1
+            log.warning("generator %s observe failed: %s", self.primary.name, err)
+
+
+def check_plan(plan: Any, voices: tuple[str, ...]) -> str:
+    """Why a generator's plan is unusable ('' if it is fine): garbage from a model never plays."""
+    if not hasattr(plan, "items"):
+        return f"plan is {type(plan).__name__}, not a mapping"
+    for v, act in plan.items():
+        if v not in voices:
+            return f"unknown voice {v!r}"
+        kind = getattr(act, "kind", None)
+        if kind not in ("hold", "rest", "note"):
+            return f"bad action {act!r}"
+        if kind == "note":
+            p, vel = getattr(act, "pitch", None), getattr(act, "velocity", None)
+            if not (isinstance(p, int) and 0 <= p <= 127 and isinstance(vel, int) and 1 <= vel <= 127):
+                return f"bad note {act!r}"
+    return ""

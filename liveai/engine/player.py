@@ -1,0 +1,219 @@
+"""Listening to the player: the input queue (flood-safe), the player's memory of notes, the thru
+echo, the reactive harmonize mode, tempo following and hearing a played chord (the band moves to it
+at once, amending the step the sender has not sent yet).
+
+A mixin of liveai.engine.core.Engine: the state it reads and writes (_player, _open, _echoed,
+_harmony, _sounding, _emitted, _floor, planner, transport) is set up in Engine.__init__; it runs on
+the engine's clock, except post_input, which any thread may call.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import mido
+
+from liveai.engine.render import part_of
+from liveai.generators.base import PlayerNote
+from liveai.harmony.voicing import revoice
+from liveai.io.output import OutEvent
+from liveai.vocab import DRUM_CHANNEL
+
+log = logging.getLogger(__name__)
+
+PLAYER_WINDOW = 256  # the player's most recent notes a generator is shown (keys and chords decay long before)
+SYNC_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
+
+
+class PlayerInput:
+    """The engine's ears (see the module docstring)."""
+
+    MAX_PENDING_INPUT = 256  # messages waiting for the engine loop; beyond that a flood is dropped
+
+    def post_input(self, msg: mido.Message, t: float) -> None:
+        """Hand a player message (timestamped on arrival) to the engine; any thread. A flood
+        (more than MAX_PENDING_INPUT waiting) is dropped and counted, so it cannot grow memory or
+        push the steps back; note-offs are always let through so nothing is left hanging."""
+        if self._pending_input >= self.MAX_PENDING_INPUT and not (
+                msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0)):
+            self.stats.bad_input += 1
+            if self.stats.bad_input in (1, 100, 10_000) or self.stats.bad_input % 100_000 == 0:
+                log.warning("input flood: %d messages dropped so far", self.stats.bad_input)
+            return
+        self._pending_input += 1
+        self.clock.call_soon(self._posted_input, msg, t)
+
+    def _posted_input(self, msg: mido.Message, t: float) -> None:
+        self._pending_input -= 1
+        self.handle_input(msg, t)
+
+    def handle_input(self, msg: mido.Message, t: float) -> None:
+        kind = msg.type
+        if kind in SYNC_TYPES:
+            for fn in self.sync_handlers:
+                fn(msg, t)
+            return
+        for fn in self.on_player:
+            fn(msg, t)
+        if self.input_map is not None and kind in ("note_on", "note_off"):
+            mapped = self.input_map(msg)
+            for m in mapped:
+                self._player_note(m, t, echo=True)
+            return
+        self._player_note(msg, t, echo=self.settings.thru)
+
+    def _player_note(self, msg: mido.Message, t: float, echo: bool) -> None:
+        kind = msg.type
+        if kind in ("note_on", "note_off") and msg.channel == DRUM_CHANNEL:  # (sysex, clock: no channel)
+            return  # drums: recorded (on_player), never listened to for harmony, tempo or the start
+        if kind == "note_on" and msg.velocity > 0:
+            self._note_on(msg, t)
+        elif kind in ("note_off", "note_on"):
+            self._note_off(msg, t)
+        else:
+            return
+        if echo:  # one echo per key: a repeated note-on retriggers, a stray note-off is not echoed
+            key = (msg.channel, msg.note)
+            if kind == "note_on" and msg.velocity:
+                evs = [OutEvent.note_on(msg.channel, msg.note, msg.velocity, "player")]
+                if key in self._echoed:
+                    evs.insert(0, OutEvent.note_off(msg.channel, msg.note, "player"))
+                self._echoed.add(key)
+            elif key in self._echoed:
+                self._echoed.discard(key)
+                evs = [OutEvent.note_off(msg.channel, msg.note, "player")]
+            else:
+                evs = []
+            if evs:
+                self.scheduler.now(evs)
+        if self.settings.mode == "harmonize" and self.harmonizer is not None:
+            self._harmonize(msg, kind == "note_on" and msg.velocity > 0)
+
+    def _harmonize(self, msg: mido.Message, on: bool) -> None:
+        """The reactive path: harmony voices at once for each melody note, closed with it."""
+        offs = self._harmony.pop(msg.note, None)
+        if offs:
+            self.scheduler.now(offs)
+        if not on or not self.transport.running:
+            return
+        step = self.transport.step_at(self.clock.now())
+        h = self.harmonizer.harmonize(msg.note, self._player, step, self.settings.key_lock)
+        vel = int(max(1, min(127, msg.velocity * 0.8)))
+        ons = []
+        for voice, pitch in h.notes:
+            on = self._part_note(voice, pitch, vel)
+            if on is not None:
+                ons.append(on)
+        self.scheduler.now(ons)
+        self._harmony[msg.note] = [OutEvent.note_off(e.channel, e.data1, e.part) for e in ons]
+
+    def _note_on(self, msg: mido.Message, t: float) -> None:
+        if not self.transport.running:
+            if self.settings.external_clock:
+                return  # waiting for the clock source to start the transport
+            self.start(t)
+        step = max(0, self.transport.step_at(t))
+        if msg.note in self._open:
+            self._note_off(msg, t)
+        self._open[msg.note] = len(self._player)
+        self._player.append(PlayerNote(msg.note, msg.velocity, step, None, t))
+        if self.settings.mode == "accompany":
+            self._hear_chord(t)
+        self._last_note_on = t
+        if self.tempo_follower is not None and self.settings.follow_tempo:
+            self._follow(t)
+        self._vel = 0.75 * self._vel + 0.25 * msg.velocity
+        if len(self._player) > 1024:  # keep recent memory bounded; indexes shift
+            drop = len(self._player) - 512
+            self._player = self._player[drop:]
+            self._open = {p: i - drop for p, i in self._open.items() if i >= drop}
+
+    def _hear_chord(self, t: float, min_notes: int = 3) -> None:
+        """The player just struck notes: if they make a chord that changes the harmony, the band
+        changes to it at once (voices that do not fit move now), as an arranger keyboard does; the
+        plan follows it from the next step. A dyad waits for the chord window (the rest of the
+        chord may be on its way)."""
+        step = max(0, round(self.transport.step_at(t)))
+        chord = self.planner.hear(self._player[-PLAYER_WINDOW:], step, min_notes)
+        if chord is None and min_notes > 2 and self.primary.name != "rules":
+            chord = self.planner.hear_melody(self._player[-PLAYER_WINDOW:], step, self.transport.steps_per_bar)
+        if chord is None:
+            if min_notes > 2:
+                self.clock.call_at(t + self.settings.harmony.chord_window_s, self._if_current,
+                                   self._run, self._hear_chord, t, 2)
+            return
+        melody = () if self.planner.source == "played" else (self._player[-1].pitch % 12,)
+        moves = revoice(self._sounding, chord, ranges=getattr(self.primary, "ranges", None), melody=melody)
+        if moves and self._amend_step(moves):
+            return
+        evs: list[OutEvent] = []
+        vel = self._velocity()
+        for v, pitch in moves.items():
+            prev = self._emitted.pop(v, None)
+            if prev is not None:
+                evs.append(OutEvent.note_off(prev[0], prev[1], part_of(v)))
+            on = self._part_note(v, pitch, vel)
+            if on is not None:
+                evs.append(on)
+                self._emitted[v] = (on.channel, on.data1)
+            self._sounding[v] = pitch
+        if evs:
+            now = max([self.clock.now()] + [self._floor.get(part_of(v), 0.0) for v in moves])
+            for v in moves:
+                self._floor[part_of(v)] = now
+            self.scheduler.at(now, evs)
+
+    def _amend_step(self, moves: dict[str, int]) -> bool:
+        """Move voices to a chord struck just before (or at) the step whose events the sender has
+        not sent yet: those events are rewritten, so the planned chord never sounds (no flam)."""
+        pend = getattr(self, "_pending_step", None)
+        if pend is None or pend[0] < self.clock.now():
+            return False
+        when, pending, offs, on_of = pend
+        vel = self._velocity()
+        on_of = dict(on_of)
+        extra_offs: list[OutEvent] = []
+        for v, pitch in moves.items():
+            on = self._part_note(v, pitch, vel)
+            if v not in on_of:  # a held note: it ends now, at the step
+                prev = self._emitted.get(v)
+                if prev is not None:
+                    extra_offs.append(OutEvent.note_off(prev[0], prev[1], part_of(v)))
+            if on is None:
+                on_of.pop(v, None)
+            else:
+                on_of[v] = on
+        events = offs + extra_offs + list(on_of.values())
+        if not pending.amend(events):
+            return False
+        for v, pitch in moves.items():
+            on = on_of.get(v)
+            if on is not None:
+                self._emitted[v] = (on.channel, on.data1)
+            else:
+                self._emitted.pop(v, None)
+            self._sounding[v] = pitch
+        self._pending_step = (when, pending, offs + extra_offs, on_of)
+        return True
+
+    def _note_off(self, msg: mido.Message, t: float) -> None:
+        i = self._open.pop(msg.note, None)
+        if i is None or not self.transport.running:
+            return
+        n = self._player[i]
+        self._player[i] = replace(n, end_step=max(n.start_step + 1, self.transport.step_at(t)))
+
+    def _follow(self, t: float) -> None:
+        """--follow-tempo: let the grid follow the player's onsets."""
+        est = self.tempo_follower.onset(t, self.transport)
+        if est is not None:
+            bpm, step, at = est
+            self.retime(bpm, step, at)
+
+    def _velocity(self) -> int:
+        """Dynamics follow the player's (and the energy control, if set)."""
+        v = self._vel * 0.85
+        ev = getattr(self, "_energy_velocity", None)
+        if ev is not None:
+            v = 0.5 * v + 0.5 * ev
+        return int(max(30, min(120, v)))
