@@ -112,7 +112,7 @@ def test_osc_sets_a_band_parts_program_and_the_drum_kit(tmp_path):
     """The band's parts (issue 14) have programs like the others: /liveai/pad/program changes the
     pad's sound on its channel, and /liveai/drums/program picks a kit on channel 10, where nothing
     is sent until one is chosen."""
-    from tests.test_control import Rig
+    from tests.control.test_remote import Rig
     rig = Rig(tmp_path)
     try:
         rig.run(0.01)
