@@ -206,6 +206,14 @@ def render_part(part: str, cell: str | None, cell_index: int, cells: str, chord:
         elif changed and on_beat and left > 2 and not (prev and prev[0] % 12 == root):
             cell = "R"  # the chord arrives while the bass holds another note or rests
             downbeat = False
+        elif changed and prev and prev[0] % 12 != root:
+            # the plan corrected the chord just after the beat: the bass drops onto the new root
+            # under the note it struck, so the root is what the beat is heard over
+            lo = spec.range[0]
+            p = prev[0] - (prev[0] - root) % 12
+            if p >= lo:
+                return Hit("note", (p,), velocity_of("x", spec, False, False, dynamics, scale))
+            cell = "R"
     if cell is None or cell == "-":
         if (prev and left > 2 and (any(p % 12 not in chord.pcs for p in prev)
                                    or (changed and part in ("comp", "pad")))
