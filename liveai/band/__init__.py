@@ -19,6 +19,7 @@ Format (every key optional unless said otherwise):
     walk = "chromatic"              # bass: approach notes (A) a half step (chromatic), whole step (scale) or mixed
     [parts.comp]
     voicing = "close"               # comp, pad: close | open | drop2 | shell
+    legato = true                   # comp, pad, arp: each hit rings until the next (`.` holds too)
     [parts.arp]
     order = "up"                    # arp: up | down | updown, over `span` chord tones
     [parts.drums]
@@ -45,7 +46,8 @@ string fill the section's bars; spaces and | are ignored. `.` silence, `-` hold 
 parts), `x` play, `X` play accented, `g` ghost note. The bass also takes `R` root (the played bass
 of an inversion), `3` `5` `7` chord tones, `8` the root an octave up, `W` a walking chord tone toward
 the next chord, `A` an approach note a step from the next chord's root. Pitches always come from
-the chord (the harmony plan): a held note whose chord changes is restruck in the new chord.
+the chord (the harmony plan): a held note whose chord changes is restruck in the new chord, and
+the bass sounds the new chord's root on its first beat (approach notes belong before it).
 Drum instruments: kick stick snare clap hat pedal open ride bell crash tom_low tom_mid tom_high
 floor tamb cowbell shaker clave (General MIDI notes, channel 10).
 """

@@ -118,6 +118,8 @@ class BandGenerator:
         self._intro_armed = False
         self._ending_pending = False
         self._crash = False
+        self._chord_key: tuple | None = None  # the chord sounding and the step it began
+        self._chord_since = 0
         self.log: deque[tuple[int, str, str]] = deque(maxlen=512)  # (bar, kind, variation): what played
 
     @property
@@ -238,6 +240,10 @@ class BandGenerator:
             self._mid_bar(style, ctx)
         if chord is None and self.kind == "intro" and ctx.key_lock is not None:
             chord = ChordSymbol(ctx.key_lock % 12)
+        key = None if chord is None else (chord.root, tuple(chord.pcs), chord.bass)
+        if key != self._chord_key:
+            self._chord_key, self._chord_since = key, ctx.step
+        changed = ctx.step == self._chord_since and chord is not None
         self.chord = chord
         if self.kind == "done" or self.section is None:
             return {v: REST for v, p in ctx.sounding.items() if p is not None}
@@ -269,6 +275,10 @@ class BandGenerator:
                 spos = (rel * spb + pos) % (len(grid.cells) * grid.size)
                 cell, idx = grid.at(spos), spos // grid.size
                 cells = grid.cells
+                pspec = style.parts.get(part)
+                if pspec is not None and pspec.legato and part != "bass":
+                    cells = cells.replace(".", "-")  # legato: every hit rings until the next one
+                    cell = None if cell is None else cells[idx]
                 nxt = idx + 1
                 while nxt < len(cells) and cells[nxt] == "-":
                     nxt += 1
@@ -284,7 +294,8 @@ class BandGenerator:
                 continue
             drum_note = style.drum_map.get(part[6:], 0) if part.startswith("drums.") else 0
             hit = render_part(part, cell, idx, cells, chord, next_chord, spec, prev, pos == 0, pos % beat == 0,
-                              ctx.velocity, scale, self.rng, drum_note, left)
+                              ctx.velocity, scale, self.rng, drum_note, left, changed,
+                              ctx.step - self._chord_since < beat)
             out.update(self._actions(hit, voices, ctx))
         return out
 

@@ -118,11 +118,13 @@ def chord_voicing(chord: ChordLike, kind: str, lo: int, hi: int, prev: Sequence[
     """Pitches of the chord in one voicing, nearest (smallest total motion) to the previous one.
 
     close: the tones stacked within an octave; open: close with the second-lowest tone raised an
-    octave; drop2: close with the second-highest tone dropped an octave; shell: third and seventh
-    (third and fifth for a triad), the root left to the bass."""
+    octave; drop2: close with the second-highest tone dropped an octave; shell: root, third and
+    seventh (a pianist's left-hand shell; a triad keeps its fifth). A shell without its root
+    (third and fifth of a triad) is heard as the chord a third up (C: E-G is E minor) whenever the
+    walking bass leaves the root, so the root stays in."""
     pcs = list(chord.pcs)
     if kind == "shell":
-        pcs = [pcs[1], pcs[3]] if len(pcs) > 3 else [pcs[1], pcs[2]] if len(pcs) > 2 else pcs
+        pcs = [pcs[0], pcs[1], pcs[3]] if len(pcs) > 3 else pcs[:3]
     cands: list[tuple[int, ...]] = []
     for inv in range(len(pcs)):
         order = pcs[inv:] + pcs[:inv]
@@ -182,11 +184,14 @@ def hits_before(cells: str, i: int) -> int:
 def render_part(part: str, cell: str | None, cell_index: int, cells: str, chord: ChordLike | None,
                 next_chord: ChordLike | None, spec: PartSpec | None, prev: Sequence[int], downbeat: bool,
                 on_beat: bool, dynamics: int, scale: float, rng: random.Random, drum_note: int = 0,
-                left: int = 99) -> Hit:
+                left: int = 99, changed: bool = False, first_beat: bool = False) -> Hit:
     """What `part` plays at a step whose grid cell is `cell` (None: between cells, it holds).
     prev: the part's pitches sounding now (for voice leading and for restriking on a chord change).
     left: steps until the part's next cell: a held note that no longer fits the chord is restruck
-    in it if more than an 8th of it is left (a walking quarter is not broken up for its last 8th)."""
+    in it if more than an 8th of it is left (a walking quarter is not broken up for its last 8th).
+    changed: the chord begins at this step (a held chord part is revoiced in it, a held or silent
+    bass restrikes on its root); first_beat: the step is in the chord's first beat, where every
+    bass hit is the root, as a bassist plays it (the walk and the approach notes come after)."""
     if part.startswith("drums."):
         if cell is None or cell in ".-":
             return REST_HIT if prev else HOLD_HIT
@@ -194,8 +199,24 @@ def render_part(part: str, cell: str | None, cell_index: int, cells: str, chord:
     assert spec is not None
     if chord is None:
         return REST_HIT if prev else HOLD_HIT
+    if part == "bass" and first_beat:
+        root = chord_tone(chord, "R")
+        if cell is not None and cell not in ".-":
+            cell = "R"
+        elif changed and on_beat and left > 2 and not (prev and prev[0] % 12 == root):
+            cell = "R"  # the chord arrives while the bass holds another note or rests
+            downbeat = False
+        elif changed and prev and prev[0] % 12 != root:
+            # the plan corrected the chord just after the beat: the bass drops onto the new root
+            # under the note it struck, so the root is what the beat is heard over
+            lo = spec.range[0]
+            p = prev[0] - (prev[0] - root) % 12
+            if p >= lo:
+                return Hit("note", (p,), velocity_of("x", spec, False, False, dynamics, scale))
+            cell = "R"
     if cell is None or cell == "-":
-        if (prev and left > 2 and any(p % 12 not in chord.pcs for p in prev)
+        if (prev and left > 2 and (any(p % 12 not in chord.pcs for p in prev)
+                                   or (changed and part in ("comp", "pad")))
                 and not (part == "bass" and _approach(prev, next_chord or chord))):
             cell = "x"  # the chord changed under a held note: restrike in the new chord
             on_beat = downbeat = False

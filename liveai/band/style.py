@@ -43,6 +43,7 @@ class PartSpec:
     order: str = "up"  # arp
     span: int = 6  # arp: how many chord tones the arpeggio climbs through
     walk: str = "chromatic"  # bass: how A cells approach the next chord's root
+    legato: bool = False  # comp/pad/arp: a hit rings until the part's next hit ("." holds too)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class Style:
 # ------------------------------------------------------------------------------------ parsing
 _TOP = {"name", "description", "meters", "fallback", "swing", "phrase_bars", "fill_every", "chorale",
         "parts", "variations", "fill", "intro", "ending"}
-_PART_KEYS = {"range", "velocity", "accent", "ghost", "voicing", "order", "span", "walk", "map"}
+_PART_KEYS = {"range", "velocity", "accent", "ghost", "voicing", "order", "span", "walk", "legato", "map"}
 _SECTION_KEYS = {"bars", "energy", "velocity", "break", "bass", "comp", "pad", "arp", "drums"}
 
 
@@ -284,10 +285,11 @@ def parse_style(text: str, name: str = "style", path: str = "") -> Style:
         walk = spec.get("walk", "chromatic")
         if walk not in WALKS:
             raise ctx.error(pp + ["walk"], f"{walk!r} is not one of {', '.join(WALKS)}")
+        legato = _need(ctx, pp + ["legato"], spec.get("legato", False), bool, "true or false")
         parts[p] = PartSpec((lo, hi), _int(ctx, pp + ["velocity"], spec.get("velocity", 80), 1, 127),
                             _int(ctx, pp + ["accent"], spec.get("accent", 12), 0, 60),
                             _int(ctx, pp + ["ghost"], spec.get("ghost", 40), 1, 127), voicing, order,
-                            _int(ctx, pp + ["span"], spec.get("span", 6), 2, 16), walk)
+                            _int(ctx, pp + ["span"], spec.get("span", 6), 2, 16), walk, legato)
     ms = tuple(meters)
     raw_vars = _need(ctx, ["variations"], data.get("variations", {}), dict, "a table of variations")
     if not chorale and len(raw_vars) < 2:

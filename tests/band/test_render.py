@@ -16,7 +16,9 @@ def test_voicings_use_only_chord_tones_inside_the_range():
         for chord in (C, G7, AM):
             v = chord_voicing(chord, kind, 52, 76)
             assert all(p % 12 in chord.pcs for p in v) and 52 <= min(v) and max(v) <= 76, (kind, chord, v)
-    assert {p % 12 for p in chord_voicing(G7, "shell", 52, 76)} == {11, 5}  # third and seventh
+    assert {p % 12 for p in chord_voicing(G7, "shell", 52, 76)} == {7, 11, 5}  # root, third and seventh
+    # a triad's shell keeps its root: E-G alone over a walking bass is heard as E minor, not C
+    assert 0 in {p % 12 for p in chord_voicing(C, "shell", 52, 76)}
     close = chord_voicing(C, "close", 52, 76)
     assert max(close) - min(close) < 12
     assert max(chord_voicing(C, "open", 52, 76)) - min(chord_voicing(C, "open", 52, 76)) > 12
