@@ -130,7 +130,12 @@ class Planning:
             # a chord the player struck after this step was planned: nothing from the old plan
             # that clashes with it may sound (the voices were already moved to it)
             pcs = set(heard.pcs)
-            full = {v: (HOLD if a.kind == "note" and a.pitch % 12 not in pcs and not v.startswith("drums")
+            root = (heard.bass if heard.bass is not None else heard.root) % 12
+
+            def fits(v: str, pitch: int) -> bool:  # a bass keeps to the new root, the rest to its tones
+                return pitch % 12 == root if v.split(".", 1)[0] == "bass" else pitch % 12 in pcs
+
+            full = {v: (HOLD if a.kind == "note" and not v.startswith("drums") and not fits(v, a.pitch)
                         else a) for v, a in full.items()}
         offs: list[OutEvent] = []
         ons: list[OutEvent] = []
