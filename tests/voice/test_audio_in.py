@@ -2,6 +2,7 @@
 device or library, the voice flags and `liveai ports --audio`."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -66,9 +67,22 @@ def test_voice_input_thread_sends_note_on_and_off_and_stops_promptly():
 
 
 def test_a_missing_sound_card_is_a_clear_error():
+    """In a process of its own: PortAudio, once initialised, connects to any JACK server running and
+    aborts at interpreter exit if that server has gone by then (the suite's JACK server stops at the
+    end of the session), which would kill the test process after the last test."""
     pytest.importorskip("sounddevice")
-    with pytest.raises(AudioUnavailable, match="no audio input device matches 'no-such-mic'|PortAudio"):
-        SoundDeviceSource("no-such-mic")
+    code = ("from liveai.voice.audio_in import AudioUnavailable, SoundDeviceSource\n"
+            "import sounddevice\n"
+            "try:\n"
+            "    SoundDeviceSource('no-such-mic')\n"
+            "except AudioUnavailable as e:\n"
+            "    print('ERROR', e)\n"
+            "finally:\n"
+            "    while sounddevice._initialized:\n"
+            "        sounddevice._terminate()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert re.search(r"ERROR .*(no audio input device matches 'no-such-mic'|PortAudio)", r.stdout), r.stdout
 
 
 def test_voice_options_reach_the_segmenter():
