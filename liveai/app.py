@@ -309,4 +309,9 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
                     journal.close(keep=True)
         session.scheduler.close()
         log.info("stopped in %.3f s", time.perf_counter() - t0)
+        if stop.signals and threading.current_thread() is threading.main_thread():
+            # stopped, every note closed: a late signal must not kill the interpreter as it exits
+            # (it would report death by SIGINT instead of a clean stop)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
     return session
