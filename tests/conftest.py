@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 import pytest
 
@@ -30,7 +31,28 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
     try:
         yield server.name
     finally:
+        _terminate_portaudio()  # before its JACK server goes (see _terminate_portaudio)
         server.__exit__(None, None, None)
+
+
+def _terminate_portaudio() -> None:
+    """PortAudio (sounddevice), once initialised in this process, holds a client on the JACK
+    server that was running then, and aborts the whole process at exit (pa_jack.c, exit 134) if
+    that server is gone: terminate it while the server still runs."""
+    sd = sys.modules.get("sounddevice")
+    try:
+        while sd is not None and getattr(sd, "_initialized", 0):
+            sd._terminate()
+    except Exception:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _no_portaudio_left_behind():
+    """After each test: a test's own JACK server may stop next (see _terminate_portaudio)."""
+    yield
+    if "sounddevice" in sys.modules:
+        _terminate_portaudio()
 
 
 @pytest.fixture
