@@ -21,7 +21,7 @@ import mido
 
 from liveai.evaluation.harmony import Note
 from liveai.harmony.chords import NOTE_NAMES, QUALITIES, ChordSymbol
-from liveai.music.tunes import pitch
+from liveai.music.tunes import parse_melody, pitch
 
 PPQ = 480
 STEP_TICKS = PPQ // 4
@@ -87,19 +87,11 @@ class AnnotatedTune:
     @cached_property
     def notes(self) -> list[Note]:
         """The melody as grid notes (part 'melody')."""
-        out, step = [], 0
-        for item in self.melody.replace("\n", " ").split(","):
-            item = item.strip()
-            if not item:
-                continue
-            name, dur = item.split()
-            d = int(dur)
-            if d <= 0:
-                raise ValueError(f"{self.key}: bad duration in {item!r}")
-            if name != "R":
-                out.append(Note(pitch(name), step, step + d, "melody"))
-            step += d
-        return out
+        try:
+            items = parse_melody(self.melody)
+        except ValueError as e:
+            raise ValueError(f"{self.key}: {e}") from None
+        return [Note(p, start, start + d, "melody") for p, start, d in items if p is not None]
 
     @cached_property
     def segments(self) -> list[tuple[int, int, ChordSymbol]]:

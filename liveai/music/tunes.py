@@ -24,6 +24,22 @@ def pitch(name: str) -> int:
     return 12 * (int(name[i:]) + 1) + pc
 
 
+def parse_melody(text: str) -> list[tuple[int | None, int, int]]:
+    """"F#4 4, G4 4, R 4" -> (pitch or None for a rest, start step, duration in steps) per item."""
+    out, step = [], 0
+    for item in text.replace("\n", " ").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, dur = item.split()
+        d = int(dur)
+        if d <= 0:
+            raise ValueError(f"bad duration in {item!r}")
+        out.append((None if name == "R" else pitch(name), step, d))
+        step += d
+    return out
+
+
 def chord_pcs(symbol: str) -> frozenset[int]:
     """'F#m' -> {6, 9, 1}."""
     root = _NAMES[symbol[0]]
@@ -44,16 +60,8 @@ class Tune:
     chords: str  # bars separated by |, each bar's chords share it evenly
 
     def notes(self, transpose: int = 0) -> list[PlayerNote]:
-        out, step = [], 0
-        for item in self.melody.replace("\n", " ").split(","):
-            item = item.strip()
-            if not item:
-                continue
-            name, dur = item.split()
-            if name != "R":
-                out.append(PlayerNote(pitch(name) + transpose, 90 if step % 4 == 0 else 76, step, step + int(dur)))
-            step += int(dur)
-        return out
+        return [PlayerNote(p + transpose, 90 if start % 4 == 0 else 76, start, start + dur)
+                for p, start, dur in parse_melody(self.melody) if p is not None]
 
     @property
     def total_steps(self) -> int:
