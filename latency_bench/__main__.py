@@ -79,7 +79,7 @@ from latency_bench.common import (REPO, JackServer, cpu_percent, cpu_seconds, cy
 def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
     from latency_bench.jackrig import JackRig
 
-    idle_s, play_s, load_s = (3.0, 5.0, 12.0) if quick else (10.0, 20.0, 60.0)
+    idle_s, play_s, load_s = (3.0, 5.0, 30.0) if quick else (10.0, 20.0, 60.0)
     r: dict = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
                f"{platform.platform(terse=True)}, Python {platform.python_version()}",
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": quick,
@@ -190,10 +190,13 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
     lat = d["lateness_s"]
     if len(marks) >= 2:
         lat = lat[marks[0][1]:marks[1][1]]
+    pairs: list = []
+    handover = list(lat)
     if sender == "process":  # the sender process's own record; the Scheduler's is the early hand-over
         r["handover_late_p99_us"] = pct([x * 1e6 for x in lat], 99)
         with open(sender_stats) as f:
-            lat = [late for due, late in json.load(f)["lateness"] if t_load0 <= due <= t_load1]
+            pairs = [(due, late) for due, late in json.load(f)["lateness"] if t_load0 <= due <= t_load1]
+        lat = [late for _, late in pairs]
     os.unlink(sender_stats) if os.path.exists(sender_stats) else None
     lat_us = [x * 1e6 for x in lat]
     r["scheduler_notes"] = len(lat_us)
@@ -203,7 +206,8 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
     if os.environ.get("LIVEAI_BENCH_RAW"):
         with open(os.environ["LIVEAI_BENCH_RAW"], "w") as f:
             json.dump({"received": [(t, list(b)) for t, b in rig.received], "sent": [(a, t, list(b)) for a, t, b in rig.sent],
-                       "load": [t_load0, t_load1], "lateness": lat}, f)
+                       "load": [t_load0, t_load1], "lateness": lat,
+                       "sender_pairs": pairs, "handover": handover}, f)
     # (a) as heard on JACK: engine note-ons against the 16th grid (offset: the median)
     eng_on = [t for t, b in rig.received if len(b) == 3 and b[0] & 0xF0 == 0x90 and b[2] > 0
               and b[0] & 0x0F != PLAYER_CH and t_load0 <= t <= t_load1]
@@ -344,7 +348,7 @@ def table(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m latency_bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="short phases (about 30 s in all) instead of about 2 minutes")
+    ap.add_argument("--quick", action="store_true", help="short phases (about 40 s in all) instead of about 2 minutes")
     ap.add_argument("--json", metavar="FILE", help="write the figures as flat JSON keys")
     ap.add_argument("--generator", default="model", help="engine generator (default model; rules if it is missing)")
     ap.add_argument("--sender", choices=["process", "thread"], default="process",

@@ -158,10 +158,16 @@ class PlayerInput:
                 self._emitted[v] = (on.channel, on.data1)
             self._sounding[v] = pitch
         if evs:
-            now = max([self.clock.now()] + [self._floor.get(part_of(v), 0.0) for v in moves])
+            # a reaction: it goes out at once (the reactive path), unless a planned note of the
+            # same part is still to come (a note-off must not overtake its note-on): then just after it
+            now = self.clock.now()
+            floor = max(self._floor.get(part_of(v), 0.0) for v in moves)
             for v in moves:
-                self._floor[part_of(v)] = now
-            self.scheduler.at(now, evs)
+                self._floor[part_of(v)] = max(now, floor)
+            if floor > now:
+                self.scheduler.at(floor, evs)
+            else:
+                self.scheduler.now(evs)
 
     def _amend_step(self, moves: dict[str, int]) -> bool:
         """Move voices to a chord struck just before (or at) the step whose events the sender has
