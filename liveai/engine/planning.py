@@ -137,6 +137,7 @@ class Planning:
 
             full = {v: (HOLD if a.kind == "note" and not v.startswith("drums") and not fits(v, a.pitch)
                         else a) for v, a in full.items()}
+        before = dict(self._sounding)  # what sounds until this step (a reactive re-voicing starts from it)
         offs: list[OutEvent] = []
         ons: list[OutEvent] = []
         on_of: dict[str, OutEvent] = {}  # voice -> its note-on this step (a chord struck now may amend it)
@@ -165,6 +166,7 @@ class Planning:
                 for ev in offs + ons:
                     self._floor[ev.part] = when
                 self._pending_step = (when, self.scheduler.at_amendable(when, offs + ons), offs, on_of)
+                self._pending_before = (when, before, ctx.chord_new)
         self._history.append(full)
         if self.primary is not self.fallback:
             self.clock.run_worker(lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))

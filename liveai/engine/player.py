@@ -15,7 +15,7 @@ import mido
 
 from liveai.engine.render import part_of
 from liveai.generators.base import PlayerNote
-from liveai.harmony.voicing import revoice
+from liveai.harmony.voicing import parallels_with, repair, revoice
 from liveai.io.output import OutEvent
 from liveai.vocab import DRUM_CHANNEL
 
@@ -139,11 +139,19 @@ class PlayerInput:
             chord = self.planner.hear_melody(self._player[-PLAYER_WINDOW:], step, self.transport.steps_per_bar)
         if chord is None:
             if min_notes > 2:
+                self._keep_clear_of_tune()
                 self.clock.call_at(t + self.settings.harmony.chord_window_s, self._if_current,
                                    self._run, self._hear_chord, t, 2)
             return
         melody = () if self.planner.source == "played" else (self._player[-1].pitch % 12,)
-        moves = revoice(self._sounding, chord, ranges=getattr(self.primary, "ranges", None), melody=melody)
+        ranges = getattr(self.primary, "ranges", None)
+        before = self._unsent_before()
+        if before is not None and ranges is not None:  # the step has not sounded: voice it afresh
+            moves = repair(before, self._sounding, chord, ranges, True, melody, self._soprano_move())
+            if moves and self._amend_step(moves):
+                return
+        moves = revoice(self._sounding, chord, ranges=ranges, melody=melody,
+                        soprano=self._soprano_move() if self.planner.source != "played" else None)
         if moves and self._amend_step(moves):
             return
         evs: list[OutEvent] = []
@@ -168,6 +176,40 @@ class PlayerInput:
                 self.scheduler.at(floor, evs)
             else:
                 self.scheduler.now(evs)
+
+    def _unsent_before(self) -> dict[str, int | None] | None:
+        """What sounded before the step the sender has not sent yet (None: there is none)."""
+        pend = getattr(self, "_pending_step", None)
+        pb = getattr(self, "_pending_before", None)
+        if pend is None or pb is None or pb[0] != pend[0] or pend[0] < self.clock.now() or pend[1].sent:
+            return None
+        return pb[1]
+
+    def _soprano_move(self) -> tuple[int, int] | None:
+        """(previous, new) pitch of the tune at the note just struck: the previous note counts only
+        if it was still sounding when this one began."""
+        if len(self._player) < 2:
+            return None
+        new, prev = self._player[-1], self._player[-2]
+        if prev.start_step >= new.start_step or (prev.end_step is not None and prev.end_step < new.start_step):
+            return None
+        return prev.pitch, new.pitch
+
+    def _keep_clear_of_tune(self) -> None:
+        """A melody note struck at a step not yet sent: if the planned voices would move in parallel
+        fifths or octaves with it, they are voiced again before the step sounds (the band listens)."""
+        ranges = getattr(self.primary, "ranges", None)
+        before = self._unsent_before()
+        sop = self._soprano_move()
+        chord = self.planner.chord
+        if ranges is None or before is None or sop is None or chord is None:
+            return
+        if not parallels_with(sop, before, self._sounding):
+            return
+        new = bool(self._pending_before[2])
+        moves = repair(before, self._sounding, chord, ranges, new, (sop[1] % 12,), sop)
+        if moves:
+            self._amend_step(moves)
 
     def _amend_step(self, moves: dict[str, int]) -> bool:
         """Move voices to a chord struck just before (or at) the step whose events the sender has

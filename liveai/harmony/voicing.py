@@ -34,6 +34,7 @@ class VoicingWeights:
     #                           network chooses among complete voicings, it cannot empty the chord
     coverage: float = 1.6  # per triad tone sounding among the three voices
     third: float = 2.0  # the chord's third missing (it says major or minor)
+    root: float = 2.0  # the chord's root missing (without it, two tones name another chord too)
     unison: float = 3.0  # all three voices on one pitch class
     bass_root: float = 2.5  # the chord's bass note (root, or the played inversion) in the bass at a change
     echo: float = 3.5  # per voice starting a note on the melody's pitch class
@@ -84,12 +85,14 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
                    current: Mapping[str, int | None], new_chord: bool, melody_pc: "int | Sequence[int] | None",
                    on_beat: bool, weights: VoicingWeights = VoicingWeights(),
                    rng: np.random.Generator | None = None, temperature: float = 0.0,
-                   melody_top: int | None = None) -> dict[str, Option]:
+                   melody_top: int | None = None, soprano: tuple[int, int] | None = None) -> dict[str, Option]:
     """The best (or, with temperature, a sampled) combination of one option per voice.
 
     The score is a sum of terms of one voice (the heads, leaps, echo, staying below the tune, the
     bass's root), of two voices (order, spacing, parallels) and of all three (the triad complete,
-    its third, no unison), evaluated at once over the grid of combinations by broadcasting."""
+    its third, no unison), evaluated at once over the grid of combinations by broadcasting.
+    soprano: (previous, new) pitch of the melody when its note at this step is known (a reactive
+    re-voicing): no voice may move in parallel fifths or octaves with it either."""
     w = weights
     names = [v for v in VOICES if v in options]
     opts = [list(options[v]) for v in names]
@@ -122,6 +125,9 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
                 v += w.hold_off_beat
             if new_chord and names[j] == "bass":
                 v += w.bass_root if q >= 0 and q % 12 == want_bass else -w.bass_root
+            if soprano is not None and note and cur is not None and q != cur and soprano[0] != soprano[1] \
+                    and (soprano[0] - cur) % 12 in (0, 7) and (soprano[1] - q) % 12 == (soprano[0] - cur) % 12:
+                v -= w.parallel  # parallel fifths or octaves with the tune (the metric counts contrary octaves too)
             u.append(v)
             p.append(q)
             on.append(note)
@@ -135,6 +141,7 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
         present = present | m
     triad_mask = sum(1 << t for t in triad)
     score = score + w.coverage * _POPCOUNT[present & triad_mask] - w.third * ((present & (1 << triad[1])) == 0)
+    score = score - w.root * ((present & (1 << triad[0])) == 0)
     score = score - w.unison * (_POPCOUNT[present] <= 1)
     for j in range(V - 1):  # voice order (no crossing) and spacing, low to high
         lo, hi = P[j], P[j + 1]
@@ -161,7 +168,7 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
 
 def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices: Sequence[str] = ("bass",),
             skip: Sequence[str] = ("drums",), ranges: Mapping[str, tuple[int, int]] | None = None,
-            melody: Sequence[int] = ()) -> dict[str, int]:
+            melody: Sequence[int] = (), soprano: tuple[int, int] | None = None) -> dict[str, int]:
     """The reactive chord change (a chord the player just struck, or a melody note the plan could
     not take): voices that do not fit the new chord move to it at once. The accompanist's three
     voices are voiced together (choose_voicing: complete, root in the bass, no parallels); other
@@ -170,7 +177,8 @@ def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices:
     if ranges is not None and set(sounding) == set(VOICES) and all(sounding[v] is not None for v in VOICES):
         opts = {v: voice_options(v, chord, sounding[v], None, *ranges[v], True, 7, lambda p: 0, 1, 0)
                 for v in VOICES}
-        choice = choose_voicing(chord, opts, sounding, True, tuple(melody), True)
+        choice = choose_voicing(chord, opts, sounding, True, tuple(melody), True, soprano=soprano,
+                                melody_top=soprano[1] if soprano is not None else None)
         return {v: o.pitch for v, o in choice.items() if o.kind == "note" and o.pitch is not None}
     pcs = set(chord.pcs)
     root = (chord.bass if chord.bass is not None else chord.root) % 12
@@ -193,3 +201,39 @@ def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices:
         taken.add(q % 12)
         moves[v] = q
     return moves
+
+
+def repair(before: Mapping[str, int | None], planned: Mapping[str, int | None], chord: ChordSymbol,
+           ranges: Mapping[str, tuple[int, int]], new_chord: bool, melody: Sequence[int] = (),
+           soprano: tuple[int, int] | None = None) -> dict[str, int]:
+    """Re-voice a step that has not sounded yet, now that the player's note at it is known (a chord
+    change it brought, or parallels it would make with the planned voices): the three voices are
+    chosen again from what sounded *before* the step (so parallels are judged against what was
+    heard), and the voices whose pitch differs from the plan are returned (voice -> new pitch)."""
+    if set(before) != set(VOICES) or any(before[v] is None for v in VOICES):
+        return {}
+    opts = {v: voice_options(v, chord, before[v], None, *ranges[v], True, 7, lambda p: 0, 1, 0)
+            for v in VOICES}
+    choice = choose_voicing(chord, opts, before, new_chord, tuple(melody), True, soprano=soprano,
+                            melody_top=soprano[1] if soprano is not None else None)
+    out = {}
+    for v, o in choice.items():
+        pitch = o.pitch if o.kind == "note" else before[v]
+        if pitch is not None and pitch != planned.get(v):
+            out[v] = pitch
+    return out
+
+
+def parallels_with(soprano: tuple[int, int], before: Mapping[str, int | None],
+                   planned: Mapping[str, int | None]) -> bool:
+    """Whether a planned step moves a voice in parallel fifths or octaves with the tune."""
+    a, b = soprano
+    if a == b:
+        return False
+    for v in VOICES:
+        p, q = before.get(v), planned.get(v)
+        if p is None or q is None or p == q:
+            continue
+        if (a - p) % 12 in (0, 7) and (b - q) % 12 == (a - p) % 12:  # the tune is the upper voice
+            return True
+    return False

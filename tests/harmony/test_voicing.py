@@ -73,3 +73,48 @@ def test_revoice_moves_only_what_clashes_and_the_bass_to_the_root():
     assert "tenor" in moves and moves["tenor"] % 12 in F.pcs
     assert "drums.kick" not in moves
     assert revoice({"bass": 53, "tenor": 57, "alto": 60}, F) == {}
+
+
+def test_no_voice_moves_in_parallel_octaves_with_the_tune_when_its_note_is_known():
+    # bass D3 under the tune's D5; the tune steps to E5 and the chord becomes E minor: the bass's
+    # root E3 would make octaves with the tune, so it takes another chord tone instead
+    Em = ChordSymbol(4, "min")
+    sounding = {"bass": 50, "tenor": 57, "alto": 66}
+    free = choose_voicing(Em, options(Em, sounding, True), sounding, True, None, True)
+    assert free["bass"].pitch % 12 == 4  # without the tune's move: the root
+    heard = choose_voicing(Em, options(Em, sounding, True), sounding, True, None, True, soprano=(74, 76),
+                           melody_top=76)
+    for v, o in heard.items():
+        if o.kind == "note":
+            assert (76 - o.pitch) % 12 != (74 - sounding[v]) % 12 or (74 - sounding[v]) % 12 not in (0, 7), v
+    assert {o.pitch % 12 for o in heard.values()} >= {4, 7}  # still E minor, its root and third
+
+
+def test_a_voicing_keeps_the_root_rather_than_doubling_the_third():
+    # two tones of G minor (Bb, D) also name Bb major: a voicing without G is avoided
+    # (heads that would rather every voice held: the root is worth a move, a missing fifth is not)
+    Gm = ChordSymbol(7, "min")
+    sounding = {"bass": 50, "tenor": 58, "alto": 62}
+    hold = {}
+    for v in sounding:
+        hold[v] = np.full(rt.VOCAB, -8.0)
+        hold[v][rt.HOLD] = 0.0
+    choice = choose_voicing(Gm, options(Gm, sounding, False, hold), sounding, False, None, True)
+    assert 7 in pcs(choice)
+    rootless = choose_voicing(Gm, options(Gm, sounding, False, hold), sounding, False, None, True,
+                              VoicingWeights(root=0.0))
+    assert pcs(rootless) == {10, 2}  # what the term prevents
+
+
+def test_repair_voices_an_unsent_step_from_what_sounded_before_it():
+    from liveai.harmony.voicing import parallels_with, repair
+    ranges = {v: rt.RANGES[v] for v in ("bass", "tenor", "alto")}
+    before = {"bass": 50, "tenor": 57, "alto": 66}  # D major
+    planned = {"bass": 52, "tenor": 55, "alto": 64}  # E minor: the bass steps up with the tune
+    assert parallels_with((74, 76), before, planned)
+    assert not parallels_with((74, 74), before, planned)  # the tune holds: nothing parallel
+    moves = repair(before, planned, ChordSymbol(4, "min"), ranges, True, (4,), (74, 76))
+    after = {**planned, **moves}
+    assert moves and not parallels_with((74, 76), before, after)
+    assert all(p % 12 in (4, 7, 11) for p in after.values())
+    assert repair({"bass": None, "tenor": 57, "alto": 66}, planned, ChordSymbol(4, "min"), ranges, True) == {}
