@@ -170,11 +170,13 @@ class ModelGenerator:
         fresh = ctx.step - self._chord_start[0] < STEPS_PER_BEAT  # the chord's first beat
         opts = {}
         hold_bias = float(np.log(1.0 / max(ctx.density, 0.05))) if ctx.density < 1.0 else 0.0
-        for v in VOICES:
-            lp = _log_softmax(logits[HEAD_INDEX[v]])
-            if hold_bias:
-                lp = lp.copy()
-                lp[rt.HOLD] += hold_bias
+        z = logits[[HEAD_INDEX[v] for v in VOICES]].astype(np.float64)  # the three heads at once
+        z -= z.max(axis=1, keepdims=True)
+        z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
+        if hold_bias:
+            z[:, rt.HOLD] += hold_bias
+        for i, v in enumerate(VOICES):
+            lp = z[i]
             lo, hi = rt.RANGES[v]
             opts[v] = voice_options(v, chord, ctx.sounding.get(v), lp, lo, hi, new, self.weights.reach,
                                     rt.pitch_token, rt.HOLD, rt.REST)

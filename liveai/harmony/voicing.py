@@ -13,6 +13,8 @@ Pure numpy on small arrays: about 100-300 candidate voicings a step.
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -39,6 +41,8 @@ class VoicingWeights:
     bass_root: float = 2.5  # the chord's bass note (root, or the played inversion) in the bass at a change
     echo: float = 3.5  # per voice starting a note on the melody's pitch class
     parallel: float = 5.0  # per pair of voices moving in parallel fifths or octaves
+    tune_parallel: float = 7.0  # ... with the tune (a reactive re-voicing): worse than the bass off
+    #                             its root (a swing of 2 x bass_root), and never tied with it
     above_melody: float = 3.0  # per voice at or above the melody's note
     leap: float = 0.15  # per semitone a voice moves beyond a fourth
     spacing: float = 1.0  # alto-tenor over an octave, tenor-bass over a twelfth
@@ -61,9 +65,10 @@ def voice_options(voice: str, chord: ChordSymbol, current: int | None, logp: np.
     (None: all equal)."""
     pcs = set(chord.pcs)
     opts: list[Option] = []
+    table = None if logp is None else (logp.tolist() if hasattr(logp, "tolist") else list(logp))  # then plain indexing
 
     def lp(tok: int) -> float:
-        return 0.0 if logp is None else float(logp[tok])
+        return 0.0 if table is None else table[tok]
 
     if current is not None and current % 12 in pcs:
         opts.append(Option("hold", current, lp(hold_token)))
@@ -100,13 +105,16 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
     shapes = [tuple(len(o) if i == j else 1 for i in range(V)) for j, o in enumerate(opts)]
     melody = (melody_pc,) if isinstance(melody_pc, int) else tuple(melody_pc or ())
     want_bass = (chord.bass if chord.bass is not None else chord.root) % 12
-    triad = chord.triad
-    score = np.zeros(tuple(len(o) for o in opts))
-    import math
-    P, ON, MASK = [], [], []
     mel = {m % 12 for m in melody}
+    sop_iv = None
+    if soprano is not None and soprano[0] != soprano[1]:
+        sop_iv = soprano
+    score = _chord_table(chord.triad, w.coverage, w.third, w.root, w.unison)  # (4096,) by pitch-class mask
+    present = None
+    P, ON = [], []
     for j, o in enumerate(opts):
-        cur = current.get(names[j])
+        name = names[j]
+        cur = current.get(name)
         lps = [x.logp for x in o]
         top = max(lps)
         norm = top + math.log(sum(math.exp(x - top) for x in lps))
@@ -114,56 +122,71 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
         for x, lp in zip(o, lps):
             note = x.kind == "note"
             q = -1 if x.pitch is None else x.pitch
-            v = w.heads * max(lp - norm, w.head_floor)
-            if note and cur is not None:
-                v -= w.leap * max(0, abs(q - cur) - 5)
-            if note and q >= 0 and q % 12 in mel:
-                v -= w.echo
+            d = lp - norm
+            v = w.heads * (d if d > w.head_floor else w.head_floor)
+            if note:
+                if cur is not None:
+                    jump = abs(q - cur) - 5
+                    if jump > 0:
+                        v -= w.leap * jump
+                    if sop_iv is not None and q != cur and (sop_iv[0] - cur) % 12 in (0, 7) \
+                            and (sop_iv[1] - q) % 12 == (sop_iv[0] - cur) % 12:
+                        v -= w.tune_parallel  # parallel fifths or octaves with the tune (contrary octaves too)
+                if q >= 0 and q % 12 in mel:
+                    v -= w.echo
+            elif not on_beat:
+                v += w.hold_off_beat
             if melody_top is not None and q >= melody_top:  # stay below the tune (no crossing it)
                 v -= w.above_melody
-            if not on_beat and not note:
-                v += w.hold_off_beat
-            if new_chord and names[j] == "bass":
+            if new_chord and name == "bass":
                 v += w.bass_root if q >= 0 and q % 12 == want_bass else -w.bass_root
-            if soprano is not None and note and cur is not None and q != cur and soprano[0] != soprano[1] \
-                    and (soprano[0] - cur) % 12 in (0, 7) and (soprano[1] - q) % 12 == (soprano[0] - cur) % 12:
-                v -= w.parallel  # parallel fifths or octaves with the tune (the metric counts contrary octaves too)
             u.append(v)
             p.append(q)
             on.append(note)
             mask.append(0 if q < 0 else 1 << (q % 12))
-        score = score + np.array(u).reshape(shapes[j])
+        m = np.array(mask).reshape(shapes[j])
+        present = m if present is None else present | m
         P.append(np.array(p).reshape(shapes[j]))
         ON.append(np.array(on).reshape(shapes[j]))
-        MASK.append(np.array(mask).reshape(shapes[j]))
-    present = MASK[0]
-    for m in MASK[1:]:
-        present = present | m
-    triad_mask = sum(1 << t for t in triad)
-    score = score + w.coverage * _POPCOUNT[present & triad_mask] - w.third * ((present & (1 << triad[1])) == 0)
-    score = score - w.root * ((present & (1 << triad[0])) == 0)
-    score = score - w.unison * (_POPCOUNT[present] <= 1)
+        if j == 0:
+            total = np.array(u).reshape(shapes[j])
+        else:
+            total = total + np.array(u).reshape(shapes[j])
+    total = total + score[present]
     for j in range(V - 1):  # voice order (no crossing) and spacing, low to high
         lo, hi = P[j], P[j + 1]
-        both = (lo >= 0) & (hi >= 0)
         limit = 12 if names[j + 1] == "alto" else 19
-        score = score - 10.0 * (both & (hi <= lo)) - w.spacing * (both & (hi - lo > limit))
+        gap = hi - lo
+        both = (lo >= 0) & (hi >= 0)
+        total = total - both * (10.0 * (gap <= 0) + w.spacing * (gap > limit))
     for a in range(V):  # parallels against what sounds now: fifths or octaves in a row, both moving
         ca = current.get(names[a])
         for b in range(a + 1, V):
             cb = current.get(names[b])
             if ca is None or cb is None or (cb - ca) % 12 not in (0, 7):
                 continue
-            par = ON[a] & ON[b] & ((P[b] - P[a]) % 12 == (cb - ca) % 12) & (P[a] != ca) & (P[b] != cb)
-            score = score - w.parallel * par
-    flat = score.ravel()
+            moved_a = ON[a] & (P[a] != ca)
+            moved_b = ON[b] & (P[b] != cb)
+            par = moved_a & moved_b & ((P[b] - P[a]) % 12 == (cb - ca) % 12)
+            total = total - w.parallel * par
+    flat = total.ravel()
     if temperature > 1e-6 and rng is not None:
         z = np.exp((flat - flat.max()) / temperature)
         k = int(min(flat.size - 1, np.searchsorted(np.cumsum(z / z.sum()), rng.random(), side="right")))
     else:
         k = int(np.argmax(flat))
-    pick = np.unravel_index(k, score.shape)
+    pick = np.unravel_index(k, total.shape)
     return {v: opts[j][pick[j]] for j, v in enumerate(names)}
+
+
+@functools.lru_cache(maxsize=256)
+def _chord_table(triad: tuple[int, ...], coverage: float, third: float, root: float, unison: float) -> np.ndarray:
+    """The all-voices terms of a voicing by the mask of pitch classes it sounds: triad tones
+    covered, its third and root present, not a single pitch class (one lookup per voicing)."""
+    masks = np.arange(1 << 12)
+    tri = sum(1 << t for t in triad)
+    return (coverage * _POPCOUNT[masks & tri] - third * ((masks & (1 << triad[1])) == 0)
+            - root * ((masks & (1 << triad[0])) == 0) - unison * (_POPCOUNT[masks] <= 1))
 
 
 def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices: Sequence[str] = ("bass",),
