@@ -31,10 +31,10 @@ class VoicingWeights:
     """Weights of the voicing score (log-probability units). Chosen by listening and by every
     harmony metric together (`python -m liveai.evaluation`), never by one number."""
 
-    heads: float = 1.0  # the network's log-probability of each voice's action
+    heads: float = 0.6  # the network's log-probability of each voice's action
     head_floor: float = -3.0  # ... renormalised over the voice's options and floored here: the
     #                           network chooses among complete voicings, it cannot empty the chord
-    coverage: float = 1.6  # per triad tone sounding among the three voices
+    coverage: float = 2.5  # per triad tone sounding among the three voices
     third: float = 2.0  # the chord's third missing (it says major or minor)
     root: float = 2.0  # the chord's root missing (without it, two tones name another chord too)
     unison: float = 3.0  # all three voices on one pitch class

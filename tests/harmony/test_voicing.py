@@ -99,10 +99,13 @@ def test_a_voicing_keeps_the_root_rather_than_doubling_the_third():
     for v in sounding:
         hold[v] = np.full(rt.VOCAB, -8.0)
         hold[v][rt.HOLD] = 0.0
-    choice = choose_voicing(Gm, options(Gm, sounding, False, hold), sounding, False, None, True)
+    assert 7 in pcs(choose_voicing(Gm, options(Gm, sounding, False, hold), sounding, False, None, True))
+    # the root term alone does it (with heads trusted fully and coverage low, as the first weights were)
+    w = VoicingWeights(heads=1.0, coverage=1.6)
+    choice = choose_voicing(Gm, options(Gm, sounding, False, hold), sounding, False, None, True, w)
     assert 7 in pcs(choice)
     rootless = choose_voicing(Gm, options(Gm, sounding, False, hold), sounding, False, None, True,
-                              VoicingWeights(root=0.0))
+                              VoicingWeights(heads=1.0, coverage=1.6, root=0.0))
     assert pcs(rootless) == {10, 2}  # what the term prevents
 
 
