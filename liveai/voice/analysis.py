@@ -43,7 +43,8 @@ class Decimator:
 @dataclass
 class VoiceSettings:
     tracker: str = "yin"  # yin | crepe
-    hop_s: float = 0.005
+    hop_s: float = 0.004  # a frame every 4 ms: the block of our PortAudio input, so each block's frame
+    # is analysed the moment it arrives (5 ms left up to 4 ms between a frame's end and its block)
     window_s: float = 0.012  # YIN's integration window: short enough for quick onsets, 2 periods of 165 Hz
     crepe_model: str | None = None  # path of crepe_tiny.onnx (default: models/)
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)

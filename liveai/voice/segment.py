@@ -54,6 +54,10 @@ class SegmenterSettings:
     change_cents: float = 80.0  # a held note changes when the pitch leaves its centre by more
     settle_ms: float = 150.0  # a note whose centre settles on another semitone this soon is corrected
     median_frames: int = 3  # pitch median smoothing
+    jump_cents: float = 500.0  # the smoothed pitch jumping this far in one frame is the tracker
+    # switching harmonics (a voice glides, it does not leap a fourth in 5 ms): the stability
+    # windows restart there instead of waiting for the wrong frames to age out of them
+    jump_ms: float = 50.0  # ...in the first moments of a voiced run, before a note (onset transients)
     octave_ms: float = 120.0  # an octave jump held longer than this is a real leap
     velocity_db: tuple[float, float] = (-45.0, -6.0)  # level mapped to velocity 30..120
 
@@ -243,6 +247,10 @@ class Segmenter:
         cents = self._fold_octave(cents, t)
         self._raw.append(cents)
         sm = _median(self._raw)
+        if (self._stable and self.note is None and t - self._run_start <= s.jump_ms / 1000
+                and abs(sm - self._stable[-1][1]) * 100 > s.jump_cents):
+            self._stable.clear()
+            self._hist.clear()
         self._stable.append((t, sm, db, aper))
         clean = len(self._stable) >= self._n_on and all(
             a < s.clean_aper for *_, a in list(self._stable)[-self._n_on:])

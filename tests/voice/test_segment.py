@@ -94,3 +94,21 @@ def test_whispered_speech_triggers_nothing(tmp_path):
     assert len(x) / sr >= 30.0, len(x) / sr
     x = x / (np.max(np.abs(x)) + 1e-9) * 0.7  # as loud as a close microphone
     assert analyze(x, sr) == []
+
+
+def test_a_harmonic_at_the_onset_does_not_hold_the_note_back():
+    """Onset frames often read a harmonic (the window still holds the attack); once the true pitch
+    shows, the note-on follows within onset_ms, on the true note, as for a clean start."""
+    def run(glitch: int) -> list[NoteEvent]:
+        seg = Segmenter(0.004)
+        ev: list[NoteEvent] = []
+        for i in range(60):
+            f0 = 3 * 220.0 if i < glitch else 220.0
+            ev += seg.feed(i * 0.004, f0, 0.2 if i < glitch else 0.05, -20.0)
+        return ev
+    clean, late = run(0), run(5)
+    assert [(e.on, e.note) for e in clean] == [(True, 57)]
+    assert [(e.on, e.note) for e in late] == [(True, 57)]
+    # the glitch costs its own frames and one of the median, not the 30 ms rise window too
+    assert late[0].t - clean[0].t <= 6 * 0.004 + 1e-9, (late[0].t, clean[0].t)
+    assert late[0].onset == 0.0  # the onset is still the first voiced frame
