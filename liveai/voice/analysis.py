@@ -110,18 +110,22 @@ class VoiceAnalyzer:
                         frames.append(fr.copy())
                         ends.append(pos)
                         continue
-                    f0, aper = one(fr)
-                    events += self._feed(t_last - (n - pos) / self.sr, f0, aper, fr)
+                    db = self._level(fr)
+                    f0, aper = one(fr) if self.seg.wants_pitch(db) else (0.0, 1.0)
+                    events += self._feed(t_last - (n - pos) / self.sr, f0, aper, db)
         if frames:  # a batch tracker (CREPE): one model run for the frames of this block
             fr = np.stack(frames)
             f0s, apers = self.tracker(fr)
             for i, e in enumerate(ends):
-                events += self._feed(t_last - (n - e) / self.sr, float(f0s[i]), float(apers[i]), fr[i])
+                events += self._feed(t_last - (n - e) / self.sr, float(f0s[i]), float(apers[i]), self._level(fr[i]))
         return events
 
-    def _feed(self, t: float, f0: float, aper: float, frame: np.ndarray) -> list[NoteEvent]:
-        w = frame[-self._level_n:]  # level of the newest 20 ms
-        db = 10 * math.log10(float(np.dot(w, w)) / len(w) + 1e-12)
+    def _level(self, frame: np.ndarray) -> float:
+        """Level (dBFS) of the frame's newest 20 ms."""
+        w = frame[-self._level_n:]
+        return 10 * math.log10(float(np.dot(w, w)) / len(w) + 1e-12)
+
+    def _feed(self, t: float, f0: float, aper: float, db: float) -> list[NoteEvent]:
         self.frames += 1
         out = []
         for ev in self.seg.feed(t, f0, aper, db):

@@ -218,10 +218,21 @@ class Segmenter:
         return [NoteEvent(t, True, note, self._velocity(db), min(onset, t))]
 
     # ------------------------------------------------------------------ the frame step
+    def _next_floor(self, db: float) -> float:
+        """The noise floor after a frame at `db`: follows quiet frames quickly down, loud ones slowly up."""
+        return self.floor_db + (db - self.floor_db) * (0.2 if db < self.floor_db else 0.002)
+
+    def wants_pitch(self, db: float) -> bool:
+        """Whether the next frame's pitch can matter: with no note held, a frame at or under the
+        level gate is unvoiced whatever its pitch, so the tracker need not run (silence and breath
+        between phrases cost almost nothing). feed(t, 0.0, 1.0, db) then gives the same events."""
+        if self.note is not None:
+            return True
+        return db > self.s.gate_db and db > self._next_floor(db) + self.s.floor_margin_db
+
     def feed(self, t: float, f0: float, aper: float, db: float) -> list[NoteEvent]:
         s = self.s
-        # noise floor: follows quiet frames quickly down, loud ones slowly up
-        self.floor_db += (db - self.floor_db) * (0.2 if db < self.floor_db else 0.002)
+        self.floor_db = self._next_floor(db)
         loud = db > s.gate_db and db > self.floor_db + s.floor_margin_db
         if self.note is None:
             voiced = f0 > 0 and aper < s.voiced_aper and loud

@@ -112,3 +112,23 @@ def test_a_harmonic_at_the_onset_does_not_hold_the_note_back():
     # the glitch costs its own frames and one of the median, not the 30 ms rise window too
     assert late[0].t - clean[0].t <= 6 * 0.004 + 1e-9, (late[0].t, clean[0].t)
     assert late[0].onset == 0.0  # the onset is still the first voiced frame
+
+
+def test_frames_under_the_gate_need_no_pitch_and_give_the_same_notes():
+    """The analysis skips the tracker where wants_pitch says no: feeding those frames as unpitched
+    must not change a single event (the level gate alone decides them)."""
+    tk = sing([57, 60, 64, 62], np.random.default_rng(3), snr_db=20.0)
+    full = analyze(tk.audio, tk.sr)
+    from liveai.voice.analysis import VoiceAnalyzer
+    an = VoiceAnalyzer(tk.sr)
+    an.seg.wants_pitch = lambda db: True  # the tracker on every frame
+    ev = []
+    for i in range(0, len(tk.audio), 256):
+        b = tk.audio[i:i + 256]
+        ev += an.process(b, (i + len(b) - 1) / tk.sr)
+    ev += an.flush(len(tk.audio) / tk.sr)
+    assert [e.note for e in full if e.on] == [57, 60, 64, 62]
+    assert ev == full
+    gated = VoiceAnalyzer(tk.sr)
+    asked = [gated.seg.wants_pitch(db) for db in (-90.0, -20.0)]
+    assert asked == [False, True]  # silence is skipped, a sung level is tracked
