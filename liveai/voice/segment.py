@@ -55,7 +55,7 @@ class SegmenterSettings:
     settle_ms: float = 150.0  # a note whose centre settles on another semitone this soon is corrected
     median_frames: int = 3  # pitch median smoothing
     jump_cents: float = 500.0  # the smoothed pitch jumping this far in one frame is the tracker
-    # switching harmonics (a voice glides, it does not leap a fourth in 5 ms): the stability
+    # switching harmonics (a voice glides, it does not leap a fourth in one 4 ms frame): the stability
     # windows restart there instead of waiting for the wrong frames to age out of them
     jump_ms: float = 50.0  # ...in the first moments of a voiced run, before a note (onset transients)
     octave_ms: float = 120.0  # an octave jump held longer than this is a real leap
