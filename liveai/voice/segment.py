@@ -38,7 +38,7 @@ class SegmenterSettings:
     low: int = 36  # singer's range, MIDI notes (C2..C6 by default); outside it: ignored
     high: int = 84
     snap: str = "chromatic"  # chromatic | key (nearest tone of the detected or locked key)
-    onset_ms: float = 15.0  # voiced and stable this long before a note-on (the minimum note length)...
+    onset_ms: float = 12.0  # voiced and stable this long before a note-on (the minimum note length)...
     onset_noisy_ms: float = 30.0  # ...or this long when the voice is noisy (breathy, or a noisy room)
     clean_aper: float = 0.12  # mean aperiodicity under this is a clean voice
     release_ms: float = 40.0  # unvoiced this long ends a note
@@ -48,7 +48,9 @@ class SegmenterSettings:
     floor_margin_db: float = 6.0  # over the tracked noise floor
     release_db: float = 30.0  # a note ends when the level falls this far under its peak
     stable_cents: float = 70.0  # max spread of the smoothed pitch for an onset
-    trend_cents: float = 25.0  # still moving (a scoop or glide settling) if its halves differ by more
+    trend_cents: float = 10.0  # still moving (a scoop or glide settling) if its halves differ by more
+    # (10, not 25: the tail of a scoop drifts ~15-25 cents across the window and played a semitone
+    # low first; at 10 the onset window could shrink 15 -> 12 ms with F1 up, not down)
     rise_ms: float = 30.0  # ...and the pitch has not moved more than rise_cents over this long:
     rise_cents: float = 90.0  # a scoop or glide still on its way (the note is where it settles)
     change_cents: float = 80.0  # a held note changes when the pitch leaves its centre by more
