@@ -44,7 +44,7 @@ class Yin:
         """frames: (n, frame_len). The newest W samples of each frame are the integration window
         (x[L-W:L]), compared with the W samples tau earlier: the estimate is as recent as it can be.
         Frame by frame: live analysis gets one or two frames per call, where the cost is the count
-        of numpy calls, not their size (a batched FFT path took ~5x the CPU per frame)."""
+        of numpy calls, not their size (the batched FFT path took ~3x the CPU per frame)."""
         fr = np.atleast_2d(np.asarray(frames, dtype=np.float64))
         f0 = np.empty(len(fr))
         aper = np.empty(len(fr))
