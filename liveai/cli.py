@@ -102,7 +102,7 @@ def _voice(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice-range", dest="voice_range", type=_voice_range, metavar="LOW-HIGH",
                    help="the singer's range, e.g. C3-G5 or 48-79 (default C2-C6); sounds outside it are ignored")
     p.add_argument("--voice-min-note", dest="voice_min_note_ms", type=float, metavar="MS",
-                   help="a sung note must be steady this long before it plays (default 15)")
+                   help="a sung note must be steady this long before it plays (default 12)")
 
 
 def build_parser() -> argparse.ArgumentParser:

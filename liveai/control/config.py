@@ -81,7 +81,7 @@ class Config:
     voice_snap: str = "chromatic"  # chromatic | key (the locked --key, else the key heard so far)
     voice_low: int = 36  # the singer's range, MIDI notes (C2)
     voice_high: int = 84  # (C6)
-    voice_min_note_ms: float = 15.0  # voiced and steady this long before a note starts
+    voice_min_note_ms: float = 12.0  # voiced and steady this long before a note starts (= SegmenterSettings.onset_ms)
     realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.timing.sources.realtime_engine)
     mute: dict[str, bool] = field(default_factory=dict)  # per part (OSC /liveai/<part>/mute); absent: heard
     volume: dict[str, float] = field(default_factory=dict)  # per part, 0..1; absent: 1

@@ -3,6 +3,7 @@ segmenter. The same object serves the live analysis thread and offline scoring (
 what is measured is what runs."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,7 +43,8 @@ class Decimator:
 @dataclass
 class VoiceSettings:
     tracker: str = "yin"  # yin | crepe
-    hop_s: float = 0.005
+    hop_s: float = 0.004  # a frame every 4 ms: the block of our PortAudio input, so each block's frame
+    # is analysed the moment it arrives (5 ms left up to 4 ms between a frame's end and its block)
     window_s: float = 0.012  # YIN's integration window: short enough for quick onsets, 2 periods of 165 Hz
     crepe_model: str | None = None  # path of crepe_tiny.onnx (default: models/)
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
@@ -81,6 +83,7 @@ class VoiceAnalyzer:
         # the window's centre lags its newest sample: onset estimates are moved back by this
         self.onset_lag = getattr(self.tracker, "onset_lag_s", 0.0)
         self.frames = 0
+        self._level_n = min(self.frame_len, self.hop * 4)
 
     def process(self, block: np.ndarray, t_last: float) -> list[NoteEvent]:
         """t_last: time (s) of the block's last input sample."""
@@ -89,10 +92,11 @@ class VoiceAnalyzer:
         n = len(y)
         if n == 0:
             return events
-        # frames end at each hop boundary inside y; collect them and track them in one batch
-        ends = []
+        # frames end at each hop boundary inside y; each is tracked as soon as its hop is complete
+        # (a frame-wise tracker reads a view of the buffer: no copy, no stacking)
+        one = getattr(self.tracker, "frame", None)
         pos = 0
-        frames = []
+        frames, ends = [], []
         while pos < n:
             take = min(n - pos, self.hop - self._since_hop)
             self._push(y[pos:pos + take])
@@ -101,22 +105,34 @@ class VoiceAnalyzer:
             if self._since_hop == self.hop:
                 self._since_hop = 0
                 if self._fill >= self.frame_len:
-                    frames.append(self._buf[self._fill - self.frame_len:self._fill].copy())
-                    ends.append(pos)
-        if not frames:
-            return events
-        fr = np.stack(frames)
-        f0, aper = self.tracker(fr)
-        w = fr[:, -self.hop * 4:]  # level of the newest 20 ms
-        db = 10 * np.log10(np.mean(w * w, axis=1) + 1e-12)
-        for i, e in enumerate(ends):
-            t = t_last - (n - e) / self.sr
-            for ev in self.seg.feed(t, float(f0[i]), float(aper[i]), float(db[i])):
-                if ev.on:
-                    ev = NoteEvent(ev.t, True, ev.note, ev.velocity, ev.onset - self.onset_lag)
-                events.append(ev)
-        self.frames += len(frames)
+                    fr = self._buf[self._fill - self.frame_len:self._fill]
+                    if one is None:
+                        frames.append(fr.copy())
+                        ends.append(pos)
+                        continue
+                    db = self._level(fr)
+                    f0, aper = one(fr) if self.seg.wants_pitch(db) else (0.0, 1.0)
+                    events += self._feed(t_last - (n - pos) / self.sr, f0, aper, db)
+        if frames:  # a batch tracker (CREPE): one model run for the frames of this block
+            fr = np.stack(frames)
+            f0s, apers = self.tracker(fr)
+            for i, e in enumerate(ends):
+                events += self._feed(t_last - (n - e) / self.sr, float(f0s[i]), float(apers[i]), self._level(fr[i]))
         return events
+
+    def _level(self, frame: np.ndarray) -> float:
+        """Level (dBFS) of the frame's newest 20 ms."""
+        w = frame[-self._level_n:]
+        return 10 * math.log10(float(np.dot(w, w)) / len(w) + 1e-12)
+
+    def _feed(self, t: float, f0: float, aper: float, db: float) -> list[NoteEvent]:
+        self.frames += 1
+        out = []
+        for ev in self.seg.feed(t, f0, aper, db):
+            if ev.on:
+                ev = NoteEvent(ev.t, True, ev.note, ev.velocity, ev.onset - self.onset_lag)
+            out.append(ev)
+        return out
 
     def _push(self, x: np.ndarray) -> None:
         m = len(x)

@@ -247,7 +247,7 @@ class VoiceInput:
     Note-ons carry the estimated start of the sung note as their time (like a keyboard's key-down
     stamp); `sent` records (that time, the time the message was handed over) for latency checks."""
 
-    POLL_S = 0.004
+    POLL_S = 0.002  # how long the thread sleeps when the ring is drained: half a 4 ms block on average
 
     def __init__(self, source, handler: Callable[[mido.Message, float], None],
                  settings: VoiceSettings | None = None, channel: int = 0) -> None:

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m liveai.voice.compare", description=__doc__.split("\n\n")[0])
     ap.add_argument("--takes", type=int, default=6)
     ap.add_argument("--crepe-model", default=None)
-    ap.add_argument("--crepe-hop-ms", type=float, default=10.0, help="CREPE's hop (YIN runs every 5 ms)")
+    ap.add_argument("--crepe-hop-ms", type=float, default=10.0, help="CREPE's hop (YIN runs every 4 ms)")
     args = ap.parse_args(argv)
     rows = []
     for tracker in ("yin", "crepe"):

@@ -38,7 +38,7 @@ class SegmenterSettings:
     low: int = 36  # singer's range, MIDI notes (C2..C6 by default); outside it: ignored
     high: int = 84
     snap: str = "chromatic"  # chromatic | key (nearest tone of the detected or locked key)
-    onset_ms: float = 15.0  # voiced and stable this long before a note-on (the minimum note length)...
+    onset_ms: float = 12.0  # voiced and stable this long before a note-on (the minimum note length)...
     onset_noisy_ms: float = 30.0  # ...or this long when the voice is noisy (breathy, or a noisy room)
     clean_aper: float = 0.12  # mean aperiodicity under this is a clean voice
     release_ms: float = 40.0  # unvoiced this long ends a note
@@ -48,12 +48,18 @@ class SegmenterSettings:
     floor_margin_db: float = 6.0  # over the tracked noise floor
     release_db: float = 30.0  # a note ends when the level falls this far under its peak
     stable_cents: float = 70.0  # max spread of the smoothed pitch for an onset
-    trend_cents: float = 25.0  # still moving (a scoop or glide settling) if its halves differ by more
+    trend_cents: float = 10.0  # still moving (a scoop or glide settling) if its halves differ by more
+    # (10, not 25: the tail of a scoop drifts ~15-25 cents across the window and played a semitone
+    # low first; at 10 the onset window could shrink 15 -> 12 ms with F1 up, not down)
     rise_ms: float = 30.0  # ...and the pitch has not moved more than rise_cents over this long:
     rise_cents: float = 90.0  # a scoop or glide still on its way (the note is where it settles)
     change_cents: float = 80.0  # a held note changes when the pitch leaves its centre by more
     settle_ms: float = 150.0  # a note whose centre settles on another semitone this soon is corrected
     median_frames: int = 3  # pitch median smoothing
+    jump_cents: float = 500.0  # the smoothed pitch jumping this far in one frame is the tracker
+    # switching harmonics (a voice glides, it does not leap a fourth in one 4 ms frame): the stability
+    # windows restart there instead of waiting for the wrong frames to age out of them
+    jump_ms: float = 50.0  # ...in the first moments of a voiced run, before a note (onset transients)
     octave_ms: float = 120.0  # an octave jump held longer than this is a real leap
     velocity_db: tuple[float, float] = (-45.0, -6.0)  # level mapped to velocity 30..120
 
@@ -214,10 +220,21 @@ class Segmenter:
         return [NoteEvent(t, True, note, self._velocity(db), min(onset, t))]
 
     # ------------------------------------------------------------------ the frame step
+    def _next_floor(self, db: float) -> float:
+        """The noise floor after a frame at `db`: follows quiet frames quickly down, loud ones slowly up."""
+        return self.floor_db + (db - self.floor_db) * (0.2 if db < self.floor_db else 0.002)
+
+    def wants_pitch(self, db: float) -> bool:
+        """Whether the next frame's pitch can matter: with no note held, a frame at or under the
+        level gate is unvoiced whatever its pitch, so the tracker need not run (silence and breath
+        between phrases cost almost nothing). feed(t, 0.0, 1.0, db) then gives the same events."""
+        if self.note is not None:
+            return True
+        return db > self.s.gate_db and db > self._next_floor(db) + self.s.floor_margin_db
+
     def feed(self, t: float, f0: float, aper: float, db: float) -> list[NoteEvent]:
         s = self.s
-        # noise floor: follows quiet frames quickly down, loud ones slowly up
-        self.floor_db += (db - self.floor_db) * (0.2 if db < self.floor_db else 0.002)
+        self.floor_db = self._next_floor(db)
         loud = db > s.gate_db and db > self.floor_db + s.floor_margin_db
         if self.note is None:
             voiced = f0 > 0 and aper < s.voiced_aper and loud
@@ -243,6 +260,10 @@ class Segmenter:
         cents = self._fold_octave(cents, t)
         self._raw.append(cents)
         sm = _median(self._raw)
+        if (self._stable and self.note is None and t - self._run_start <= s.jump_ms / 1000
+                and abs(sm - self._stable[-1][1]) * 100 > s.jump_cents):
+            self._stable.clear()
+            self._hist.clear()
         self._stable.append((t, sm, db, aper))
         clean = len(self._stable) >= self._n_on and all(
             a < s.clean_aper for *_, a in list(self._stable)[-self._n_on:])

@@ -1,8 +1,8 @@
-"""YIN pitch tracking (de Cheveigne & Kawahara 2002) in numpy, vectorised over frames.
+"""YIN pitch tracking (de Cheveigne & Kawahara 2002) in numpy, frame by frame.
 
-Why YIN: it is cheap (one FFT pair per frame), has no model to load, and its aperiodicity (the
+Why YIN: it is cheap (one correlation per frame), has no model to load, and its aperiodicity (the
 minimum of the cumulative mean normalised difference) is a voicing measure that breath and
-whispering cannot fake. Steps: the difference function d(tau) through an FFT autocorrelation and
+whispering cannot fake. Steps: the difference function d(tau) through a direct correlation and
 running energies, cumulative mean normalisation, the absolute threshold (first dip under it, walked
 down to its local minimum, which avoids the sub-octave errors of a global minimum), and parabolic
 interpolation of the period between lags.
@@ -37,52 +37,55 @@ class Yin:
         self.tau_max = int(np.ceil(sr / self.s.fmin)) + 1
         self.w = int(round(self.s.window_s * sr))
         self.frame_len = self.w + self.tau_max
-        # r(tau) = sum_j x_j x_(j+tau) with j+tau < frame_len: a circular correlation of length
-        # >= frame_len never wraps, so no more padding is needed
-        self.nfft = 1 << int(np.ceil(np.log2(self.frame_len)))
         self._taus = np.arange(self.tau_max + 1, dtype=np.float64)
-        self._cols = np.arange(self.tau_max - self.tau_min)[None, :]
+        self._cs = np.zeros(self.frame_len + 1)  # running energy, reused every frame
 
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """frames: (n, frame_len). The newest W samples of each frame are the integration window
-        (x[L-W:L]), compared with the W samples tau earlier: the estimate is as recent as it can be."""
-        x = np.atleast_2d(np.asarray(frames, dtype=np.float64))[:, ::-1]  # reversed: lag goes forward
-        w, tmax, lo = self.w, self.tau_max, self.tau_min
-        fx = np.fft.rfft(x, self.nfft, axis=1)
-        fh = np.fft.rfft(x[:, :w], self.nfft, axis=1)
-        r = np.fft.irfft(fh.conj() * fx, self.nfft, axis=1)[:, :tmax + 1]  # r(tau) = sum x_j x_{j+tau}
-        sq = np.cumsum(x * x, axis=1)
-        e = sq[:, w - 1:w + tmax]  # e[tau] = energy of x[0 : tau + w]
-        e0 = e[:, :1]
-        et = e - np.concatenate([np.zeros((x.shape[0], 1)), sq[:, :tmax]], axis=1)  # x[tau : tau + w]
-        d = e0 + et - 2 * r
+        (x[L-W:L]), compared with the W samples tau earlier: the estimate is as recent as it can be.
+        Frame by frame: live analysis gets one or two frames per call, where the cost is the count
+        of numpy calls, not their size (the batched FFT path took ~3x the CPU per frame)."""
+        fr = np.atleast_2d(np.asarray(frames, dtype=np.float64))
+        f0 = np.empty(len(fr))
+        aper = np.empty(len(fr))
+        for i, x in enumerate(fr):
+            f0[i], aper[i] = self.frame(x)
+        return f0, aper
+
+    def frame(self, x: np.ndarray) -> tuple[float, float]:
+        """(f0 Hz, aperiodicity) of one frame of frame_len samples (float64, oldest first)."""
+        w, tmax, lo, L = self.w, self.tau_max, self.tau_min, self.frame_len
+        cs = self._cs
+        np.cumsum(x * x, out=cs[1:])  # cs[k] = energy of x[:k]
+        e0 = float(cs[L] - cs[L - w])
+        if e0 < 1e-10:
+            return 0.0, 1.0
+        # r(tau) = sum_{i in window} x[i] x[i - tau]; correlate's k-th value is lag tmax - k
+        # (direct: 14 us here against ~50 for the FFT pair at these sizes)
+        r = np.correlate(x, x[L - w:], "valid")[::-1]
+        d = (cs[w:] - cs[:tmax + 1])[::-1]  # energy of the window tau earlier
+        d += e0
+        d -= 2.0 * r
         np.maximum(d, 0.0, out=d)
-        d[:, 0] = 0.0
-        cm = np.cumsum(d, axis=1)
-        cm[:, 0] = 1.0
-        dn = d * self._taus / np.maximum(cm, 1e-12)
-        dn[:, 0] = 1.0
-        seg = dn[:, lo:tmax]
-        m = seg.min(axis=1, keepdims=True)
+        d[0] = 0.0
+        cm = np.cumsum(d)
+        cm[0] = 1.0
+        np.maximum(cm, 1e-12, out=cm)
+        dn = d * self._taus
+        dn /= cm
+        dn[0] = 1.0
+        seg = dn[lo:tmax]
+        m = float(seg.min())
         # the first dip under it; with none under the absolute threshold, the global minimum
-        thr = np.maximum(np.minimum(self.s.threshold, m + self.s.relative), m * (1 + 1e-9) + 1e-12)
-        idx = (seg < thr).argmax(axis=1)
-        # walk down from the first dip to its local minimum: the first lag at or after it where
-        # the curve stops falling
-        rows = np.arange(seg.shape[0])
-        rising = np.empty(seg.shape, dtype=bool)
-        np.greater_equal(seg[:, 1:], seg[:, :-1], out=rising[:, :-1])
-        rising[:, -1] = True
-        rising &= self._cols >= idx[:, None]
-        tau = rising.argmax(axis=1) + lo
+        thr = max(min(self.s.threshold, m + self.s.relative), m * (1 + 1e-9) + 1e-12)
+        j = int((seg < thr).argmax())
+        # walk down from the first dip to its local minimum (where the curve stops falling)
+        n = len(seg)
+        while j + 1 < n and seg[j + 1] < seg[j]:
+            j += 1
+        tau = j + lo
         # parabolic interpolation around the minimum
-        a = dn[rows, tau - 1]
-        b = dn[rows, tau]
-        c = dn[rows, np.minimum(tau + 1, tmax)]
+        a, b, c = float(dn[tau - 1]), float(dn[tau]), float(dn[min(tau + 1, tmax)])
         den = a - 2 * b + c
-        ok = np.abs(den) > 1e-12
-        shift = np.clip(np.where(ok, 0.5 * (a - c) / np.where(ok, den, 1.0), 0.0), -1, 1)
-        f0 = self.sr / (tau + shift)
-        aper = np.clip(b, 0.0, 1.0)
-        silent = e0[:, 0] < 1e-10
-        return np.where(silent, 0.0, f0), np.where(silent, 1.0, aper)
+        shift = min(1.0, max(-1.0, 0.5 * (a - c) / den)) if abs(den) > 1e-12 else 0.0
+        return self.sr / (tau + shift), min(1.0, max(0.0, b))

@@ -102,3 +102,13 @@ def test_ports_audio_lists_or_explains():
     r = subprocess.run([sys.executable, "-m", "liveai", "ports", "--audio"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and "audio inputs" in r.stdout
+
+
+def test_the_default_config_runs_the_measured_segmenter():
+    """latency_bench and the accuracy tests use SegmenterSettings' defaults; `liveai run` builds its
+    settings from the config: with no voice options they must be the same settings."""
+    from liveai.voice.analysis import VoiceSettings
+    from liveai.voice.segment import SegmenterSettings
+    s = voice_settings_from(make_config(None, {}))
+    assert s.segmenter == SegmenterSettings()
+    assert (s.tracker, s.hop_s, s.window_s) == (VoiceSettings().tracker, VoiceSettings().hop_s, VoiceSettings().window_s)

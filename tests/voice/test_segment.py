@@ -94,3 +94,41 @@ def test_whispered_speech_triggers_nothing(tmp_path):
     assert len(x) / sr >= 30.0, len(x) / sr
     x = x / (np.max(np.abs(x)) + 1e-9) * 0.7  # as loud as a close microphone
     assert analyze(x, sr) == []
+
+
+def test_a_harmonic_at_the_onset_does_not_hold_the_note_back():
+    """Onset frames often read a harmonic (the window still holds the attack); once the true pitch
+    shows, the note-on follows within onset_ms, on the true note, as for a clean start."""
+    def run(glitch: int) -> list[NoteEvent]:
+        seg = Segmenter(0.004)
+        ev: list[NoteEvent] = []
+        for i in range(60):
+            f0 = 3 * 220.0 if i < glitch else 220.0
+            ev += seg.feed(i * 0.004, f0, 0.2 if i < glitch else 0.05, -20.0)
+        return ev
+    clean, late = run(0), run(5)
+    assert [(e.on, e.note) for e in clean] == [(True, 57)]
+    assert [(e.on, e.note) for e in late] == [(True, 57)]
+    # the glitch costs its own frames and one of the median, not the 30 ms rise window too
+    assert late[0].t - clean[0].t <= 6 * 0.004 + 1e-9, (late[0].t, clean[0].t)
+    assert late[0].onset == 0.0  # the onset is still the first voiced frame
+
+
+def test_frames_under_the_gate_need_no_pitch_and_give_the_same_notes():
+    """The analysis skips the tracker where wants_pitch says no: feeding those frames as unpitched
+    must not change a single event (the level gate alone decides them)."""
+    tk = sing([57, 60, 64, 62], np.random.default_rng(3), snr_db=20.0)
+    full = analyze(tk.audio, tk.sr)
+    from liveai.voice.analysis import VoiceAnalyzer
+    an = VoiceAnalyzer(tk.sr)
+    an.seg.wants_pitch = lambda db: True  # the tracker on every frame
+    ev = []
+    for i in range(0, len(tk.audio), 256):
+        b = tk.audio[i:i + 256]
+        ev += an.process(b, (i + len(b) - 1) / tk.sr)
+    ev += an.flush(len(tk.audio) / tk.sr)
+    assert [e.note for e in full if e.on] == [57, 60, 64, 62]
+    assert ev == full
+    gated = VoiceAnalyzer(tk.sr)
+    asked = [gated.seg.wants_pitch(db) for db in (-90.0, -20.0)]
+    assert asked == [False, True]  # silence is skipped, a sung level is tracked
