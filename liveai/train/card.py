@@ -152,12 +152,17 @@ def _markdown(c: dict) -> str:
     lat = m["latency_one_thread"]["int8"]
     lines += ["", "## Cost of one plan step (one thread)", ""]
     if dc:
-        lines.append(f"The whole plan step, `ModelGenerator.plan` (network + chord planner + voicing search) on "
-                     f"the plain tunes of `liveai.music.tunes` ({dc['n']} steps): **p50 {dc['plan_p50_ms']} ms, p99 "
-                     f"{dc['plan_p99_ms']} ms**; the voicing search alone p50 {dc['decode_p50_ms']} ms, p99 "
-                     f"{dc['decode_p99_ms']} ms; the int8 network step alone p50 {_f(lat['p50_ms'])} ms, p99 "
-                     f"{_f(lat['p99_ms'])} ms. Measured while the card was written (a shared machine: "
-                     "`latency_bench` is the reference for timing targets).")
+        lines.append(f"On the plain tunes of `liveai.music.tunes` ({dc['n']} steps), as the engine splits a step: "
+                     f"the model's plan step on its worker, network + voicing search with the engine's chord in "
+                     f"the context, **p50 {dc.get('step_p50_ms', '-')} ms, p99 {dc.get('step_p99_ms', '-')} ms** "
+                     f"(the voicing search alone p50 {dc['decode_p50_ms']} ms, p99 {dc['decode_p99_ms']} ms; the "
+                     f"int8 network step alone p50 {_f(lat['p50_ms'])} ms, p99 {_f(lat['p99_ms'])} ms); the chord "
+                     f"planner on the engine's thread p50 {dc.get('chord_plan_p50_ms', '-')} ms, p99 "
+                     f"{dc.get('chord_plan_p99_ms', '-')} ms; both together p50 {dc.get('engine_total_p50_ms', '-')} ms, "
+                     f"p99 {dc.get('engine_total_p99_ms', '-')} ms. `ModelGenerator.plan` planning its own chords "
+                     f"(an offline caller: all three in one call) p50 {dc['plan_p50_ms']} ms, p99 {dc['plan_p99_ms']} ms. "
+                     "Measured while the card was written (a shared machine: `latency_bench` is the reference "
+                     "for timing targets).")
     if h:
         gens = ", ".join(h.get("generators", []))
         lines += ["", "## Harmony (issue 13's measuring stick, `liveai.evaluation`)", "",

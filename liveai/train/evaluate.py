@@ -163,40 +163,61 @@ def evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, chorale_pieces, *, t
 
 
 def decoding_step_cost(n_steps: int = 4000, path: str | Path | None = None) -> dict:
-    """Per-step wall time of the whole plan step, ModelGenerator.plan (the network, the chord
-    planner: no plan in the context, so the generator plans for itself as the engine would, and
-    the voicing search), and of the voicing alone (ModelGenerator.last_decode_s), on the plain
-    tunes of liveai.music.tunes played as the demo plays them, in ms (p50/p99), one thread."""
+    """Per-step wall time of a plan step on the plain tunes of liveai.music.tunes played as the demo
+    plays them, in ms (p50/p99), one thread, measured two ways:
+    - plan_*: ModelGenerator.plan with no chord in the context, so it plans its chords itself
+      (network + chord planner + voicing search in one call, as an offline caller runs it);
+    - as the engine splits it: the chord planner on the engine's thread (chord_plan_*), then
+      ModelGenerator.plan with that chord in the context on the model's worker, i.e. the network
+      and the decoding (step_*); decode_*: the voicing search alone (last_decode_s)."""
     from liveai.music import tunes as TU
     from liveai.evaluation import visible_player
     from liveai.generators.base import StepContext
     from liveai.generators.neural import ModelGenerator
-    gen = ModelGenerator(path, seed=1, temperature=0.7, top_p=0.9)
-    total, dec = [], []
-    for t in list(TU.PLAIN_TUNES.values()) * 8:
-        notes, spb = t.notes(), t.meter.steps_per_bar
-        gen.reset()
-        sounding = {v: None for v in gen.voices}
-        for k in range(t.total_steps):
-            ctx = StepContext(step=k, steps_per_bar=spb, known_until=k - 2, player=visible_player(notes, k - 2),
-                              sounding=dict(sounding))
-            t0 = time.perf_counter()
-            plan = gen.plan(ctx)
-            t1 = time.perf_counter()
-            gen.observe(ctx, plan)
-            for v, a in plan.items():
-                if a.kind == "note":
-                    sounding[v] = a.pitch
-                elif a.kind == "rest":
-                    sounding[v] = None
-            total.append(t1 - t0)
-            dec.append(getattr(gen, "last_decode_s", 0.0))
-            if len(total) >= n_steps:
-                break
-        if len(total) >= n_steps:
-            break
-    tot, de = np.array(total) * 1e3, np.array(dec) * 1e3
-    return {"n": len(tot), "plan_p50_ms": round(float(np.percentile(tot, 50)), 4),
-            "plan_p99_ms": round(float(np.percentile(tot, 99)), 4),
-            "decode_p50_ms": round(float(np.percentile(de, 50)), 4),
-            "decode_p99_ms": round(float(np.percentile(de, 99)), 4)}
+    from liveai.harmony.planner import HarmonyPlanner
+
+    def run(engine_split: bool) -> tuple[list[float], list[float], list[float]]:
+        gen = ModelGenerator(path, seed=1, temperature=0.7, top_p=0.9)
+        planner = HarmonyPlanner(listener=gen.listener_guess)
+        total, dec, chord_t = [], [], []
+        for t in list(TU.PLAIN_TUNES.values()) * 8:
+            notes, spb = t.notes(), t.meter.steps_per_bar
+            gen.reset()
+            planner.reset()
+            sounding = {v: None for v in gen.voices}
+            for k in range(t.total_steps):
+                player = visible_player(notes, k - 2)
+                extra = {}
+                if engine_split:
+                    t0 = time.perf_counter()
+                    cp = planner.plan(k, spb, k - 2, player)
+                    chord_t.append(time.perf_counter() - t0)
+                    extra = dict(chord=cp.chord, chord_new=cp.new, next_chord=cp.next_chord)
+                ctx = StepContext(step=k, steps_per_bar=spb, known_until=k - 2, player=player,
+                                  sounding=dict(sounding), **extra)
+                t0 = time.perf_counter()
+                plan = gen.plan(ctx)
+                t1 = time.perf_counter()
+                gen.observe(ctx, plan)
+                for v, a in plan.items():
+                    if a.kind == "note":
+                        sounding[v] = a.pitch
+                    elif a.kind == "rest":
+                        sounding[v] = None
+                total.append(t1 - t0)
+                dec.append(getattr(gen, "last_decode_s", 0.0))
+                if len(total) >= n_steps:
+                    return total, dec, chord_t
+        return total, dec, chord_t
+
+    def pct(x: list[float], q: float) -> float:
+        return round(float(np.percentile(np.array(x) * 1e3, q)), 4)
+
+    tot, de, _ = run(False)
+    step, de2, chord_t = run(True)
+    both = [a + b for a, b in zip(step, chord_t)]
+    return {"n": len(tot), "plan_p50_ms": pct(tot, 50), "plan_p99_ms": pct(tot, 99),
+            "decode_p50_ms": pct(de2, 50), "decode_p99_ms": pct(de2, 99),
+            "step_p50_ms": pct(step, 50), "step_p99_ms": pct(step, 99),
+            "chord_plan_p50_ms": pct(chord_t, 50), "chord_plan_p99_ms": pct(chord_t, 99),
+            "engine_total_p50_ms": pct(both, 50), "engine_total_p99_ms": pct(both, 99)}
