@@ -1,6 +1,6 @@
 """latency_bench: how well liveai keeps time on this machine, measured in one run.
 
-    python -m latency_bench [--quick] [--json FILE]
+    python -m latency_bench [--quick] [--json FILE] [--band STYLE] [--show]
 
 One run starts a private JACK server (dummy driver, 48 kHz, 32-frame periods, real-time
 scheduling when allowed), a JACK test rig (latency_bench.jackrig) and the real engine in a process
@@ -23,6 +23,14 @@ wrapped by latency_bench.engine_proc to collect the sender's lateness record), t
   (c) after the engine has stopped: model step time, int8 and fp32 (liveai.neural.runtime.benchmark_step).
   voice: sung-note start to note-on at the engine, and the analysis thread's CPU
       (latency_bench/voice.py; alone: python -m latency_bench.voice).
+
+`--band STYLE` has the engine play a band style (`liveai run --band STYLE`): `rock` is the fullest
+built-in one (drums, bass, comp and pad, and the most notes a second of them all), the load a band
+puts on the sender and the CPU (issue 14). `--show` turns the engine's live terminal view on
+(`liveai run --show`, issue 15): the view draws only on a terminal, so the engine's stdout and stderr
+go to a pseudo-terminal whose master side the bench keeps reading (a view never blocks on a full
+buffer), escapes stripped before it looks for "liveai: ready". Both apply to the main run (a-g); the
+harmonize and voice sections run their own engines as before.
 """
 from __future__ import annotations
 
