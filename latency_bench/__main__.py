@@ -184,6 +184,7 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: st
         lines: list[str] = []
         ready = threading.Event()
         frames = [0]  # live-view redraws seen (--show)
+        frame_times: list[float] = []  # when each arrived (perf_counter; LIVEAI_BENCH_RAW keeps them)
 
         def on_line(line: str) -> None:
             lines.append(line)
@@ -201,7 +202,9 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: st
 
             def reader() -> None:
                 def count(raw: str) -> None:
-                    frames[0] += raw.count(VIEW_MARK)
+                    if VIEW_MARK in raw:
+                        frames[0] += raw.count(VIEW_MARK)
+                        frame_times.append(time.perf_counter())
                 read_pty_lines(master, on_line, on_raw_line=count)
         else:
             eng = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -292,7 +295,7 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: st
         with open(os.environ["LIVEAI_BENCH_RAW"], "w") as f:
             json.dump({"received": [(t, list(b)) for t, b in rig.received], "sent": [(a, t, list(b)) for a, t, b in rig.sent],
                        "load": [t_load0, t_load1], "lateness": lat,
-                       "sender_pairs": pairs, "handover": handover}, f)
+                       "sender_pairs": pairs, "handover": handover, "view_frame_times": frame_times}, f)
     # (a) as heard on JACK: engine note-ons against the 16th grid (offset: the median)
     eng_on = [t for t, b in rig.received if len(b) == 3 and b[0] & 0xF0 == 0x90 and b[2] > 0
               and b[0] & 0x0F != PLAYER_CH and t_load0 <= t <= t_load1]
