@@ -31,11 +31,14 @@ puts on the sender and the CPU (issue 14). `--show` turns the engine's live term
 go to a pseudo-terminal whose master side the bench keeps reading (a view never blocks on a full
 buffer), escapes stripped before it looks for "liveai: ready". Both apply to the main run (a-g); the
 harmonize and voice sections run their own engines as before.
+
+One cohesive thing, though long: the run, the checks and the report share the run's figures by
+name (the dict `run` fills is what `checks`, `table` and `--json` read); the generic parts (JACK
+server, cyclictest, CPU, the pseudo-terminal reader) live in latency_bench.common.
 """
 from __future__ import annotations
 
 import argparse
-import codecs
 import json
 import math
 import os
@@ -81,52 +84,9 @@ print(n, time.perf_counter() - t0, flush=True)
 """
 
 
-from latency_bench.common import (REPO, JackServer, cpu_percent, cpu_seconds, cyclictest, cyclictest_result,  # noqa: F401
-                                  free_udp_port,
+from latency_bench.common import (REPO, VIEW_MARK, JackServer, cpu_percent, cpu_seconds, cyclictest,  # noqa: F401
+                                  cyclictest_result, free_udp_port, read_pty_lines,
                                   normal_priority, pct, rss_mb, tree)
-
-
-VIEW_MARK = "\x1b[2Kliveai "
-"""What the live view writes at the start of each redraw (its first line, after erasing it): the
-bench counts these in --show runs to show that the view was drawing while it measured."""
-
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-
-
-def strip_ansi(text: str) -> str:
-    """A terminal's text without its escape sequences (cursor moves, erases, colours) and carriage
-    returns: what the bench parses from an engine whose output is a pseudo-terminal."""
-    return _ANSI.sub("", text).replace("\r", "")
-
-
-def read_pty_lines(fd: int, on_line, on_raw_line=None) -> None:
-    """Read a pseudo-terminal's master side until the child closes it, calling on_line(text) for
-    each line with escapes stripped (and on_raw_line(line) with it as written). It never stops
-    draining before the end, so a live view writing to the terminal never blocks on a full buffer."""
-    dec = codecs.getincrementaldecoder("utf-8")("replace")
-    buf = ""
-
-    def emit(line: str) -> None:
-        if on_raw_line is not None:
-            on_raw_line(line)
-        on_line(strip_ansi(line).rstrip())
-    try:
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # EIO: every slave descriptor closed (the child has exited)
-                break
-            if not chunk:
-                break
-            buf += dec.decode(chunk)
-            *done, buf = buf.split("\n")
-            for line in done:
-                emit(line)
-        buf += dec.decode(b"", final=True)
-        if buf:
-            emit(buf)
-    finally:
-        os.close(fd)
 
 
 def engine_command(dump: str, rig_name: str, osc_port: int, sink_port: int, *, generator: str = "model",

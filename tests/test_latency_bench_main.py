@@ -6,7 +6,8 @@ import subprocess
 import sys
 import threading
 
-from latency_bench.__main__ import VIEW_MARK, engine_command, parser, read_pty_lines, strip_ansi
+from latency_bench.__main__ import engine_command, parser
+from latency_bench.common import VIEW_MARK, read_pty_lines, strip_ansi
 
 
 def _cmd(**kw):
