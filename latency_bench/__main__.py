@@ -1,6 +1,6 @@
 """latency_bench: how well liveai keeps time on this machine, measured in one run.
 
-    python -m latency_bench [--quick] [--json FILE]
+    python -m latency_bench [--quick] [--json FILE] [--band STYLE] [--show]
 
 One run starts a private JACK server (dummy driver, 48 kHz, 32-frame periods, real-time
 scheduling when allowed), a JACK test rig (latency_bench.jackrig) and the real engine in a process
@@ -23,6 +23,18 @@ wrapped by latency_bench.engine_proc to collect the sender's lateness record), t
   (c) after the engine has stopped: model step time, int8 and fp32 (liveai.neural.runtime.benchmark_step).
   voice: sung-note start to note-on at the engine, and the analysis thread's CPU
       (latency_bench/voice.py; alone: python -m latency_bench.voice).
+
+`--band STYLE` has the engine play a band style (`liveai run --band STYLE`): `rock` is the fullest
+built-in one (drums, bass, comp and pad, and the most notes a second of them all), the load a band
+puts on the sender and the CPU (issue 14). `--show` turns the engine's live terminal view on
+(`liveai run --show`, issue 15): the view draws only on a terminal, so the engine's stdout and stderr
+go to a pseudo-terminal whose master side the bench keeps reading (a view never blocks on a full
+buffer), escapes stripped before it looks for "liveai: ready". Both apply to the main run (a-g); the
+harmonize and voice sections run their own engines as before.
+
+One cohesive thing, though long: the run, the checks and the report share the run's figures by
+name (the dict `run` fills is what `checks`, `table` and `--json` read); the generic parts (JACK
+server, cyclictest, CPU, the pseudo-terminal reader) live in latency_bench.common.
 """
 from __future__ import annotations
 
@@ -31,6 +43,7 @@ import json
 import math
 import os
 import platform
+import pty
 import re
 import signal
 import socket
@@ -71,12 +84,24 @@ print(n, time.perf_counter() - t0, flush=True)
 """
 
 
-from latency_bench.common import (REPO, JackServer, cpu_percent, cpu_seconds, cyclictest, cyclictest_result,  # noqa: F401
-                                  free_udp_port,
+from latency_bench.common import (REPO, VIEW_MARK, JackServer, cpu_percent, cpu_seconds, cyclictest,  # noqa: F401
+                                  cyclictest_result, free_udp_port, read_pty_lines,
                                   normal_priority, pct, rss_mb, tree)
 
 
-def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
+def engine_command(dump: str, rig_name: str, osc_port: int, sink_port: int, *, generator: str = "model",
+                   sender: str = "process", rt: bool = True, band: str | None = None, show: bool = False) -> list[str]:
+    """The engine's command line: `liveai run` over JACK MIDI, wrapped by engine_proc. `band` adds
+    `--band STYLE`, `show` adds `--show` (the live view, drawn only when stdout is a terminal: the
+    bench then gives it a pseudo-terminal). Without them, the command is the bench's default."""
+    return [sys.executable, "-m", "latency_bench.engine_proc", dump, "run", "--midi-api", "jack",
+            "--midi-in", rig_name, "--midi-out", rig_name, "--thru", "--tempo", f"{BPM:g}", "--idle-bars", "0",
+            *(["--realtime"] if rt else []), "--generator", generator, "--sender", sender, "--osc-port", str(osc_port),
+            "--osc-out", f"127.0.0.1:{sink_port}", *(["--band", band] if band else []), *(["--show"] if show else [])]
+
+
+def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: str | None = None,
+        show: bool = False) -> dict:
     from latency_bench.jackrig import JackRig
 
     idle_s, play_s, load_s = (3.0, 5.0, 30.0) if quick else (10.0, 20.0, 60.0)
@@ -114,22 +139,41 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
         threading.Thread(target=drain, daemon=True).start()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LIVEAI_SENDER_RT": "1" if rt else "0",
                "LIVEAI_SENDER_STATS": sender_stats}
-        args = [sys.executable, "-m", "latency_bench.engine_proc", dump, "run", "--midi-api", "jack",
-                "--midi-in", rig.name, "--midi-out", rig.name, "--thru", "--tempo", f"{BPM:g}", "--idle-bars", "0",
-                *(["--realtime"] if rt else []), "--generator", generator, "--sender", sender, "--osc-port", str(osc_port), "--osc-out", f"127.0.0.1:{sink.getsockname()[1]}"]
-        t_launch = time.perf_counter()
-        eng = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1, preexec_fn=normal_priority)
+        args = engine_command(dump, rig.name, osc_port, sink.getsockname()[1], generator=generator, sender=sender,
+                              rt=rt, band=band, show=show)
         lines: list[str] = []
         ready = threading.Event()
+        frames = [0]  # live-view redraws seen (--show)
+        frame_times: list[float] = []  # when each arrived (perf_counter; LIVEAI_BENCH_RAW keeps them)
 
-        def reader() -> None:
-            assert eng.stdout is not None
-            for line in eng.stdout:
-                lines.append(line.rstrip())
-                if "liveai: ready" in line:
-                    r["startup_s"] = time.perf_counter() - t_launch
-                    ready.set()
+        def on_line(line: str) -> None:
+            lines.append(line)
+            if "liveai: ready" in line and not ready.is_set():
+                r["startup_s"] = time.perf_counter() - t_launch
+                ready.set()
+
+        master, slave = pty.openpty() if show else (-1, -1)
+        t_launch = time.perf_counter()
+        if show:  # the engine's stdout and stderr on a pseudo-terminal, so its live view is on
+            eng = subprocess.Popen(args, cwd=REPO, env={**env, "TERM": env.get("TERM") or "xterm", "COLUMNS": "100",
+                                                        "LINES": "30"},
+                                   stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, preexec_fn=normal_priority)
+            os.close(slave)
+
+            def reader() -> None:
+                def count(raw: str) -> None:
+                    if VIEW_MARK in raw:
+                        frames[0] += raw.count(VIEW_MARK)
+                        frame_times.append(time.perf_counter())
+                read_pty_lines(master, on_line, on_raw_line=count)
+        else:
+            eng = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, bufsize=1, preexec_fn=normal_priority)
+
+            def reader() -> None:
+                assert eng.stdout is not None
+                for line in eng.stdout:
+                    on_line(line.rstrip())
         threading.Thread(target=reader, daemon=True).start()
         flood = cyc = None
         try:
@@ -181,6 +225,10 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
                     p.wait(10)
             rig.close()
         r["rig_max_cycle_gap_ms"] = rig.max_cycle_gap * 1000
+    r["band"] = band or "chorale (default)"
+    r["show"] = show
+    if show:
+        r["view_frames"] = frames[0]
     with open(dump) as f:
         d = json.load(f)
     os.unlink(dump)
@@ -207,7 +255,7 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process") -> dict:
         with open(os.environ["LIVEAI_BENCH_RAW"], "w") as f:
             json.dump({"received": [(t, list(b)) for t, b in rig.received], "sent": [(a, t, list(b)) for a, t, b in rig.sent],
                        "load": [t_load0, t_load1], "lateness": lat,
-                       "sender_pairs": pairs, "handover": handover}, f)
+                       "sender_pairs": pairs, "handover": handover, "view_frame_times": frame_times}, f)
     # (a) as heard on JACK: engine note-ons against the 16th grid (offset: the median)
     eng_on = [t for t, b in rig.received if len(b) == 3 and b[0] & 0xF0 == 0x90 and b[2] > 0
               and b[0] & 0x0F != PLAYER_CH and t_load0 <= t <= t_load1]
@@ -308,6 +356,8 @@ def table(r: dict) -> str:
         ("machine", r["machine"]), ("date", r["date"]), ("JACK", r["jack"]),
         ("load average at start", f"{r.get('loadavg_start', float('nan')):.2f}"),
         ("generator, sender", f"{r['generator']} (steps {r['engine_stats']}); sender: {r['sender']}"),
+        ("band style, live view", f"{r.get('band', 'chorale (default)')}; "
+         + (f"--show on a pseudo-terminal ({r.get('view_frames', 0)} redraws seen)" if r.get("show") else "off (stdout a pipe)")),
         ("load phase", f"{r['load_phase_s']:g} s, OSC flood {r['osc_flood_rate']:.0f} msg/s, 120 BPM"),
         ("(a) sender lateness vs plan (own clock)", f"p50 {ms(r['scheduler_jitter_p50_us'])}, p99 {ms(r['scheduler_jitter_p99_us'])}, "
          f"max {ms(r['scheduler_jitter_max_us'])} ({r['scheduler_notes']} sends)"),
@@ -346,7 +396,8 @@ def table(r: dict) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The bench's options (a function of its own so that a test can check them without a run)."""
     ap = argparse.ArgumentParser(prog="python -m latency_bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short phases (about 40 s in all) instead of about 2 minutes")
     ap.add_argument("--json", metavar="FILE", help="write the figures as flat JSON keys")
@@ -359,8 +410,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="also fail on the targets of open issues (issue 16: isobar ratio, reactive 1.4/2.0 ms)")
     ap.add_argument("--no-peer", dest="peer", action="store_false",
                     help="skip the isobar side by side (latency_bench.peer; needs the bench extra)")
-    args = ap.parse_args(argv)
-    r = run(args.quick, args.generator, args.rt, args.sender)
+    ap.add_argument("--band", metavar="STYLE",
+                    help="the engine plays this band style (`liveai run --band`; rock is the fullest built-in: drums, bass, "
+                         "comp and pad, the most notes); default: the engine's default (chorale)")
+    ap.add_argument("--show", action="store_true",
+                    help="the engine's live terminal view on (`liveai run --show`), its output on a pseudo-terminal")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    r = run(args.quick, args.generator, args.rt, args.sender, band=args.band, show=args.show)
     from latency_bench.harmonize import measure as harmonize_latency
     r.update(harmonize_latency(140 if args.quick else 280, args.rt))
     from latency_bench.voice import measure as voice_latency, section as voice_section

@@ -6,6 +6,7 @@ measurement and every test. Imports nothing from liveai.
 """
 from __future__ import annotations
 
+import codecs
 import math
 import re
 import os
@@ -224,3 +225,46 @@ def cyclictest_result(proc: subprocess.Popen | None) -> dict:
 
 
 # --------------------------------------------------------------------------- the run
+
+
+VIEW_MARK = "\x1b[2Kliveai "
+"""What the live view writes at the start of each redraw (its first line, after erasing it): the
+bench counts these in --show runs to show that the view was drawing while it measured."""
+
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def strip_ansi(text: str) -> str:
+    """A terminal's text without its escape sequences (cursor moves, erases, colours) and carriage
+    returns: what the bench parses from an engine whose output is a pseudo-terminal."""
+    return _ANSI.sub("", text).replace("\r", "")
+
+
+def read_pty_lines(fd: int, on_line, on_raw_line=None) -> None:
+    """Read a pseudo-terminal's master side until the child closes it, calling on_line(text) for
+    each line with escapes stripped (and on_raw_line(line) with it as written). It never stops
+    draining before the end, so a live view writing to the terminal never blocks on a full buffer."""
+    dec = codecs.getincrementaldecoder("utf-8")("replace")
+    buf = ""
+
+    def emit(line: str) -> None:
+        if on_raw_line is not None:
+            on_raw_line(line)
+        on_line(strip_ansi(line).rstrip())
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: every slave descriptor closed (the child has exited)
+                break
+            if not chunk:
+                break
+            buf += dec.decode(chunk)
+            *done, buf = buf.split("\n")
+            for line in done:
+                emit(line)
+        buf += dec.decode(b"", final=True)
+        if buf:
+            emit(buf)
+    finally:
+        os.close(fd)

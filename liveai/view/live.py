@@ -107,6 +107,11 @@ class LiveView:
         return self
 
     def _run(self) -> None:
+        # Threads inherit the scheduling class of the thread that starts them: under --realtime that
+        # is SCHED_FIFO, and a real-time view writing to a terminal ten times a second competes with
+        # the music for nothing. The view is the box's business, never the band's: normal priority.
+        from liveai.timing.realtime import set_thread_priority
+        set_thread_priority(0, "live view")
         while not self._stop.wait(self.period):
             try:
                 self.grab(self._take)

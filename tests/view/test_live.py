@@ -150,3 +150,41 @@ def test_run_show_follows_a_player_over_osc(free_udp_port):
     chords = [f for f in out.split("\x1b[2K") if f.startswith("key ")]
     assert any(re.search(r"key G major\s+chord G\b", c) for c in chords), chords[-3:]
     assert "osc in :" + str(port) in out
+
+
+def test_the_view_thread_runs_at_normal_priority_under_a_realtime_engine():
+    """Threads inherit their starter's class: started from a SCHED_FIFO engine thread, the view
+    must still drop to SCHED_OTHER (it draws for the eye, and must not compete with the music)."""
+    import io
+    import threading
+
+    import pytest
+
+    from liveai.view.live import LiveView
+
+    seen: list[int] = []
+    view_box: list[LiveView] = []
+
+    def starter() -> None:  # stands for the engine's real-time main thread
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        except (OSError, AttributeError):
+            seen.append(-1)
+            return
+        view = LiveView(lambda fn: fn(), lambda: {"running": False}, out=io.StringIO(), hz=10.0)
+        view_box.append(view.start())
+
+    t = threading.Thread(target=starter)
+    t.start()
+    t.join()
+    if seen == [-1]:
+        pytest.skip("real-time scheduling not allowed here")
+    view = view_box[0]
+    try:
+        deadline = time.monotonic() + 5
+        while view.frames == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert view.frames > 0
+        assert os.sched_getscheduler(view._thread.native_id) == os.SCHED_OTHER
+    finally:
+        view.stop()
