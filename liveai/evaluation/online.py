@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
-from liveai.generators.base import HOLD, LOOKAHEAD_STEPS, Generator, PlayerNote, StepContext, StepPlan, visible_player  # noqa: F401
+from liveai.generators.base import HOLD, LOOKAHEAD_STEPS, Generator, PlayerNote, StepContext, StepPlan, play, visible_player  # noqa: F401
 
 @dataclass(frozen=True, slots=True)
 class GridNote:
@@ -65,11 +65,7 @@ def run_online(gen: Generator, player: Sequence[PlayerNote], steps_per_bar: int,
         for v in gen.voices:
             plan.setdefault(v, HOLD)
         gen.observe(ctx, plan)
-        for v, act in plan.items():
-            if act.kind == "note":
-                sounding[v] = act.pitch
-            elif act.kind == "rest":
-                sounding[v] = None
+        play(sounding, plan)
         history.append(plan)
     return plan_to_notes(history, gen.voices)
 

@@ -42,6 +42,16 @@ StepPlan = Mapping[str, VoiceAction]
 """Voice name -> action at one step. A voice left out holds."""
 
 
+def play(sounding: dict[str, int | None], plan: StepPlan) -> None:
+    """What sounds after a step's plan is played: a note replaces, a rest silences, a hold keeps
+    (updates `sounding` in place; offline callers follow their generator with it)."""
+    for v, act in plan.items():
+        if act.kind == "note":
+            sounding[v] = act.pitch
+        elif act.kind == "rest":
+            sounding[v] = None
+
+
 @dataclass(frozen=True)
 class StepContext:
     """Everything a generator may know when it plans one step.

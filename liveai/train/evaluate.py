@@ -172,7 +172,7 @@ def decoding_step_cost(n_steps: int = 4000, path: str | Path | None = None) -> d
       and the decoding (step_*); decode_*: the voicing search alone (last_decode_s)."""
     from liveai.music import tunes as TU
     from liveai.evaluation import visible_player
-    from liveai.generators.base import StepContext
+    from liveai.generators.base import StepContext, play
     from liveai.generators.neural import ModelGenerator
     from liveai.harmony.planner import HarmonyPlanner
 
@@ -199,11 +199,7 @@ def decoding_step_cost(n_steps: int = 4000, path: str | Path | None = None) -> d
                 plan = gen.plan(ctx)
                 t1 = time.perf_counter()
                 gen.observe(ctx, plan)
-                for v, a in plan.items():
-                    if a.kind == "note":
-                        sounding[v] = a.pitch
-                    elif a.kind == "rest":
-                        sounding[v] = None
+                play(sounding, plan)
                 total.append(t1 - t0)
                 dec.append(getattr(gen, "last_decode_s", 0.0))
                 if len(total) >= n_steps:

@@ -7,7 +7,7 @@ from liveai.evaluation import bars_with_notes, run_online
 from liveai.evaluation import harmony as H
 from liveai.evaluation.references import drone
 from liveai.harmony.chords import ChordSymbol
-from liveai.generators.base import PlayerNote, StepContext, note
+from liveai.generators.base import PlayerNote, StepContext, note, play
 from liveai.generators.neural import VOICES, MelodyModel, ModelGenerator
 from liveai.neural import runtime as rt
 
@@ -257,11 +257,7 @@ def test_follows_committed_fallback_and_skipped_steps(shared_model):
         plan = g.plan(ctx)
         committed = {"bass": note(45, 80), "tenor": note(57, 80), "alto": note(64, 80)} if step % 7 == 0 else plan
         g.observe(ctx, committed)
-        for v, a in committed.items():
-            if a.kind == "note":
-                sounding[v] = a.pitch
-            elif a.kind == "rest":
-                sounding[v] = None
+        play(sounding, committed)
     assert g._t == 39
 
 
