@@ -77,6 +77,8 @@ class Engine(PlayerInput, Planning, Rendering):
         self._committed_step = -1
         self._busy = False
         self._run = 0  # bumped at each start and mode change: results planned before are stale
+        self._pending_step: tuple | None = None  # (when, PendingEvents, offs, on_of) of the step not yet sent
+        self._pending_before: tuple | None = None  # (when, what sounded before it, chord new at it)
         self._last_note_on = float("-inf")
         self._vel = 80.0
         self._pending_input = 0
@@ -97,6 +99,7 @@ class Engine(PlayerInput, Planning, Rendering):
             self.transport.anchor(step, t, self.transport.bpm)
         self.running = True
         self._run += 1
+        self._pending_step = self._pending_before = None  # a step planned before is not amendable
         self._player.clear()
         self._open.clear()
         self._history.clear()
@@ -170,6 +173,7 @@ class Engine(PlayerInput, Planning, Rendering):
             self.release_all()
             self.settings.mode = mode
             self._run += 1
+            self._pending_step = self._pending_before = None  # a step planned before is not amendable
             self.primary, self.fallback = self.modes[mode]
             self.voices = tuple(self.primary.voices)
             self._sounding = {v: None for v in self.voices}
@@ -248,6 +252,7 @@ class Engine(PlayerInput, Planning, Rendering):
             if self.running:
                 self.release_all()
             self._run += 1
+            self._pending_step = self._pending_before = None  # a step planned before is not amendable
             self.primary, self.fallback = pair
             self.voices = tuple(self.primary.voices)
             self._sounding = {v: None for v in self.voices}
