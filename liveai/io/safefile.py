@@ -16,6 +16,7 @@ import errno
 import os
 import secrets
 import stat
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -50,13 +51,23 @@ def check_target(path: str | os.PathLike) -> tuple[Path, os.stat_result | None]:
     raise UnsafeTarget(f"{shown} is {_kind(st.st_mode)}; refusing to write over it; name a file instead")
 
 
-def _write_fifo(real: Path, data: bytes) -> None:
-    try:
-        fd = os.open(real, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError as e:
-        if e.errno == errno.ENXIO:
-            raise OSError(f"{real} is a FIFO with no reader; start the reader first") from None
-        raise
+FIFO_READER_GRACE_S = 1.0
+
+
+def _write_fifo(real: Path, data: bytes, grace_s: float = FIFO_READER_GRACE_S) -> None:
+    """Write into a FIFO. A reader started at the same moment (`cat pipe &`) may open its end a
+    little after us, so we wait up to grace_s for one; never block forever on none."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            fd = os.open(real, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            if time.monotonic() >= deadline:
+                raise OSError(f"{real} is a FIFO with no reader; start the reader first") from None
+            time.sleep(0.01)
     try:
         os.set_blocking(fd, True)
         view = memoryview(data)
