@@ -5,8 +5,9 @@ CHI EA 2025; code: github.com/lukewys/realchords-pytorch, realchords/realjam/):
 the chord of the next segment is predicted ahead and shown (OSC, the live view); at the segment's
 first step it is committed, from what the player has played so far (never from the future): the
 key, the progression so far (functional harmony, and the chords that followed the same chords
-earlier in this performance), the meter position and, with the model, the neural listener's
-guess. Once the melody of the segment is heard the committed chord is kept unless the melody
+earlier in this performance), the song's progression once it is recognised (the 12-bar blues,
+I-V-vi-IV, ii-V-I ...: liveai.harmony.forms), the meter position and, with the model, the neural
+listener's guess. Once the melody of the segment is heard the committed chord is kept unless the melody
 clearly contradicts it; then it is corrected at once and the correction counted.
 
 Chords the player plays (two or more notes struck together, or notes below a split point) are
@@ -28,6 +29,7 @@ import numpy as np
 
 from liveai.music.notes import STEPS_PER_BEAT, PlayerNote
 from liveai.harmony.chords import TRIAD_OF as TRIAD_QUALITY, ChordSymbol, recognize
+from liveai.harmony.forms import N_CHORDS, QUALITY_INDEX, FormListener
 from liveai.music.theory import Key
 
 HARMONIC_RHYTHMS = ("auto", "beat", "half", "bar")
@@ -84,6 +86,7 @@ class PlannerSettings:
     evidence: float = 0.9  # weight of what the melody says against the progression's expectation
     memory: float = 0.3  # most trust in the chords that followed the same chords earlier
     phrase_memory: float = 1.0  # bonus for the chord a phrase had when its melody was heard before
+    form_weight: float = 0.8  # most trust in a recognised progression (liveai.harmony.forms); 0: off
 
     def __post_init__(self) -> None:
         if self.harmonic_rhythm not in HARMONIC_RHYTHMS:
@@ -155,6 +158,11 @@ def melody_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None 
     return best
 
 
+def _segment_index(seg_start: int, steps_per_bar: int, seg: int) -> int:
+    """A segment's number from the start of the performance (bars times segments per bar)."""
+    return seg_start // steps_per_bar * (steps_per_bar // seg) + seg_start % steps_per_bar // seg
+
+
 def segment_steps(rhythm: str, steps_per_bar: int) -> int:
     """Length of a harmonic segment in steps."""
     beats = max(1, steps_per_bar // STEPS_PER_BEAT)
@@ -209,7 +217,7 @@ def melody_evidence(notes: Sequence[PlayerNote], start: int, until: int, steps_p
     more for notes on beats and on the segment's first step, the top (melody) note of a group only
     as much as the rest."""
     w = np.zeros(12)
-    for n in notes:
+    for n in notes[-48:]:  # (in order of onset: what overlaps the window is among the latest)
         end = n.end_step if n.end_step is not None else max(until + 1, n.start_step + STEPS_PER_BEAT)
         a, b = max(n.start_step, start), min(end, max(until + 1, a_min := n.start_step + 1))
         if n.end_step is None:  # still sounding: it will last at least a beat
@@ -245,6 +253,16 @@ def fit(chord: ChordSymbol, w: np.ndarray, passing: float = 0.75, seventh: int |
         else:
             s -= passing * x
     return s
+
+
+def form_fit(passing: float) -> np.ndarray:
+    """The melody emission of every major, minor and diminished triad, in forms' chord order."""
+    out = np.zeros((N_CHORDS, 12))
+    for q, qi in QUALITY_INDEX.items():
+        table = np.clip(np.array(EMISSION[q]), -3.0, None) * passing
+        for root in range(12):
+            out[root * 3 + qi] = np.roll(table, root)
+    return out
 
 
 class _Ranked:
@@ -288,6 +306,7 @@ class _KeyTables:
             self.triads[i, [r, t3, t5]] = 1.0
         self.tonic_boost = np.array([1.5 if d[0] == 0 else 1.0 for d in self.degrees])
         self.index = {c: i for i, c in enumerate(self.chords)}
+        self.form_index = np.array([c.root * 3 + QUALITY_INDEX[c.quality] for c in self.chords])
         next_table = _MINOR_NEXT if key.minor else _MAJOR_NEXT
         self.trans = {}
         for i, d in enumerate(self.degrees):
@@ -331,8 +350,13 @@ class HarmonyPlanner:
         self._last: ChordPlan | None = None
         self._heard_step = -1  # the latest step whose melody note hear_melody judged
         self._last_check: tuple | None = None
-        self._mem_cache: tuple | None = None
+        self._mem_cache: dict = {}  # progression (length, last chords) -> its memory votes
         self._phrases: list[tuple[int, tuple, ChordSymbol]] = []  # (position in bar, melody, chord)
+        self._form_listeners: dict = getattr(self, "_form_listeners", {})  # built once per meter
+        for listener in self._form_listeners.values():
+            listener.reset()
+        self._forms: FormListener | None = None
+        self._forms_meter: tuple[int, int] | None = None  # (steps per bar, steps per segment)
 
     # ------------------------------------------------------------------ per step
     def plan(self, step: int, steps_per_bar: int, known_until: int, player: Sequence[PlayerNote],
@@ -352,6 +376,10 @@ class HarmonyPlanner:
             if mel:
                 self._phrases.append((self.seg_start % steps_per_bar, mel, self.chord))
                 del self._phrases[:-128]
+            forms = self._form_listener(steps_per_bar, seg)
+            if forms is not None:
+                forms.observe(_segment_index(self.seg_start, steps_per_bar, seg),
+                              melody_evidence(self._melody(player), self.seg_start, seg_start - 1, steps_per_bar))
         prev = self.chord
         played = self._played(player, known_until)
         if played is not None:
@@ -499,6 +527,19 @@ class HarmonyPlanner:
         return ChordSymbol(pitch % 12, "maj")
 
     # ------------------------------------------------------------------ deciding
+    def _form_listener(self, steps_per_bar: int, seg: int) -> FormListener | None:
+        """The progression recogniser for this meter and harmonic rhythm (a new one when they change)."""
+        if self.settings.form_weight <= 0.0 or steps_per_bar % seg:
+            return None
+        if self._forms is None or self._forms_meter != (steps_per_bar, seg):
+            key = (steps_per_bar // seg, self.settings.passing)
+            if key not in self._form_listeners:
+                self._form_listeners[key] = FormListener(key[0], form_fit(self.settings.passing))
+            self._forms = self._form_listeners[key]
+            self._forms.reset()
+            self._forms_meter = (steps_per_bar, seg)
+        return self._forms
+
     def _tables(self, key: Key) -> "_KeyTables":
         t = self._key_tables.get((key, self.settings.passing))
         if t is None:
@@ -518,15 +559,25 @@ class HarmonyPlanner:
         p_stay = st.stay_bar if pos == 0 else st.stay_half if pos == half else st.stay_beat
         p = tab.transition(previous, p_stay)
         mkey = (len(history), tuple(history[-7:]))
-        if self._mem_cache is None or self._mem_cache[0] != mkey:  # the progression only grows
-            self._mem_cache = (mkey, self._memory(history))
-        memory, trust = self._mem_cache[1]
+        hit = self._mem_cache.get(mkey)
+        if hit is None:  # the progression only grows: the plan and the lookahead ask for two at a time
+            if len(self._mem_cache) >= 4:
+                self._mem_cache.clear()
+            hit = self._mem_cache[mkey] = self._memory(history)
+        memory, trust = hit
         if memory:
             mem = np.array([memory.get(c, 0.0) for c in tab.chords])
             trust = min(trust, st.memory)
             p = (1.0 - trust) * p + trust * mem
         if pos == 0 and (seg_start // steps_per_bar) % 4 == 0:
             p = p * tab.tonic_boost  # phrases start on the tonic
+        seg = segment_steps(st.harmonic_rhythm, steps_per_bar)
+        forms = self._forms if self._forms_meter == (steps_per_bar, seg) else None
+        if forms is not None:
+            sure, dist = forms.expect(_segment_index(seg_start, steps_per_bar, seg))
+            w = st.form_weight * sure
+            if w > 0.0:
+                p = (1.0 - w) * p / p.sum() + w * dist[tab.form_index]
         score = np.log(p / p.sum() + 1e-3) + st.evidence * (tab.fit @ heard)
         if st.phrase_memory > 0.0:
             for c, strength in self._phrase_matches(player, seg_start, known_until, steps_per_bar).items():
