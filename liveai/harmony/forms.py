@@ -93,7 +93,7 @@ class FormSettings:
     """How readily a progression is recognised."""
 
     sharpness: float = 1.0  # how much one segment's melody says about its chord
-    forget: float = 0.9  # per segment: how much of the older evidence is kept
+    forget: float = 0.8  # per segment: how much of the older evidence is kept (half-life 3 segments)
     prior: float = 0.5  # belief, before any melody, that the song follows one of FORMS
 
 
