@@ -7,6 +7,7 @@ block triads of the true chord), and prints markdown tables of the means over th
     python -m liveai.evaluation                      # all tunes, both variants
     python -m liveai.evaluation --verbose            # plus one row per tune
     python -m liveai.evaluation --chorales 12        # plus 12 held-out chorales with Bach's parts
+    python -m liveai.evaluation --songs              # plus music21's chord-annotated songs (untuned)
     python -m liveai.evaluation --roll pop-g         # a text piano roll of bars 2-5 of one tune
 """
 from __future__ import annotations
@@ -33,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=1, help="the demo's --seed (default 1)")
     ap.add_argument("--chorales", type=int, default=0, metavar="N",
                     help="add N held-out chorales (the training test split; needs the train extra)")
+    ap.add_argument("--songs", action="store_true",
+                    help="add the chord-annotated songs of music21's corpus, which no setting was chosen on "
+                         "(lead sheets and Nottingham tunes; needs the train extra)")
     ap.add_argument("--verbose", action="store_true", help="also print one row per tune and accompanist")
     ap.add_argument("--roll", metavar="TUNE", help="print a text piano roll of a tune (key, or key+chords)")
     ap.add_argument("--roll-bars", default="2-5", help="bars for --roll, e.g. 2-5 (1-based, default 2-5)")
@@ -95,6 +99,15 @@ def main(argv: list[str] | None = None) -> int:
             if "model" in m:
                 print(summary("chorales", m) + "\n")
             results.update(cres)
+        if args.songs:
+            from liveai.evaluation.leadsheets import leadsheet_cases
+            scases = leadsheet_cases()
+            sres = evaluate_cases(scases, gens, args.seed, args.workdir, args.jobs, log)
+            m = means(sres)
+            out["songs"] = {"names": [c.title for c in scases], "means": m}
+            print(table(m, f"songs of music21's corpus, melody only: means over {len(scases)} "
+                           "(a check on over-fitting, not a target)") + "\n")
+            results.update(sres)
         if args.verbose:
             print(per_case_table(results, METRICS + (FOUR_PART_METRICS if args.chorales else ())) + "\n")
             out["per_case"] = {k: {n: s.scores for n, s in by.items()} for k, by in results.items()}
