@@ -184,6 +184,12 @@ def _markdown(c: dict) -> str:
                                          "as a column)"), "",
                       _targets(h.get("targets", {}).get("chorales")), "",
                       "Chorales: " + ", ".join(ch["names"]), ""]
+        so = h.get("songs")
+        if so:
+            lines += [table(so["means"], f"{len(so['names'])} songs of music21's corpus, melody only (no setting "
+                                         "was chosen on them: a check on over-fitting to the tunes above, not a "
+                                         "target; `liveai evaluate --songs`)"), "",
+                      "Songs: " + ", ".join(so["names"]), ""]
         lines += ["Per tune and accompanist: `metrics.harmony.per_case` in the JSON card."]
     lines += ["", "## fp32 vs int8 (teacher-forced)", "",
               "| | size (bytes) | network step p50 (ms) | network step p99 (ms) | val loss | val acc | test loss | "

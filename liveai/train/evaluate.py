@@ -101,11 +101,12 @@ def held_out_chorales(test_pieces: Sequence[Any], n: int) -> list[Any]:
 
 def harmony_tables(int8_path: str | Path, chorale_pieces: Sequence[Any] = (), tunes: Sequence[str] | None = None,
                    generators: Sequence[str] = GENERATORS, seed: int = 1, jobs: int = 1,
-                   log: Callable[[str], None] | None = print) -> dict:
+                   log: Callable[[str], None] | None = print, songs: bool = False) -> dict:
     """Every metric of liveai.evaluation.harmony, means per accompanist: `melody` and `chords`
-    (the evaluation tunes melody only / with left-hand block chords) and `chorales` (held-out
-    chorales, the implied chord against Bach's harmony, plus parallels and crossings), with the
-    issue 13 targets each group is checked against and the per-case figures."""
+    (the evaluation tunes melody only / with left-hand block chords), `chorales` (held-out
+    chorales, the implied chord against Bach's harmony, plus parallels and crossings) and `songs`
+    (music21's chord-annotated songs, which no setting was chosen on), with the issue 13 targets
+    each group is checked against and the per-case figures."""
     from liveai.evaluation.chorales import chorale_case
     from liveai.evaluation.runner import all_tune_cases, evaluate_cases, means
     from liveai.evaluation.targets import check
@@ -140,6 +141,15 @@ def harmony_tables(int8_path: str | Path, chorale_pieces: Sequence[Any] = (), tu
         if log:
             log(f"  harmony, {len(ccases)} chorales: model F1 {out['chorales']['means']['model']['f1']:.2f} "
                 f"({time.time() - t0:.0f}s)")
+    if songs:
+        from liveai.evaluation.leadsheets import leadsheet_cases
+        scases = leadsheet_cases()
+        sres = run(scases)
+        out["songs"] = {"names": [c.title for c in scases], "means": means(sres)}
+        out["per_case"].update({k: {g: s.scores for g, s in by.items()} for k, by in sres.items()})
+        if log:
+            log(f"  harmony, {len(scases)} songs of music21: model implied chord "
+                f"{out['songs']['means']['model']['implied_ensemble']:.2f} ({time.time() - t0:.0f}s)")
     return out
 
 
@@ -158,7 +168,9 @@ def evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, chorale_pieces, *, t
         log(f"  {tag}: teacher-forced + network latency done ({time.time() - t0:.0f}s)")
     res["decoding_step_cost"] = decoding_step_cost(cost_steps, int8_path)
     log(f"  plan step cost: {res['decoding_step_cost']}")
-    res["harmony"] = harmony_tables(int8_path, chorale_pieces, tunes, generators, seed, jobs, log)
+    # the songs come with the full card (all tunes), not with a quick run on a few tunes
+    res["harmony"] = harmony_tables(int8_path, chorale_pieces, tunes, generators, seed, jobs, log,
+                                    songs=tunes is None)
     return res
 
 
