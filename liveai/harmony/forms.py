@@ -128,7 +128,7 @@ class FormListener:
         # multiple): a step's lookup is then one row, not arithmetic over thousands of hypotheses
         self.period = int(np.lcm.reduce(np.unique(lengths_a))) if len(lengths) else 1
         rows = np.arange(self.period)[:, None]
-        self.by_segment = np.array(table, dtype=np.int64)[offsets_a + (rows + phases_a) % lengths_a]
+        self.by_segment = np.array(table, dtype=np.int8)[offsets_a + (rows + phases_a) % lengths_a]
         self.names = names
         self.log_prior = float(np.log(self.settings.prior / len(offsets)))
         self.log_null = float(np.log(1.0 - self.settings.prior))

@@ -335,6 +335,10 @@ class HarmonyPlanner:
         self.settings = settings or PlannerSettings()
         self.listener = listener  # () -> P(pitch class in the coming chord), the model's guess
         self.reset()
+        if self.settings.form_weight > 0.0:  # built here, not on a step: tens of ms on a small box
+            for segs_per_bar in (1, 2):  # the harmonic rhythms "auto" gives (bars; half bars in 4/4)
+                key = (segs_per_bar, self.settings.passing)
+                self._form_listeners[key] = FormListener(segs_per_bar, form_fit(self.settings.passing))
 
     def reset(self) -> None:
         self._key_tables: dict = getattr(self, "_key_tables", {})
