@@ -13,6 +13,7 @@ block triads of the true chord), and prints markdown tables of the means over th
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             if base not in TUNES:
                 raise ValueError(f"unknown tune {base!r}; known: {', '.join(TUNES)}")
             keys, variants = [base], ["chords" if var else "melody"]
+        if args.songs and importlib.util.find_spec("music21") is None:
+            raise RuntimeError("--songs reads music21's corpus: install the train extra (pip install -e '.[train]')")
         cases = all_tune_cases([TUNES[k] for k in keys], variants)
         log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else None
         results = evaluate_cases(cases, gens, args.seed, args.workdir, args.jobs, log)

@@ -29,6 +29,31 @@ def _quality(kind: str) -> str:
     return "maj"
 
 
+def _aligned_measures(measures: Any, bar_q: float) -> list[tuple[Any, float]]:
+    """Each measure with where it starts (in quarters) on a grid of whole bars. Measures follow one
+    another, except that a run of short measures (a pickup, an ending's short bar, a pickup into
+    the next section) is moved to end on a bar line when a full bar follows it: written repeats
+    leave such runs inside a tune, and without this every later bar line would fall off the grid."""
+    out: list[tuple[Any, float]] = []
+    cursor, run = 0.0, []  # run: indexes into out of the short measures since the last bar line
+    for m in measures:
+        length = float(m.duration.quarterLength)
+        full = length >= bar_q - 1e-6
+        if full and run and cursor % bar_q > 1e-6:
+            shift = bar_q - cursor % bar_q
+            for i in run:
+                out[i] = (out[i][0], out[i][1] + shift)
+            cursor += shift
+        run = [] if full or cursor % bar_q < 1e-6 else run
+        out.append((m, cursor))
+        if not full:
+            run.append(len(out) - 1)
+        cursor += length
+        if cursor % bar_q < 1e-6:
+            run = []
+    return out
+
+
 def score_case(score: Any, key: str, title: str):
     """One case from a music21 score with chord symbols, or None when it has no melody or chords."""
     from music21 import harmony, note
@@ -38,26 +63,26 @@ def score_case(score: Any, key: str, title: str):
     except Exception:  # noqa: BLE001 - no repeats to expand, or music21 cannot: keep as written
         pass
     parts = score.parts if len(getattr(score, "parts", ())) else [score]
-    measures = parts[0].getElementsByClass("Measure")
-    pad = int(round(float(measures[0].paddingLeft) * 4)) if len(measures) else 0
-    flat = score.flatten()
-    sigs = flat.getElementsByClass("TimeSignature")
+    sigs = score.flatten().getElementsByClass("TimeSignature")
     if not len(sigs):
         return None
-    spb = int(round(float(sigs[0].barDuration.quarterLength) * 4))
+    bar_q = float(sigs[0].barDuration.quarterLength)
+    spb = int(round(bar_q * 4))
     if spb % 4:
         return None
     melody: list[Note] = []
     changes: list[tuple[int, ChordSymbol]] = []
-    for el in flat.notesAndRests:
-        start = int(round(float(el.offset) * 4)) + pad
-        if isinstance(el, harmony.ChordSymbol):
-            if el.root() is not None:
-                changes.append((start, ChordSymbol(el.root().pitchClass, _quality(el.chordKind or "major"))))
-        elif isinstance(el, note.Note):
-            end = int(round(float(el.offset + el.quarterLength) * 4)) + pad
-            if end > start:
-                melody.append(Note(el.pitch.midi, start, end, "melody"))
+    for m, start_q in _aligned_measures(parts[0].getElementsByClass("Measure"), bar_q):
+        for el in m.recurse().notesAndRests:
+            q = start_q + float(el.getOffsetInHierarchy(m))
+            start = int(round(q * 4))
+            if isinstance(el, harmony.ChordSymbol):
+                if el.root() is not None:
+                    changes.append((start, ChordSymbol(el.root().pitchClass, _quality(el.chordKind or "major"))))
+            elif isinstance(el, note.Note):
+                end = int(round((q + float(el.quarterLength)) * 4))
+                if end > start:
+                    melody.append(Note(el.pitch.midi, start, end, "melody"))
     if not melody or not changes:
         return None
     # the demo starts its grid at the first note: cut to the first bar line where a note starts

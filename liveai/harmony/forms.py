@@ -40,9 +40,8 @@ FORMS: tuple[tuple[str, str], ...] = (
     ("doo-wop in half bars", "I vi | IV V"),
     ("Pachelbel", "I V | vi iii | IV I | IV V"),
     ("minor circle of fifths", "i | iv | bVII | bIII | bVI | iio | V | i"),
-    ("Andalusian cadence", "i | bVII | bVI | V"),
+    ("Andalusian cadence", "i | bVII | bVI | V"),  # (i-bVI-bIII-bVII is the axis loop from vi)
     ("i-iv-V-i", "i | iv | V | i"),
-    ("i-bVI-bIII-bVII", "i | bVI | bIII | bVII"),
     ("modal vamp i-bVII", "i | bVII"),
     ("mixolydian vamp I-bVII", "I | bVII"),
 )
@@ -138,6 +137,7 @@ class FormListener:
         self.ll = np.zeros(self.by_segment.shape[1])
         self._weights: tuple[float, np.ndarray] | None = None  # (mass, weights), until the next segment
         self._dists: dict[int, np.ndarray] = {}
+        self._last: tuple[int, np.ndarray] | None = None  # the latest segment observed, its evidence
 
     def chords_at(self, segment: int) -> np.ndarray:
         """The chord every hypothesis predicts for a segment (by its index from the start)."""
@@ -145,17 +145,33 @@ class FormListener:
 
     def observe(self, segment: int, heard: np.ndarray) -> None:
         """A finished segment and its melody (pitch-class weights): rescore every hypothesis."""
-        st = self.settings
-        self.ll *= st.forget
+        self.ll *= self.settings.forget
+        self._last = (segment, self._evidence(segment, heard))
+        self.ll += self._last[1]
         self._weights = None
         self._dists.clear()
-        if heard.sum() <= 0.0:
+
+    def revise(self, segment: int, heard: np.ndarray) -> None:
+        """The latest observed segment heard in full: the planner observes a segment at its end,
+        when the melody of its last steps (inside the lookahead) is not known yet; this replaces
+        that segment's evidence with the complete one."""
+        if self._last is None or self._last[0] != segment:
             return
-        z = st.sharpness * (self.fit @ heard)
+        new = self._evidence(segment, heard)
+        self.ll += new - self._last[1]
+        self._last = (segment, new)
+        self._weights = None
+        self._dists.clear()
+
+    def _evidence(self, segment: int, heard: np.ndarray) -> np.ndarray:
+        """Each hypothesis's log likelihood ratio for one segment's melody (0 for a silent one)."""
+        if heard.sum() <= 0.0:
+            return np.zeros_like(self.ll)
+        z = self.settings.sharpness * (self.fit @ heard)
         z -= z.max()
         p = np.exp(z)
         p /= p.sum()
-        self.ll += np.log(N_CHORDS * p + 1e-6)[self.chords_at(segment)]
+        return np.log(N_CHORDS * p + 1e-6)[self.chords_at(segment)]
 
     def expect(self, segment: int) -> tuple[float, np.ndarray]:
         """(how sure, P(chord index) over the 36 triads) for a coming segment, from the forms."""

@@ -94,6 +94,8 @@ class PlannerSettings:
                              f"not {self.harmonic_rhythm!r}")
         if self.split is not None and not 0 <= self.split <= 127:
             raise ValueError(f"split must be a MIDI note 0-127, not {self.split}")
+        if not 0.0 <= self.form_weight <= 1.0:
+            raise ValueError(f"form_weight must be 0-1, not {self.form_weight}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,10 @@ def melody_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None 
     return best
 
 
+# segments a bar each harmonic rhythm gives in the usual meters (3/4 and 4/4; 6/8 and 2/2 alike)
+_SEGS_PER_BAR = {"auto": (1, 2), "bar": (1,), "half": (2,), "beat": (3, 4)}
+
+
 def _segment_index(seg_start: int, steps_per_bar: int, seg: int) -> int:
     """A segment's number from the start of the performance (bars times segments per bar)."""
     return seg_start // steps_per_bar * (steps_per_bar // seg) + seg_start % steps_per_bar // seg
@@ -199,13 +205,13 @@ def _candidates(key: Key) -> list[tuple[ChordSymbol, tuple[int, str], float]]:
 
 
 def _soft_seventh(chord: ChordSymbol, key: Key | None) -> int | None:
-    """The seventh a melody may sit on without asking for another chord: the dominant seventh, on
-    the key's V (its minor seventh is a scale tone) and on major chords from outside the key
-    (secondary dominants' roots are in the key, but borrowed bVII, bIII, bVI are not). A seventh
-    over I or IV, or over a minor chord, is a passing tone far more often than a chord tone in the
-    songs measured: granting those too, as liveai did before, made the plan right less often on
-    both sets (per step: 0.40 against 0.51 on `liveai evaluate --songs`, 0.730 against 0.746 on
-    liveai's own tunes)."""
+    """The seventh a melody may sit on without asking for another chord: a dominant seventh, on a
+    major chord whose minor seventh is a tone of the key (V in major; V/V, V/vi, V/ii, whose roots
+    are in the scale too; bVII and a major I in minor) or whose root is outside the key (borrowed
+    chords, a minor key's raised degrees). A major seventh, or a seventh over a minor chord, is a
+    passing tone far more often than a chord tone in the songs measured: granting those too, as
+    liveai did before, made the plan right less often on both sets (per step: 0.40 against 0.54 on
+    `liveai evaluate --songs`, 0.741 against 0.750 on liveai's own tunes)."""
     if key is None or chord.quality != "maj":
         return None
     pc = (chord.root + 10) % 12
@@ -336,7 +342,7 @@ class HarmonyPlanner:
         self.listener = listener  # () -> P(pitch class in the coming chord), the model's guess
         self.reset()
         if self.settings.form_weight > 0.0:  # built here, not on a step: tens of ms on a small box
-            for segs_per_bar in (1, 2):  # the harmonic rhythms "auto" gives (bars; half bars in 4/4)
+            for segs_per_bar in _SEGS_PER_BAR[self.settings.harmonic_rhythm]:
                 key = (segs_per_bar, self.settings.passing)
                 self._form_listeners[key] = FormListener(segs_per_bar, form_fit(self.settings.passing))
 
@@ -361,7 +367,8 @@ class HarmonyPlanner:
         for listener in self._form_listeners.values():
             listener.reset()
         self._forms: FormListener | None = None
-        self._forms_meter: tuple[int, int] | None = None  # (steps per bar, steps per segment)
+        self._forms_meter: tuple | None = None  # (steps per bar, steps per segment, passing)
+        self._forms_pending: tuple[int, int, int] | None = None  # (segment, start, end) to hear in full
 
     # ------------------------------------------------------------------ per step
     def plan(self, step: int, steps_per_bar: int, known_until: int, player: Sequence[PlayerNote],
@@ -372,6 +379,8 @@ class HarmonyPlanner:
         seg = segment_steps(self.settings.harmonic_rhythm, steps_per_bar)
         seg_start = step - (step % steps_per_bar) % seg
         boundary = seg_start != self.seg_start
+        same_meter = self._forms_meter == (steps_per_bar, seg, self.settings.passing)
+        forms = self._form_listener(steps_per_bar, seg)  # (a new meter: a fresh one)
         if boundary and self.seg_start >= 0 and self.chord is not None:
             self.progression.append(self.chord)
             del self.progression[:-64]
@@ -381,10 +390,14 @@ class HarmonyPlanner:
             if mel:
                 self._phrases.append((self.seg_start % steps_per_bar, mel, self.chord))
                 del self._phrases[:-128]
-            forms = self._form_listener(steps_per_bar, seg)
-            if forms is not None:
-                forms.observe(_segment_index(self.seg_start, steps_per_bar, seg),
-                              melody_evidence(self._melody(player), self.seg_start, seg_start - 1, steps_per_bar))
+            if forms is not None and same_meter:  # (a segment of another meter is not this one's)
+                n = _segment_index(self.seg_start, steps_per_bar, seg)
+                forms.observe(n, melody_evidence(self._melody(player), self.seg_start, seg_start - 1, steps_per_bar))
+                self._forms_pending = (n, self.seg_start, seg_start - 1)
+        if self._forms_pending is not None and known_until >= self._forms_pending[2] and self._forms is not None:
+            n, a, b = self._forms_pending  # its last steps were inside the lookahead: heard now
+            self._forms.revise(n, melody_evidence(self._melody(player), a, b, steps_per_bar))
+            self._forms_pending = None
         prev = self.chord
         played = self._played(player, known_until)
         if played is not None:
@@ -536,13 +549,13 @@ class HarmonyPlanner:
         """The progression recogniser for this meter and harmonic rhythm (a new one when they change)."""
         if self.settings.form_weight <= 0.0 or steps_per_bar % seg:
             return None
-        if self._forms is None or self._forms_meter != (steps_per_bar, seg):
+        if self._forms is None or self._forms_meter != (steps_per_bar, seg, self.settings.passing):
             key = (steps_per_bar // seg, self.settings.passing)
             if key not in self._form_listeners:
                 self._form_listeners[key] = FormListener(key[0], form_fit(self.settings.passing))
             self._forms = self._form_listeners[key]
-            self._forms.reset()
-            self._forms_meter = (steps_per_bar, seg)
+            self._forms.reset()  # a new meter: what was heard in the old one says nothing here
+            self._forms_meter = (steps_per_bar, seg, self.settings.passing)
         return self._forms
 
     def _tables(self, key: Key) -> "_KeyTables":
@@ -577,7 +590,7 @@ class HarmonyPlanner:
         if pos == 0 and (seg_start // steps_per_bar) % 4 == 0:
             p = p * tab.tonic_boost  # phrases start on the tonic
         seg = segment_steps(st.harmonic_rhythm, steps_per_bar)
-        forms = self._forms if self._forms_meter == (steps_per_bar, seg) else None
+        forms = self._forms if self._forms_meter == (steps_per_bar, seg, st.passing) else None
         if forms is not None:
             sure, dist = forms.expect(_segment_index(seg_start, steps_per_bar, seg))
             w = st.form_weight * sure

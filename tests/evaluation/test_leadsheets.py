@@ -30,6 +30,28 @@ def test_a_lead_sheet_becomes_a_case_with_its_pickup_cut():
     assert (c.tonic, c.minor) == (7, False)
 
 
+PICKUPS = """X:1
+T:Pickups
+M:4/4
+L:1/4
+K:G
+D|"G"G A B c|"D"d A F D|"G"G3:|
+B|"C"c d e f|"G"g4|]
+"""
+
+
+def test_short_bars_inside_a_tune_end_on_a_bar_line():
+    # played: | G A B c | d A F D | G3 + pickup D | G A B c | d A F D | G3 + pickup B | c d e f | g4 |
+    c = score_case(music21.converter.parse(PICKUPS, format="abc"), "song-pickups", "Pickups")
+    spb = c.steps_per_bar
+    onsets = {n.start: n.pitch for n in c.player}
+    assert c.total == 8 * spb
+    for bar, pitch in enumerate((67, 74, 67, 67, 74, 67, 72, 79)):  # every bar's first note on its bar line
+        assert onsets.get(bar * spb) == pitch, (bar, onsets.get(bar * spb))
+    assert onsets.get(2 * spb + 12) == 62 and onsets.get(5 * spb + 12) == 71  # the pickups end their bars
+    assert [k % spb for k, _ in c.markers] == [0] * len(c.markers)
+
+
 def test_the_corpus_songs_load():
     cases = leadsheet_cases()
     assert len(cases) == 4

@@ -68,13 +68,29 @@ def test_no_form_no_trust_and_a_rest_changes_nothing():
     f = FormListener(2, form_fit(1.0))
     sure0, _ = f.expect(0)
     assert sure0 == pytest.approx(0.5)  # the prior, before any melody
+    for n, w in enumerate(melody_over(["C", "G"])):
+        f.observe(n, w)
     ll = f.ll.copy()
-    f.observe(0, np.zeros(12))  # a silent segment: old evidence fades, none is added
-    assert np.all(f.ll == ll * f.settings.forget)
+    assert np.any(ll != 0.0)
+    f.observe(4, np.zeros(12))  # a silent segment: old evidence fades, none is added
+    assert np.allclose(f.ll, ll * f.settings.forget)
+    f = FormListener(2, form_fit(1.0))
     rng = np.random.default_rng(0)
     for n in range(16):  # chromatic noise fits no progression better than chance
         f.observe(n, rng.random(12))
     assert f.expect(16)[0] < 0.5
+
+
+def test_a_segment_heard_in_full_replaces_its_partial_evidence():
+    full = melody_over(["G", "D", "Em", "C"])
+    a, b = FormListener(2, form_fit(1.0)), FormListener(2, form_fit(1.0))
+    for n, w in enumerate(full):
+        a.observe(n, w)
+        b.observe(n, w * np.array([1.0] * 7 + [0.0] * 5))  # its last notes not known yet ...
+        b.revise(n, w)  # ... then heard
+    assert np.allclose(a.ll, b.ll)
+    b.revise(0, full[0] * 3)  # not the latest segment: nothing changes
+    assert np.allclose(a.ll, b.ll)
 
 
 def test_forms_in_three_four_skip_two_chord_bars():
