@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from liveai.evaluation.harmony import Note
+from liveai.evaluation.tunes import chords_from_markers
 from liveai.harmony.chords import NOTE_NAMES, ChordSymbol
 
 SOURCES = ("leadSheet/berlinAlexandersRagtime.mxl", "leadSheet/fosterBrownHair.mxl",
@@ -95,12 +96,7 @@ def score_case(score: Any, key: str, title: str):
     melody = [Note(n.pitch, n.start - cut, n.end - cut, n.part) for n in melody if n.start >= cut]
     total = max(n.end for n in melody)
     total += -total % spb
-    chords: list[ChordSymbol | None] = [None] * total
-    changes.sort(key=lambda c: c[0])
-    for i, (s, c) in enumerate(changes):
-        e = changes[i + 1][0] if i + 1 < len(changes) else total
-        for k in range(max(0, s), min(e, total)):
-            chords[k] = c
+    chords = chords_from_markers(sorted(changes, key=lambda c: c[0]), total)
     markers, prev = [], None
     for k, c in enumerate(chords):
         if c is not None and c != prev:
