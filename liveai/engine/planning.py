@@ -18,6 +18,7 @@ from liveai.timing.clock import Timer
 
 log = logging.getLogger(__name__)
 
+INNER = ("alto", "tenor")  # the accompanist's inner voices (the bass keeps its root)
 COMMIT_SHARE = 0.25  # a step is committed at the latest a quarter step before it sounds: slack for a busy loop
 
 
@@ -137,6 +138,8 @@ class Planning:
 
             full = {v: (HOLD if a.kind == "note" and not v.startswith("drums") and not fits(v, a.pitch)
                         else a) for v, a in full.items()}
+        if not ctx.chord_new and self.planner.source != "played":
+            full = self._no_echo(step, full, heard if heard is not None else ctx.chord)
         before = dict(self._sounding)  # what sounds until this step (a reactive re-voicing starts from it)
         offs: list[OutEvent] = []
         ons: list[OutEvent] = []
@@ -174,6 +177,25 @@ class Planning:
             self.fallback.observe(ctx, full)
         except Exception:
             log.exception("fallback observe failed")
+
+    def _no_echo(self, step: int, full: dict, chord: Any) -> dict:
+        """An inner voice about to strike the pitch class of a melody note the player began at this
+        step or in the two before (heard by now, after the step was planned) would copy the tune a
+        16th late, the echo issue 13 was filed over: it holds its chord tone instead."""
+        if chord is None:
+            return full
+        fresh = {n.pitch % 12 for n in self._player[-4:] if step - 2 <= n.start_step <= step}
+        if not fresh:
+            return full
+        pcs = set(chord.pcs)
+        out = dict(full)
+        for v, a in full.items():
+            if a.kind != "note" or part_of(v) not in INNER or a.pitch % 12 not in fresh:
+                continue
+            cur = self._sounding.get(v)
+            if cur is not None and cur % 12 in pcs:
+                out[v] = HOLD
+        return out
 
     def _observe_done(self, err: BaseException | None) -> None:
         if err is not None:
