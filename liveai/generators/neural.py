@@ -24,6 +24,7 @@ from liveai.harmony.voicing import VoicingWeights, choose_voicing, voice_options
 
 VOICES = rt.VOICES
 HEAD_INDEX = {h: i for i, h in enumerate(rt.HEADS)}
+_VOICE_ROWS = [HEAD_INDEX[v] for v in VOICES]  # the voice heads, in VOICES order
 MAX_CATCH_UP = 64
 
 
@@ -45,11 +46,6 @@ def player_state_at(player: Sequence[PlayerNote], t: int) -> tuple[tuple[int, in
     if top is None:
         return (0, 0), since
     return ((2 if top.start_step == t else 1), top.pitch), since
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z.astype(np.float64) - z.max()
-    return z - np.log(np.exp(z).sum())
 
 
 class ModelGenerator:
@@ -170,9 +166,9 @@ class ModelGenerator:
         fresh = ctx.step - self._chord_start[0] < STEPS_PER_BEAT  # the chord's first beat
         opts = {}
         hold_bias = float(np.log(1.0 / max(ctx.density, 0.05))) if ctx.density < 1.0 else 0.0
-        z = logits[[HEAD_INDEX[v] for v in VOICES]].astype(np.float64)  # the three heads at once
-        z -= z.max(axis=1, keepdims=True)
-        z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
+        # the three heads' raw logits: choose_voicing renormalises each voice over its options, so
+        # a log-softmax over the whole vocabulary here would only add a constant per voice
+        z = logits[_VOICE_ROWS].astype(np.float64)
         if hold_bias:
             z[:, rt.HOLD] += hold_bias
         for i, v in enumerate(VOICES):

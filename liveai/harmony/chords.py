@@ -6,6 +6,7 @@ chord it had).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -34,6 +35,12 @@ TRIAD_OF = {"maj": "maj", "min": "min", "dim": "dim", "aug": "aug", "sus4": "maj
             "m6": "min", "7sus4": "maj", "mmaj7": "min"}
 
 
+@functools.lru_cache(maxsize=None)
+def _tones(root: int, quality: str) -> tuple[int, ...]:
+    """A chord's pitch classes, root first (asked several times a plan step: computed once)."""
+    return tuple((root + i) % 12 for i in QUALITIES[quality][0])
+
+
 @dataclass(frozen=True, slots=True)
 class ChordSymbol:
     """A chord: root pitch class, quality (a key of QUALITIES) and, for a played inversion or a
@@ -50,13 +57,12 @@ class ChordSymbol:
     @property
     def pcs(self) -> tuple[int, ...]:
         """Chord tones as pitch classes, root first."""
-        return tuple((self.root + i) % 12 for i in QUALITIES[self.quality][0])
+        return _tones(self.root, self.quality)
 
     @property
     def triad(self) -> tuple[int, int, int]:
         """Root, third and fifth of the chord's triad (a sus chord counts as its major triad)."""
-        ivs = QUALITIES[TRIAD_OF[self.quality]][0]
-        return tuple((self.root + i) % 12 for i in ivs)  # type: ignore[return-value]
+        return _tones(self.root, TRIAD_OF[self.quality])[:3]  # type: ignore[return-value]
 
     @property
     def name(self) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -50,8 +50,9 @@ class VoicingWeights:
     reach: int = 9  # a voice moves at most this many semitones (a sixth)
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
+    """One action open to a voice (a tuple: a plan step builds about twenty of them)."""
+
     kind: str  # "hold" | "note" | "rest"
     pitch: int | None  # the pitch sounding after the action (None: silent)
     logp: float
@@ -95,88 +96,118 @@ def choose_voicing(chord: ChordSymbol, options: Mapping[str, Sequence[Option]],
 
     The score is a sum of terms of one voice (the heads, leaps, echo, staying below the tune, the
     bass's root), of two voices (order, spacing, parallels) and of all three (the triad complete,
-    its third, no unison), evaluated at once over the grid of combinations by broadcasting.
+    its third, no unison): one voice's terms and the all-voice lookup are broadcast over the grid
+    of combinations, two voices' terms are built on their small grid first (a plan step's budget is
+    a fraction of a millisecond, and numpy's per-call cost dominates arrays this small).
     soprano: (previous, new) pitch of the melody when its note at this step is known (a reactive
     re-voicing): no voice may move in parallel fifths or octaves with it either."""
     w = weights
     names = [v for v in VOICES if v in options]
-    opts = [list(options[v]) for v in names]
+    opts = [options[v] for v in names]
     V = len(names)
-    shapes = [tuple(len(o) if i == j else 1 for i in range(V)) for j, o in enumerate(opts)]
     melody = (melody_pc,) if isinstance(melody_pc, int) else tuple(melody_pc or ())
     want_bass = (chord.bass if chord.bass is not None else chord.root) % 12
     mel = {m % 12 for m in melody}
-    sop_iv = None
-    if soprano is not None and soprano[0] != soprano[1]:
-        sop_iv = soprano
-    score = _chord_table(chord.triad, w.coverage, w.third, w.root, w.unison)  # (4096,) by pitch-class mask
+    sop_iv = soprano if soprano is not None and soprano[0] != soprano[1] else None
+    score = _chord_table(chord.triad, w.coverage, w.third, w.root, w.unison)
+    heads, floor, leap_w, echo_w, above, br = w.heads, w.head_floor, w.leap, w.echo, w.above_melody, w.bass_root
+    tpar, par_w, spacing = w.tune_parallel, w.parallel, w.spacing
+    hob = 0.0 if on_beat else w.hold_off_beat
+    exp, log = math.exp, math.log
+    Ps, Ons, sizes = [], [], []
+    total = None
     present = None
-    P, ON = [], []
-    for j, o in enumerate(opts):
+    for j in range(V):
         name = names[j]
+        o = opts[j]
         cur = current.get(name)
         lps = [x.logp for x in o]
         top = max(lps)
-        norm = top + math.log(sum(math.exp(x - top) for x in lps))
+        norm = top + log(sum([exp(x - top) for x in lps]))
+        bass_new = new_chord and name == "bass"
         u, p, on, mask = [], [], [], []
         for x, lp in zip(o, lps):
-            note = x.kind == "note"
             q = -1 if x.pitch is None else x.pitch
             d = lp - norm
-            v = w.heads * (d if d > w.head_floor else w.head_floor)
-            if note:
+            v = heads * (d if d > floor else floor)
+            if x.kind == "note":
                 if cur is not None:
                     jump = abs(q - cur) - 5
                     if jump > 0:
-                        v -= w.leap * jump
+                        v -= leap_w * jump
                     if sop_iv is not None and q != cur and (sop_iv[0] - cur) % 12 in (0, 7) \
                             and (sop_iv[1] - q) % 12 == (sop_iv[0] - cur) % 12:
-                        v -= w.tune_parallel  # parallel fifths or octaves with the tune (contrary octaves too)
+                        v -= tpar
                 if q >= 0 and q % 12 in mel:
-                    v -= w.echo
-            elif not on_beat:
-                v += w.hold_off_beat
-            if melody_top is not None and q >= melody_top:  # stay below the tune (no crossing it)
-                v -= w.above_melody
-            if new_chord and name == "bass":
-                v += w.bass_root if q >= 0 and q % 12 == want_bass else -w.bass_root
+                    v -= echo_w
+                on.append(True)
+            else:
+                v += hob
+                on.append(False)
+            if melody_top is not None and q >= melody_top:
+                v -= above
+            if bass_new:
+                v += br if q >= 0 and q % 12 == want_bass else -br
             u.append(v)
             p.append(q)
-            on.append(note)
             mask.append(0 if q < 0 else 1 << (q % 12))
-        m = np.array(mask).reshape(shapes[j])
-        present = m if present is None else present | m
-        P.append(np.array(p).reshape(shapes[j]))
-        ON.append(np.array(on).reshape(shapes[j]))
-        if j == 0:
-            total = np.array(u).reshape(shapes[j])
-        else:
-            total = total + np.array(u).reshape(shapes[j])
+        n = len(o)
+        sizes.append(n)
+        shape = (1,) * j + (n,) + (1,) * (V - j - 1)
+        ua = np.array(u).reshape(shape)
+        ma = np.array(mask).reshape(shape)
+        total = ua if total is None else total + ua
+        present = ma if present is None else present | ma
+        Ps.append(p)
+        Ons.append(on)
     total = total + score[present]
-    for j in range(V - 1):  # voice order (no crossing) and spacing, low to high
-        lo, hi = P[j], P[j + 1]
-        limit = 12 if names[j + 1] == "alto" else 19
-        gap = hi - lo
-        both = (lo >= 0) & (hi >= 0)
-        total = total - both * (10.0 * (gap <= 0) + w.spacing * (gap > limit))
-    for a in range(V):  # parallels against what sounds now: fifths or octaves in a row, both moving
+    # two voices' terms (order, spacing, parallels against what sounds) on their small grid
+    for a in range(V):
         ca = current.get(names[a])
         for b in range(a + 1, V):
+            adjacent = b == a + 1
             cb = current.get(names[b])
-            if ca is None or cb is None or (cb - ca) % 12 not in (0, 7):
+            par_iv = None
+            if ca is not None and cb is not None and (cb - ca) % 12 in (0, 7):
+                par_iv = (cb - ca) % 12
+            if not adjacent and par_iv is None:
                 continue
-            moved_a = ON[a] & (P[a] != ca)
-            moved_b = ON[b] & (P[b] != cb)
-            par = moved_a & moved_b & ((P[b] - P[a]) % 12 == (cb - ca) % 12)
-            total = total - w.parallel * par
+            limit = 12 if names[b] == "alto" else 19
+            pa, pb, oa, ob = Ps[a], Ps[b], Ons[a], Ons[b]
+            pen = []
+            any_pen = False
+            for i in range(len(pa)):
+                lo = pa[i]
+                ma_ = par_iv is not None and oa[i] and lo != ca
+                for k in range(len(pb)):
+                    hi = pb[k]
+                    s = 0.0
+                    if adjacent and lo >= 0 and hi >= 0:
+                        gap = hi - lo
+                        if gap <= 0:
+                            s += 10.0
+                        elif gap > limit:
+                            s += spacing
+                    if ma_ and ob[k] and hi != cb and (hi - lo) % 12 == par_iv:
+                        s += par_w
+                    if s:
+                        any_pen = True
+                    pen.append(s)
+            if any_pen:
+                shape = [1] * V
+                shape[a], shape[b] = len(pa), len(pb)
+                total = total - np.array(pen).reshape(shape)
     flat = total.ravel()
-    if temperature > 1e-6 and rng is not None:
-        z = np.exp((flat - flat.max()) / temperature)
-        k = int(min(flat.size - 1, np.searchsorted(np.cumsum(z / z.sum()), rng.random(), side="right")))
+    if temperature > 1e-6 and rng is not None:  # a draw from softmax(score / temperature)
+        c = np.exp((flat - flat.max()) * (1.0 / temperature)).cumsum()
+        k = min(flat.size - 1, int(c.searchsorted(rng.random() * float(c[-1]), side="right")))
     else:
         k = int(np.argmax(flat))
-    pick = np.unravel_index(k, total.shape)
-    return {v: opts[j][pick[j]] for j, v in enumerate(names)}
+    out = {}
+    for j in range(V - 1, -1, -1):
+        k, i = divmod(k, sizes[j])
+        out[names[j]] = opts[j][i]
+    return {v: out[v] for v in names}
 
 
 @functools.lru_cache(maxsize=256)
