@@ -225,6 +225,8 @@ def melody_evidence(notes: Sequence[PlayerNote], start: int, until: int, steps_p
     as much as the rest."""
     w = np.zeros(12)
     for n in notes[-48:]:  # (in order of onset: what overlaps the window is among the latest)
+        if n.start_step > until or (n.end_step is not None and n.end_step <= start):
+            continue  # outside the window (most of them: skipped before any arithmetic)
         end = n.end_step if n.end_step is not None else max(until + 1, n.start_step + STEPS_PER_BEAT)
         a, b = max(n.start_step, start), min(end, max(until + 1, a_min := n.start_step + 1))
         if n.end_step is None:  # still sounding: it will last at least a beat

@@ -27,9 +27,12 @@ class PlayerNote:
 def visible_player(notes: Sequence[PlayerNote], known_until: int) -> list[PlayerNote]:
     """The player's notes as known once input up to step known_until is complete."""
     out = []
+    edge = known_until + 1
     for n in notes:
         if n.start_step > known_until:
             break
-        end = n.end_step if n.end_step is not None and n.end_step <= known_until + 1 else None
-        out.append(PlayerNote(n.pitch, n.velocity, n.start_step, end, n.time))
+        e = n.end_step
+        # a note whose end is not known yet is shown still sounding (notes are immutable: the
+        # others are shown as they are, not copied: this runs every step over hundreds of notes)
+        out.append(n if e is None or e <= edge else PlayerNote(n.pitch, n.velocity, n.start_step, None, n.time))
     return out
