@@ -139,7 +139,8 @@ class Planning:
             full = {v: (HOLD if a.kind == "note" and not v.startswith("drums") and not fits(v, a.pitch)
                         else a) for v, a in full.items()}
         if not ctx.chord_new and self.planner.source != "played":
-            full = self._no_echo(step, full, heard if heard is not None else ctx.chord)
+            now = heard if self.planner.source == "corrected" and heard is not None else ctx.chord
+            full = self._no_echo(step, ctx.known_until, full, now)
         before = dict(self._sounding)  # what sounds until this step (a reactive re-voicing starts from it)
         offs: list[OutEvent] = []
         ons: list[OutEvent] = []
@@ -178,23 +179,34 @@ class Planning:
         except Exception:
             log.exception("fallback observe failed")
 
-    def _no_echo(self, step: int, full: dict, chord: Any) -> dict:
-        """An inner voice about to strike the pitch class of a melody note the player began at this
-        step or in the two before (heard by now, after the step was planned) would copy the tune a
-        16th late, the echo issue 13 was filed over: it holds its chord tone instead."""
+    def _no_echo(self, step: int, known_until: int, full: dict, chord: Any) -> dict:
+        """An inner voice about to strike the pitch class of a melody note the player began after
+        the step was planned (after known_until, up to the step itself) would copy the tune a 16th
+        late, the echo issue 13 was filed over: it holds its chord tone instead, unless holding
+        would put two voices on one note or cross them (then the plan stands as it is)."""
         if chord is None:
             return full
-        fresh = {n.pitch % 12 for n in self._player[-4:] if step - 2 <= n.start_step <= step}
+        split = self.settings.harmony.split
+        fresh = {n.pitch % 12 for n in self._player[-8:]
+                 if known_until < n.start_step <= step and (split is None or n.pitch >= split)}
         if not fresh:
             return full
         pcs = set(chord.pcs)
         out = dict(full)
+        held = False
         for v, a in full.items():
             if a.kind != "note" or part_of(v) not in INNER or a.pitch % 12 not in fresh:
                 continue
             cur = self._sounding.get(v)
             if cur is not None and cur % 12 in pcs:
                 out[v] = HOLD
+                held = True
+        if held:
+            after = [p for v in ("bass", "tenor", "alto") if v in out
+                     for p in [self._sounding.get(v) if out[v].kind == "hold"
+                               else out[v].pitch if out[v].kind == "note" else None] if p is not None]
+            if any(lo >= hi for lo, hi in zip(after, after[1:])):
+                return full  # low to high, no two on one note
         return out
 
     def _observe_done(self, err: BaseException | None) -> None:
