@@ -113,13 +113,24 @@ class Engine(PlayerInput, Planning, Rendering):
             fn(True, t)
 
     def _listener_guess(self) -> Any:
-        guess = getattr(self.primary, "listener_guess", None)
+        guess = getattr(self._listening_model() or self.primary, "listener_guess", None)
         return guess() if guess is not None else None
 
+    def _listening_model(self) -> Any:
+        """While a band style plays: the accompany mode's model, which keeps listening (its network
+        steps on the worker, unheard) so that the band plans its chords with the same ears as the
+        chorale style. None otherwise, or without a model."""
+        if self.band is None or self._plain is None:
+            return None
+        gen = self._plain[0]
+        return gen if hasattr(gen, "listen") and hasattr(gen, "listener_guess") else None
+
     def _reset_generators(self) -> None:
-        """Reset both generators; a model that fails to reset must not stop the transport."""
+        """Reset both generators (and a listening model); a model that fails to reset must not stop
+        the transport."""
         self.planner.reset()
-        for g in {id(self.primary): self.primary, id(self.fallback): self.fallback}.values():
+        gens = [self.primary, self.fallback, self._listening_model()]
+        for g in {id(g): g for g in gens if g is not None}.values():
             try:
                 g.reset()
             except Exception:

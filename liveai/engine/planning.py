@@ -62,6 +62,7 @@ class Planning:
             return
         self._schedule_plan(step + 1)
         ctx = self.context(step)
+        self._listen(ctx)
         try:
             fallback_plan = self.fallback.plan(ctx)
         except Exception:
@@ -82,6 +83,21 @@ class Planning:
         self.clock.run_worker(lambda: self.primary.plan(ctx),
                               lambda res, err: self._if_current(run, self._primary_done, step, ctx, res, err,
                                                                 deadline, fallback_plan))
+
+    def _listen(self, ctx: StepContext) -> None:
+        """A band style plays: the model listens on the worker (one step at a time; a step it
+        misses it catches up on the next, as when the rules played one of its steps)."""
+        model = self._listening_model()
+        if model is None or getattr(self, "_listening", False):
+            return
+        self._listening = True
+
+        def done(_res: Any, err: BaseException | None) -> None:
+            self._listening = False
+            if err is not None:
+                log.warning("listening model failed at step %d: %s", ctx.step, err)
+
+        self.clock.run_worker(lambda: model.listen(ctx), done)
 
     def _if_current(self, run: int, fn: Callable[..., None], *args: Any) -> None:
         """Call fn unless the transport restarted (or the mode changed) since the step was planned:

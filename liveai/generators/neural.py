@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -106,6 +107,13 @@ class ModelGenerator:
         out = self._decode(logits, ctx, chord, new)
         self.last_decode_s = time.perf_counter() - t0  # decoding alone (the network step excluded)
         return out
+
+    def listen(self, ctx: StepContext) -> None:
+        """Step the network while another part plays (a band style): its voices are decoded and
+        taken as its own, never sounded, so its listener head keeps hearing a texture it knows and
+        the chord planner keeps the neural guess it has with the model's own voices."""
+        own = replace(ctx, sounding=dict(self._sounding))
+        self.observe(own, self.plan(own))
 
     def observe(self, ctx: StepContext, committed: StepPlan) -> None:
         rec = {}

@@ -194,3 +194,31 @@ def test_a_malformed_band_file_is_a_clear_cli_error(tmp_path, capsys):
     assert cli_main(["demo", "--fast", "--band", str(p)]) == 2
     err = capsys.readouterr().err
     assert "style 'bad': variations.a.bass[4/4] (line 5): has 3 cells" in err
+
+
+def test_the_model_keeps_listening_while_a_band_plays():
+    """With the model as the accompany generator, a band style takes over the sound but the model's
+    network keeps stepping unheard, so the chord planner keeps its neural guess (the band plans with
+    the same ears as the chorale style); nothing of the model's own voices sounds."""
+    from liveai.app import build_session
+    from liveai.app import schedule_player
+    from liveai.timing.clock import SimClock
+    cfg = make_config(None, {"generator": "model", "tempo": BUILTIN.tempo, "meter": "4/4"})
+    clock = SimClock()
+    session = build_session(cfg, clock, clock, [])
+    eng = session.engine
+    model = eng.primary
+    assert model.name == "model"
+    band = Recording(load_style("pop"))
+    eng.set_band(band)
+    guesses = []
+    eng.planner.listener = lambda: guesses.append(eng._listener_guess()) or guesses[-1]
+    end = schedule_player(session, tune_events(BUILTIN.notes(), BUILTIN.tempo), 1.0, 2.4)
+    clock.call_at(end, eng.stop_transport)
+    clock.call_at(end + 0.01, clock.stop)
+    clock.run()
+    assert len(band.played) > 50  # the band played
+    heard = [g for g in guesses if g is not None]
+    assert len(heard) > 20 and all(len(g) == 12 for g in heard)  # the planner had the model's guess
+    assert model._t > 100  # the network stepped through the performance
+    assert set(eng.voices) == set(band.voices)  # and only the band's parts sound
