@@ -51,6 +51,7 @@ class Engine(PlayerInput, Planning, Rendering):
         self.voices = tuple(generator.voices)
         self.band: Any = None  # liveai.band.BandGenerator while a band style plays (None: the generator's voices)
         self._plain: tuple[Generator, Generator] | None = None  # the accompany pair a band replaces
+        self._listening = False  # the model is stepping on the worker while a band plays
         self.harmonizer: Any = None  # liveai.engine.modes.Harmonizer, for the reactive harmonize mode
         self._harmony: dict[int, list[OutEvent]] = {}
         self.input_map: Callable[[mido.Message], list[mido.Message]] | None = None

@@ -3,7 +3,7 @@ generator run on a worker with a deadline, the rules fallback planned every step
 when the primary misses or fails, and the commit of one step's plan into events.
 
 A mixin of liveai.engine.core.Engine: the state it reads and writes (_next_step, _committed_step,
-_busy, _run, _history, _pending_step, stats) is set up in Engine.__init__; it runs on the engine's clock.
+_busy, _run, _history, _pending_step, _listening, stats) is set up in Engine.__init__; it runs on the engine's clock.
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class Planning:
         """A band style plays: the model listens on the worker (one step at a time; a step it
         misses it catches up on the next, as when the rules played one of its steps)."""
         model = self._listening_model()
-        if model is None or getattr(self, "_listening", False):
+        if model is None or self._listening:
             return
         self._listening = True
 
