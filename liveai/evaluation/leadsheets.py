@@ -3,8 +3,10 @@
 The tunes of liveai.evaluation.tunes were written for liveai, and the planner's settings were
 chosen on them; these were not: the two lead sheets music21 ships (Berlin's "Alexander's Ragtime
 Band", Foster's "Jeanie with the Light Brown Hair") and the two Nottingham Music Database tunes in
-its corpus (ABC with guitar chords). Repeats are written out; a pickup is padded to a full bar so
-bar lines fall where the demo's grid puts them. Every chord symbol is reduced to its triad for the
+its corpus (ABC with guitar chords). Repeats are written out; the tune is cut to its first bar
+line where a note starts (the demo's grid starts at the first note, so a pickup is dropped), and
+short bars inside the tune are moved to end on a bar line, so bar lines fall where the grid puts
+them. Every chord symbol is reduced to its triad for the
 scoring, as for the other tunes. They are harder than liveai's tunes (ragtime chromaticism, reels
 in running 8ths), so their figures are a check on over-fitting, not a target.
 """
