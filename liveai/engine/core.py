@@ -20,6 +20,7 @@ from liveai.engine.planning import COMMIT_SHARE, Planning, check_plan
 from liveai.engine.player import PLAYER_WINDOW, SYNC_TYPES, PlayerInput
 from liveai.engine.render import Rendering, part_of
 from liveai.engine.settings import EngineSettings, EngineStats, PartMix
+from liveai.engine.unsent import UnsentStep
 from liveai.generators.base import Generator, PlayerNote, StepPlan
 from liveai.harmony.planner import HarmonyPlanner
 from liveai.io.output import OutEvent
@@ -78,8 +79,7 @@ class Engine(PlayerInput, Planning, Rendering):
         self._committed_step = -1
         self._busy = False
         self._run = 0  # bumped at each start and mode change: results planned before are stale
-        self._pending_step: tuple | None = None  # (when, PendingEvents, offs, on_of) of the step not yet sent
-        self._pending_before: tuple | None = None  # (when, what sounded before it, chord new at it)
+        self._unsent: list[UnsentStep] = []  # committed steps the sender has not taken yet, oldest first
         self._last_note_on = float("-inf")
         self._vel = 80.0
         self._pending_input = 0
@@ -100,7 +100,7 @@ class Engine(PlayerInput, Planning, Rendering):
             self.transport.anchor(step, t, self.transport.bpm)
         self.running = True
         self._run += 1
-        self._pending_step = self._pending_before = None  # a step planned before is not amendable
+        self._unsent = []  # a step planned before is not amendable
         self._player.clear()
         self._open.clear()
         self._history.clear()
@@ -160,7 +160,8 @@ class Engine(PlayerInput, Planning, Rendering):
         """Every sounding note off, CC123 on every channel used; voices start afresh."""
         self.scheduler.release_all()
         self._sounding = {v: None for v in self.voices}
-        self._emitted.clear()
+        self._emitted = {}
+        self._unsent = []
         self._floor.clear()
         self._echoed.clear()
         self._harmony.clear()
@@ -185,7 +186,7 @@ class Engine(PlayerInput, Planning, Rendering):
             self.release_all()
             self.settings.mode = mode
             self._run += 1
-            self._pending_step = self._pending_before = None  # a step planned before is not amendable
+            self._unsent = []  # a step planned before is not amendable
             self.primary, self.fallback = self.modes[mode]
             self.voices = tuple(self.primary.voices)
             self._sounding = {v: None for v in self.voices}
@@ -264,7 +265,7 @@ class Engine(PlayerInput, Planning, Rendering):
             if self.running:
                 self.release_all()
             self._run += 1
-            self._pending_step = self._pending_before = None  # a step planned before is not amendable
+            self._unsent = []  # a step planned before is not amendable
             self.primary, self.fallback = pair
             self.voices = tuple(self.primary.voices)
             self._sounding = {v: None for v in self.voices}

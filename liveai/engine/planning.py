@@ -3,7 +3,7 @@ generator run on a worker with a deadline, the rules fallback planned every step
 when the primary misses or fails, and the commit of one step's plan into events.
 
 A mixin of liveai.engine.core.Engine: the state it reads and writes (_next_step, _committed_step,
-_busy, _run, _history, _pending_step, _listening, stats) is set up in Engine.__init__; it runs on the engine's clock.
+_busy, _run, _history, _unsent, _listening, stats) is set up in Engine.__init__; it runs on the engine's clock.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from liveai.engine.player import PLAYER_WINDOW
 from liveai.engine.render import part_of
+from liveai.engine.unsent import MAX_UNSENT, UnsentStep, derive, keep_to
 from liveai.generators.base import HOLD, StepContext, StepPlan, visible_player
-from liveai.io.output import OutEvent
 from liveai.timing.clock import Timer
 
 log = logging.getLogger(__name__)
@@ -146,47 +146,26 @@ class Planning:
         if self.planner.source in ("played", "corrected") and heard is not None and heard != ctx.chord:
             # a chord the player struck after this step was planned: nothing from the old plan
             # that clashes with it may sound (the voices were already moved to it)
-            pcs = set(heard.pcs)
-            root = (heard.bass if heard.bass is not None else heard.root) % 12
-
-            def fits(v: str, pitch: int) -> bool:  # a bass keeps to the new root, the rest to its tones
-                return pitch % 12 == root if v.split(".", 1)[0] == "bass" else pitch % 12 in pcs
-
-            full = {v: (HOLD if a.kind == "note" and not v.startswith("drums") and not fits(v, a.pitch)
-                        else a) for v, a in full.items()}
+            full = keep_to(full, heard)
         if not ctx.chord_new and self.planner.source != "played":
             now = heard if self.planner.source == "corrected" and heard is not None else ctx.chord
             full = self._no_echo(step, ctx.known_until, full, now)
-        before = dict(self._sounding)  # what sounds until this step (a reactive re-voicing starts from it)
-        offs: list[OutEvent] = []
-        ons: list[OutEvent] = []
-        on_of: dict[str, OutEvent] = {}  # voice -> its note-on this step (a chord struck now may amend it)
-        for v, act in full.items():
-            if act.kind == "hold":
-                continue
-            prev = self._emitted.pop(v, None)
-            if prev is not None:
-                offs.append(OutEvent.note_off(prev[0], prev[1], part_of(v)))
-            if act.kind == "note":
-                on = self._part_note(v, act.pitch, act.velocity)
-                if on is not None:
-                    ons.append(on)
-                    on_of[v] = on
-                    self._emitted[v] = (on.channel, on.data1)
-                self._sounding[v] = act.pitch
-            else:
-                self._sounding[v] = None
+        before_emitted, before = self._emitted, self._sounding
+        offs, ons, self._emitted, self._sounding = derive(full, before_emitted, before, self._part_note)
         if offs or ons:
             when = self.transport.time_of_step(step) + self._feel(step)
             # A retime, swing or humanize must never let a note-off overtake its note-on (a hung note).
             when = max([when] + [self._floor.get(ev.part, when) for ev in offs + ons])
             if self.settings.humanize_ms > 0 or self.settings.humanize_velocity > 0:
                 self._humanized(when, offs, ons)
+                self._unsent = []  # what follows cannot be derived again from a step sent unamendable
             else:
                 for ev in offs + ons:
                     self._floor[ev.part] = when
-                self._pending_step = (when, self.scheduler.at_amendable(when, offs + ons), offs, on_of)
-                self._pending_before = (when, before, ctx.chord_new)
+                handle = self.scheduler.at_amendable(when, offs + ons)
+                kept = [u for u in self._unsent if not u.handle.sent][-(MAX_UNSENT - 1):]
+                self._unsent = [] if handle.sent else kept + [
+                    UnsentStep(step, when, handle, full, before_emitted, before, ctx.chord_new)]
         self._history.append(full)
         if self.primary is not self.fallback:
             self.clock.run_worker(lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))

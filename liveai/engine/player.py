@@ -3,18 +3,20 @@ echo, the reactive harmonize mode, tempo following and hearing a played chord (t
 at once, amending the step the sender has not sent yet).
 
 A mixin of liveai.engine.core.Engine: the state it reads and writes (_player, _open, _echoed,
-_harmony, _sounding, _emitted, _floor, planner, transport) is set up in Engine.__init__; it runs on
+_harmony, _sounding, _emitted, _unsent, _floor, planner, transport) is set up in Engine.__init__; it runs on
 the engine's clock, except post_input, which any thread may call.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 import mido
 
 from liveai.engine.render import part_of
-from liveai.generators.base import PlayerNote
+from liveai.engine.unsent import UnsentStep, derive, keep_to, sent_anyway
+from liveai.generators.base import PlayerNote, note
 from liveai.harmony.voicing import parallels_with, repair, revoice
 from liveai.io.output import OutEvent
 from liveai.vocab import DRUM_CHANNEL
@@ -139,20 +141,26 @@ class PlayerInput:
             chord = self.planner.hear_melody(self._player[-PLAYER_WINDOW:], step, self.transport.steps_per_bar)
         if chord is None:
             if min_notes > 2:
-                self._keep_clear_of_tune()
+                self._keep_clear_of_tune(step)
                 self.clock.call_at(t + self.settings.harmony.chord_window_s, self._if_current,
                                    self._run, self._hear_chord, t, 2)
             return
         melody = () if self.planner.source == "played" else (self._player[-1].pitch % 12,)
         ranges = getattr(self.primary, "ranges", None)
-        before = self._unsent_before()
-        if before is not None and ranges is not None:  # the step has not sounded: voice it afresh
-            moves = repair(before, self._sounding, chord, ranges, True, melody, self._soprano_move())
-            if moves and self._amend_step(moves):
+        soprano = self._soprano_move() if self.planner.source != "played" else None
+        own = self._own_step(step)
+        if own is not None:  # the note's own step has not sounded: voice it afresh, in place
+            after = self._after(own)
+            moves = {} if ranges is None else repair(own.sounding, after, chord, ranges, True, melody,
+                                                     self._soprano_move())
+            if not moves:
+                moves = revoice(after, chord, ranges=ranges, melody=melody, soprano=soprano)
+            if self._rewrite(moves, chord, own):
                 return
-        moves = revoice(self._sounding, chord, ranges=ranges, melody=melody,
-                        soprano=self._soprano_move() if self.planner.source != "played" else None)
-        if moves and self._amend_step(moves):
+        unsent = [u for u in self._unsent if not u.handle.sent]
+        moves = revoice(unsent[0].sounding if unsent else self._sounding, chord, ranges=ranges,
+                        melody=melody, soprano=soprano)
+        if unsent and self._rewrite(moves, chord, None):
             return
         evs: list[OutEvent] = []
         vel = self._velocity()
@@ -166,8 +174,9 @@ class PlayerInput:
                 self._emitted[v] = (on.channel, on.data1)
             self._sounding[v] = pitch
         if evs:
-            # a reaction: it goes out at once (the reactive path), unless a planned note of the
-            # same part is still to come (a note-off must not overtake its note-on): then just after it
+            # a reaction: it goes out at once (the reactive path), unless events of the same part
+            # that cannot be rewritten (humanized, or sent early) are still to come (a note-off
+            # must not overtake its note-on): then just after them
             now = self.clock.now()
             floor = max(self._floor.get(part_of(v), 0.0) for v in moves)
             for v in moves:
@@ -177,13 +186,17 @@ class PlayerInput:
             else:
                 self.scheduler.now(evs)
 
-    def _unsent_before(self) -> dict[str, int | None] | None:
-        """What sounded before the step the sender has not sent yet (None: there is none)."""
-        pend = getattr(self, "_pending_step", None)
-        pb = getattr(self, "_pending_before", None)
-        if pend is None or pb is None or pb[0] != pend[0] or pend[0] < self.clock.now() or pend[1].sent:
-            return None
-        return pb[1]
+    def _own_step(self, step: int) -> UnsentStep | None:
+        """The committed step a note struck at `step` belongs to, if the sender has not taken it."""
+        for u in self._unsent:
+            if u.step == step and not u.handle.sent:
+                return u
+        return None
+
+    def _after(self, u: UnsentStep) -> dict[str, int | None]:
+        """What sounds once the unsent step u has (the state before the next one, or the latest)."""
+        i = self._unsent.index(u)
+        return self._unsent[i + 1].sounding if i + 1 < len(self._unsent) else self._sounding
 
     def _soprano_move(self) -> tuple[int, int] | None:
         """(previous, new) pitch of the tune at the note just struck: the previous note counts only
@@ -195,53 +208,54 @@ class PlayerInput:
             return None
         return prev.pitch, new.pitch
 
-    def _keep_clear_of_tune(self) -> None:
+    def _keep_clear_of_tune(self, step: int) -> None:
         """A melody note struck at a step not yet sent: if the planned voices would move in parallel
         fifths or octaves with it, they are voiced again before the step sounds (the band listens)."""
         ranges = getattr(self.primary, "ranges", None)
-        before = self._unsent_before()
+        own = self._own_step(step)
         sop = self._soprano_move()
         chord = self.planner.chord
-        if ranges is None or before is None or sop is None or chord is None:
+        if ranges is None or own is None or sop is None or chord is None:
             return
-        if not parallels_with(sop, before, self._sounding):
+        after = self._after(own)
+        if not parallels_with(sop, own.sounding, after):
             return
-        new = bool(self._pending_before[2])
-        moves = repair(before, self._sounding, chord, ranges, new, (sop[1] % 12,), sop)
+        moves = repair(own.sounding, after, chord, ranges, own.chord_new, (sop[1] % 12,), sop)
         if moves:
-            self._amend_step(moves)
+            self._rewrite(moves, None, own)
 
-    def _amend_step(self, moves: dict[str, int]) -> bool:
-        """Move voices to a chord struck just before (or at) the step whose events the sender has
-        not sent yet: those events are rewritten, so the planned chord never sounds (no flam)."""
-        pend = getattr(self, "_pending_step", None)
-        if pend is None or pend[0] < self.clock.now():
+    def _rewrite(self, moves: dict[str, int], chord: Any, own: UnsentStep | None) -> bool:
+        """Move voices to a chord heard at the step `own`, which has not been sent (its events are
+        rewritten, so the planned chord never sounds there: no flam), or, with own None, at once.
+        Every later unsent step is derived again from the moved voices, its notes that clash with
+        `chord` held (None: none held), so none re-strikes the old chord or names a pitch that is
+        not sounding. False (nothing done) when there is no unsent step to carry the change."""
+        unsent = [u for u in self._unsent if not u.handle.sent]
+        if not unsent or (own is not None and own not in unsent):
             return False
-        when, pending, offs, on_of = pend
         vel = self._velocity()
-        on_of = dict(on_of)
-        extra_offs: list[OutEvent] = []
-        for v, pitch in moves.items():
-            on = self._part_note(v, pitch, vel)
-            if v not in on_of:  # a held note: it ends now, at the step
-                prev = self._emitted.get(v)
-                if prev is not None:
-                    extra_offs.append(OutEvent.note_off(prev[0], prev[1], part_of(v)))
-            if on is None:
-                on_of.pop(v, None)
-            else:
-                on_of[v] = on
-        events = offs + extra_offs + list(on_of.values())
-        if not pending.amend(events):
-            return False
-        for v, pitch in moves.items():
-            on = on_of.get(v)
-            if on is not None:
-                self._emitted[v] = (on.channel, on.data1)
-            else:
-                self._emitted.pop(v, None)
-            self._sounding[v] = pitch
-        self._pending_step = (when, pending, offs + extra_offs, on_of)
+        moved = {v: note(p, vel) for v, p in moves.items()}
+        if own is not None:
+            chain = unsent[unsent.index(own):]
+            emitted, sounding = own.emitted, own.sounding
+        else:
+            chain = unsent
+            offs, ons, emitted, sounding = derive(moved, unsent[0].emitted, unsent[0].sounding, self._part_note)
+            if offs or ons:
+                self.scheduler.now(offs + ons)
+        for u in chain:
+            old = (u.full, u.emitted, u.sounding)
+            full = {**u.full, **moved} if u is own else (keep_to(u.full, chord) if chord is not None else u.full)
+            offs, ons, after_e, after_s = derive(full, emitted, sounding, self._part_note)
+            if u.handle.amend(offs + ons):
+                u.full, u.emitted, u.sounding = full, emitted, sounding
+            else:  # taken by the sender meanwhile: its old events went out; what they did not end, end now
+                log.debug("step %d was sent while it was being rewritten", u.step)
+                after_e, after_s, stale = sent_anyway(old, emitted, sounding, self._part_note)
+                if stale:
+                    self.scheduler.now(stale)
+            emitted, sounding = after_e, after_s
+        self._emitted, self._sounding = emitted, sounding
         return True
 
     def _note_off(self, msg: mido.Message, t: float) -> None:
@@ -265,3 +279,4 @@ class PlayerInput:
         if ev is not None:
             v = 0.5 * v + 0.5 * ev
         return int(max(30, min(120, v)))
+
