@@ -65,18 +65,22 @@ class PlayerInput:
         self._player_note(msg, t, echo=self.settings.thru)
 
     def _player_note(self, msg: mido.Message, t: float, echo: bool) -> None:
+        """The reactive outputs first (the --thru echo, harmonize's voices), then the listening
+        (a struck chord, a melody correction, the tempo): a played note is never late because the
+        band was thinking about it."""
         kind = msg.type
         if kind in ("note_on", "note_off") and msg.channel == DRUM_CHANNEL:  # (sysex, clock: no channel)
             return  # drums: recorded (on_player), never listened to for harmony, tempo or the start
-        if kind == "note_on" and msg.velocity > 0:
-            self._note_on(msg, t)
+        on = kind == "note_on" and msg.velocity > 0
+        if on:
+            remembered = self._note_on(msg, t)
         elif kind in ("note_off", "note_on"):
             self._note_off(msg, t)
         else:
             return
         if echo:  # one echo per key: a repeated note-on retriggers, a stray note-off is not echoed
             key = (msg.channel, msg.note)
-            if kind == "note_on" and msg.velocity:
+            if on:
                 evs = [OutEvent.note_on(msg.channel, msg.note, msg.velocity, "player")]
                 if key in self._echoed:
                     evs.insert(0, OutEvent.note_off(msg.channel, msg.note, "player"))
@@ -89,7 +93,9 @@ class PlayerInput:
             if evs:
                 self.scheduler.now(evs)
         if self.settings.mode == "harmonize" and self.harmonizer is not None:
-            self._harmonize(msg, kind == "note_on" and msg.velocity > 0)
+            self._harmonize(msg, on)
+        if on and remembered:
+            self._listen_to(msg, t)
 
     def _harmonize(self, msg: mido.Message, on: bool) -> None:
         """The reactive path: harmony voices at once for each melody note, closed with it."""
@@ -109,26 +115,33 @@ class PlayerInput:
         self.scheduler.now(ons)
         self._harmony[msg.note] = [OutEvent.note_off(e.channel, e.data1, e.part) for e in ons]
 
-    def _note_on(self, msg: mido.Message, t: float) -> None:
+    def _note_on(self, msg: mido.Message, t: float) -> bool:
+        """Remember a played note (the first starts the transport). False: not remembered (the
+        transport waits for its clock source)."""
         if not self.transport.running:
             if self.settings.external_clock:
-                return  # waiting for the clock source to start the transport
+                return False  # waiting for the clock source to start the transport
             self.start(t)
         step = max(0, self.transport.step_at(t))
         if msg.note in self._open:
             self._note_off(msg, t)
         self._open[msg.note] = len(self._player)
         self._player.append(PlayerNote(msg.note, msg.velocity, step, None, t))
+        if len(self._player) > 1024:  # keep recent memory bounded; indexes shift
+            drop = len(self._player) - 512
+            self._player = self._player[drop:]
+            self._open = {p: i - drop for p, i in self._open.items() if i >= drop}
+        return True
+
+    def _listen_to(self, msg: mido.Message, t: float) -> None:
+        """What a remembered note tells the band: a chord struck or a melody the plan cannot take
+        (accompany), the tempo (--follow-tempo), the dynamics."""
         if self.settings.mode == "accompany":
             self._hear_chord(t)
         self._last_note_on = t
         if self.tempo_follower is not None and self.settings.follow_tempo:
             self._follow(t)
         self._vel = 0.75 * self._vel + 0.25 * msg.velocity
-        if len(self._player) > 1024:  # keep recent memory bounded; indexes shift
-            drop = len(self._player) - 512
-            self._player = self._player[drop:]
-            self._open = {p: i - drop for p, i in self._open.items() if i >= drop}
 
     def _hear_chord(self, t: float, min_notes: int = 3) -> None:
         """The player just struck notes: if they make a chord that changes the harmony, the band

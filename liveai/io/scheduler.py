@@ -7,8 +7,6 @@ Scheduler runs on the engine's SimClock.
 """
 from __future__ import annotations
 
-import threading
-
 import logging
 import threading
 from collections import deque
@@ -168,11 +166,22 @@ class Scheduler:
 
     def _send(self, events: Iterable[OutEvent], devices: Sequence[OutputDevice] | None = None,
               notify: bool = True, due: float | None = None) -> None:
+        """Every event to each device in turn (the MIDI port first: the outputs are in that order),
+        a device that takes a batch in one call (the sender process: one write, one wake-up) with
+        all of them, and only then the listeners: a chord's last note never waits behind the
+        first note's OSC copies."""
         now = self.clock.now()
-        for ev in events:
-            for dev in self.outputs if devices is None else devices:
+        events = list(events)
+        if not events:
+            return
+        for dev in self.outputs if devices is None else devices:
+            timed = due is not None and getattr(dev, "timed", False)
+            batch = None if timed or len(events) == 1 else getattr(dev, "send_many", None)
+            for ev in (events if batch is None else (None,)):
                 try:
-                    if due is not None and getattr(dev, "timed", False):
+                    if batch is not None:
+                        batch(events)
+                    elif timed:
                         dev.send_at(ev, due)  # a device that sends at the time itself (liveai.io.sender)
                     else:
                         dev.send(ev)
@@ -180,7 +189,8 @@ class Scheduler:
                     if dev.name not in self._failed:
                         self._failed.add(dev.name)
                         log.error("output %s failed: %s (further errors from it are quiet)", dev.name, e)
-            if notify:
+        if notify:
+            for ev in events:
                 for fn in self.listeners:
                     fn(now, ev)
 

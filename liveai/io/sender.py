@@ -86,6 +86,15 @@ class ProcessMidiOutput:
     def send(self, ev: Any) -> None:
         self._write(-1.0, ev.midi)
 
+    def send_many(self, events: Any) -> None:
+        """Events at once in one write: the sender process wakes once for a chord, not per note."""
+        recs = []
+        for ev in events:
+            b = bytes(ev.midi)
+            recs.append(_REC.pack(-1.0, len(b), b[:3].ljust(3, b"\0")))
+        with self._lock:
+            os.write(self._fd, b"".join(recs))
+
     def send_at(self, ev: Any, when: float) -> None:
         self._write(when - self.offset, ev.midi)
 

@@ -7,6 +7,7 @@ recent melody they contain.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -52,17 +53,26 @@ class Chord:
 def pitch_class_histogram(notes: Sequence[PlayerNote], now_step: int, half_life_steps: float = 64.0,
                           max_notes: int = 256) -> np.ndarray:
     """Duration-weighted pitch-class weights, older notes decayed (half-life in steps). Only the
-    last max_notes count: older ones have decayed to nothing anyway, and the reactive path needs
-    this fast."""
+    last max_notes count: older ones have decayed to nothing anyway. A plain loop: the reactive
+    path (harmonize) needs this before its notes go out, and for the few hundred notes it sees
+    a loop is 1-3x faster than building numpy arrays from them (measured: 10 us for 20 notes,
+    against 29)."""
+    return np.array(_histogram(notes, now_step, half_life_steps, max_notes))
+
+
+def _histogram(notes: Sequence[PlayerNote], now_step: int, half_life_steps: float = 64.0,
+               max_notes: int = 256) -> list[float]:
     notes = notes[-max_notes:] if len(notes) > max_notes else notes
-    if not notes:
-        return np.zeros(12)
-    starts = np.fromiter((n.start_step for n in notes), float, len(notes))
-    ends = np.fromiter((now_step + 1 if n.end_step is None else n.end_step for n in notes), float, len(notes))
-    pcs = np.fromiter((n.pitch % 12 for n in notes), int, len(notes))
-    dur = np.maximum(1.0, np.minimum(ends, now_step + 1) - starts)
-    age = np.maximum(0.0, now_step - starts)
-    return np.bincount(pcs, weights=dur * 0.5 ** (age / half_life_steps), minlength=12)
+    h = [0.0] * 12
+    top = now_step + 1
+    k = -1.0 / half_life_steps
+    for n in notes:
+        s, e = n.start_step, n.end_step
+        e = top if e is None or e > top else e
+        d = e - s
+        age = now_step - s
+        h[n.pitch % 12] += (d if d > 1 else 1) * (2.0 ** (k * age) if age > 0 else 1.0)
+    return h
 
 
 MINOR_BIAS = 0.08
@@ -92,51 +102,19 @@ def key_scores(hist: np.ndarray) -> list[tuple[float, Key]]:
 def detect_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None = None,
                margin: float = 0.1) -> Key | None:
     """The key of what was played so far. Keeps `previous` unless another key is clearly better
-    (by `margin` in correlation): the hysteresis that stops one passing note flipping the key."""
-    scores = key_scores(pitch_class_histogram(notes, now_step))
-    if not scores:
+    (by `margin` in correlation): the hysteresis that stops one passing note flipping the key.
+    (key_scores' correlations, without sorting all 24: harmonize calls this before it sounds.)"""
+    h = _histogram(notes, now_step)
+    m = sum(h) / 12.0
+    if m == 0.0:
         return previous
-    best_r, best = scores[0]
-    if previous is not None and best != previous:
-        prev_r = next(r for r, k in scores if k == previous)
-        if best_r - prev_r < margin:
-            return previous
-    return best
-
-
-# key profiles as in liveai.music.theory.key_scores (order: tonic 0 major, 0 minor, 1 major, ...), centred
-_PROFILES_F = np.array([np.roll(prof, t) for t in range(12) for prof in (MAJOR_PROFILE, MINOR_PROFILE)])
-_PROFILES_C = _PROFILES_F - _PROFILES_F.mean(axis=1, keepdims=True)
-_PROFILES_N = np.sqrt((_PROFILES_C ** 2).sum(axis=1))
-_PROFILE_KEYS = [Key(t, m) for t in range(12) for m in (False, True)]
-_PROFILE_BIAS = np.array([MINOR_BIAS if k.minor else 0.0 for k in _PROFILE_KEYS])
-
-
-def fast_detect_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None = None,
-                    margin: float = 0.1, half_life_steps: float = 64.0) -> Key | None:
-    """liveai.music.theory.detect_key with the 24 correlations as one matrix product (about 30x faster;
-    the same keys up to floating-point ties)."""
-    if not notes:
+    c = [x - m for x in h]
+    ss = sum(x * x for x in c)
+    r = (_PROFILES_Z @ np.array(c)) * (1.0 / (12.0 * math.sqrt(ss / 12.0))) - _BIAS if ss else -1.0 - _BIAS
+    i = int(r.argmax())  # the first of equal maxima, as key_scores' stable sort
+    if previous is not None and _KEYS[i] != previous and r[i] - r[_KEYS.index(previous)] < margin:
         return previous
-    h = np.zeros(12)
-    for n in notes:
-        end = n.end_step if n.end_step is not None else now_step + 1
-        dur = max(1, min(end, now_step + 1) - n.start_step)
-        age = max(0, now_step - n.start_step)
-        h[n.pitch % 12] += dur * 0.5 ** (age / half_life_steps)
-    hc = h - h.mean()
-    hn = np.sqrt((hc ** 2).sum())
-    if hn == 0.0:
-        r = np.full(24, -1.0)
-    else:
-        r = (_PROFILES_C @ hc) / (_PROFILES_N * hn)
-    r = r - _PROFILE_BIAS
-    i = int(np.argmax(r))  # first of equal maxima, as the stable sort in theory.key_scores
-    best = _PROFILE_KEYS[i]
-    if previous is not None and best != previous:
-        if r[i] - r[_PROFILE_KEYS.index(previous)] < margin:
-            return previous
-    return best
+    return _KEYS[i]
 
 
 def diatonic_chords(key: Key) -> list[tuple[Chord, float]]:

@@ -124,6 +124,25 @@ def test_thru_echoes_player_only_when_asked():
         assert bool(player) == thru
 
 
+def test_the_thru_echo_goes_out_before_the_band_answers_the_note():
+    """A struck chord moves the band at once; the player's own note (--thru) still goes first: the
+    reactive output never waits for the band's listening."""
+    clock, eng, sink = sim_engine(tempo=100.0, thru=True)
+    t = 1.0 + 8 * 0.15 + 0.001  # just after step 8 (a 16th is 0.15 s at 100 BPM)
+    evs = [(0.0, mido.Message("note_on", note=72, velocity=90)), (1.0, mido.Message("note_off", note=72))]
+    evs += [(t - 1.0, mido.Message("note_on", note=p, velocity=90)) for p in (65, 69, 72)]
+    evs += [(t, mido.Message("note_off", note=p)) for p in (65, 69, 72)]
+    feed(clock, eng, evs)
+    clock.run(until=4.0)
+    eng.shutdown()
+    at_t = [e for when, e in sink.events if abs(when - t) < 1e-9]
+    band = [i for i, e in enumerate(at_t) if e.part != "player"]
+    echo_last = next(i for i, e in enumerate(at_t) if e.part == "player" and e.kind == "on" and e.data1 == 72)
+    assert band, "the chord moved the band at once"
+    assert echo_last < band[0], [(e.part, e.kind, e.data1) for e in at_t]
+    assert sounding_after(sink) == set()
+
+
 def test_engine_stops_after_player_silence_and_restarts_at_bar_one():
     clock, eng, sink = sim_engine(tempo=120.0, idle_bars=1.0)
     feed(clock, eng, tune_events(ODE_TO_JOY.notes()[:8], 120.0))

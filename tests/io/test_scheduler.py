@@ -53,3 +53,53 @@ def test_note_events_carry_osc_datagrams():
     m = OscMessage(ev.osc)
     assert m.address == "/liveai/bass/note" and m.params == [60, 100]
     assert OscMessage(OutEvent.note_off(0, 60, "bass").osc).params == [60, 0]
+
+
+def test_a_chord_goes_to_each_output_whole_before_the_next_and_the_listeners_last():
+    """The MIDI port (first output) gets every note of a chord before the OSC copies and the
+    listeners see any: a chord's last note never waits behind the first note's copies. An output
+    that takes a batch (the sender process: one write, one wake-up) gets it in one call."""
+    c = SimClock()
+    order = []
+
+    class Batch(ListOutput):
+        name = "batch"
+
+        def send_many(self, events):
+            order.append(("batch", [e.data1 for e in events]))
+
+    class Single(ListOutput):
+        name = "single"
+
+        def send(self, ev):
+            order.append(("single", ev.data1))
+
+    s = Scheduler(c, [Batch(c), Single(c)])
+    s.listeners.append(lambda t, ev: order.append(("heard", ev.data1)))
+    chord = [OutEvent.note_on(0, p, 90, "tenor") for p in (48, 52, 55)]
+    s.now(chord)
+    c.run()
+    assert order == [("batch", [48, 52, 55]), ("single", 48), ("single", 52), ("single", 55),
+                     ("heard", 48), ("heard", 52), ("heard", 55)]
+    order.clear()
+    s.now([OutEvent.note_on(0, 60, 90, "alto")])  # one event: the plain send (a batch of one buys nothing)
+    c.run()
+    assert order == [("single", 60), ("heard", 60)]  # Batch.send is ListOutput's: recorded, not in `order`
+
+
+def test_a_failing_output_loses_only_the_event_it_failed_on():
+    class Flaky(ListOutput):
+        name = "flaky"
+
+        def send(self, ev):
+            if ev.data1 == 52:
+                raise OSError("buffer full")
+            super().send(ev)
+
+    c = SimClock()
+    flaky, good = Flaky(c), ListOutput(c)
+    s = Scheduler(c, [flaky, good])
+    s.now([OutEvent.note_on(0, p, 90, "tenor") for p in (48, 52, 55)])
+    c.run()
+    assert [e.data1 for _, e in flaky.events] == [48, 55]
+    assert [e.data1 for _, e in good.events] == [48, 52, 55]

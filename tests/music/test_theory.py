@@ -24,6 +24,40 @@ def test_key_of_tunes_and_hysteresis():
     assert detect_key(notes, 41, previous=Key(0)) == Key(0)
 
 
+def test_the_fast_key_is_the_best_of_all_24_correlations():
+    """detect_key (the reactive path's: no sort, a plain-loop histogram) picks what ranking every
+    key by key_scores over the numpy histogram picks, hysteresis included, on random melodies."""
+    import random
+
+    import numpy as np
+
+    from liveai.music.theory import key_scores, pitch_class_histogram
+
+    def reference(notes, now, previous, margin=0.1):
+        starts = np.array([n.start_step for n in notes], float)
+        ends = np.array([now + 1 if n.end_step is None else n.end_step for n in notes], float)
+        dur = np.maximum(1.0, np.minimum(ends, now + 1) - starts)
+        w = dur * 0.5 ** (np.maximum(0.0, now - starts) / 64.0)
+        hist = np.bincount([n.pitch % 12 for n in notes], weights=w, minlength=12) if notes else np.zeros(12)
+        assert np.allclose(hist, pitch_class_histogram(notes, now))
+        scores = key_scores(hist)
+        if not scores:
+            return previous
+        best_r, best = scores[0]
+        if previous is not None and best != previous and best_r - dict((k, r) for r, k in scores)[previous] < margin:
+            return previous
+        return best
+
+    rng = random.Random(3)
+    for _ in range(300):
+        scale = rng.choice([(0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 11), tuple(range(12)), (0, 4, 7)])
+        tonic, n = rng.randrange(12), rng.randrange(0, 60)
+        notes = [PlayerNote(60 + tonic + rng.choice(scale), 80, 2 * i,
+                            None if i == n - 1 else 2 * i + rng.randint(1, 4)) for i in range(n)]
+        previous = rng.choice([None, Key(rng.randrange(12), rng.random() < 0.5)])
+        assert detect_key(notes, 2 * n, previous) == reference(notes, 2 * n, previous)
+
+
 def test_chords():
     assert chord_from_pitches([60, 64, 67]) == Chord(0, "maj")
     assert chord_from_pitches([57, 60, 64]) == Chord(9, "min")
