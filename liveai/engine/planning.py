@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from liveai.engine.player import PLAYER_WINDOW
 from liveai.engine.render import part_of
-from liveai.engine.unsent import MAX_UNSENT, UnsentStep, derive, keep_to
+from liveai.engine.unsent import UnsentStep, derive, keep_to, waiting
 from liveai.generators.base import HOLD, StepContext, StepPlan, visible_player
 from liveai.timing.clock import Timer
 
@@ -163,8 +163,8 @@ class Planning:
                 for ev in offs + ons:
                     self._floor[ev.part] = when
                 handle = self.scheduler.at_amendable(when, offs + ons)
-                kept = [u for u in self._unsent if not u.handle.sent][-(MAX_UNSENT - 1):]
-                self._unsent = [] if handle.sent else kept + [
+                kept = waiting(self._unsent)  # every step still to send: dropping one would hang its notes
+                self._unsent = [] if handle.sent or kept is None else kept + [
                     UnsentStep(step, when, handle, full, before_emitted, before, ctx.chord_new)]
         self._history.append(full)
         if self.primary is not self.fallback:

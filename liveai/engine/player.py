@@ -15,7 +15,7 @@ from typing import Any
 import mido
 
 from liveai.engine.render import part_of
-from liveai.engine.unsent import UnsentStep, derive, keep_to, sent_anyway
+from liveai.engine.unsent import UnsentStep, derive, keep_to, sent_anyway, waiting
 from liveai.generators.base import PlayerNote, note
 from liveai.harmony.voicing import parallels_with, repair, revoice
 from liveai.io.output import OutEvent
@@ -170,7 +170,7 @@ class PlayerInput:
                 moves = revoice(after, chord, ranges=ranges, melody=melody, soprano=soprano)
             if self._rewrite(moves, chord, own):
                 return
-        unsent = [u for u in self._unsent if not u.handle.sent]
+        unsent = waiting(self._unsent) or []
         moves = revoice(unsent[0].sounding if unsent else self._sounding, chord, ranges=ranges,
                         melody=melody, soprano=soprano)
         if unsent and self._rewrite(moves, chord, None):
@@ -201,8 +201,8 @@ class PlayerInput:
 
     def _own_step(self, step: int) -> UnsentStep | None:
         """The committed step a note struck at `step` belongs to, if the sender has not taken it."""
-        for u in self._unsent:
-            if u.step == step and not u.handle.sent:
+        for u in waiting(self._unsent) or ():
+            if u.step == step:
                 return u
         return None
 
@@ -242,8 +242,12 @@ class PlayerInput:
         rewritten, so the planned chord never sounds there: no flam), or, with own None, at once.
         Every later unsent step is derived again from the moved voices, its notes that clash with
         `chord` held (None: none held), so none re-strikes the old chord or names a pitch that is
-        not sounding. False (nothing done) when there is no unsent step to carry the change."""
-        unsent = [u for u in self._unsent if not u.handle.sent]
+        not sounding. False (nothing done) when there is no unsent step to carry the change, or
+        when `own` went out meanwhile (the caller then moves the voices at once)."""
+        unsent = waiting(self._unsent)
+        if unsent is None:
+            self._unsent = []  # taken out of order: the old way (at once, after the part's last events)
+            return False
         if not unsent or (own is not None and own not in unsent):
             return False
         vel = self._velocity()
@@ -262,6 +266,8 @@ class PlayerInput:
             offs, ons, after_e, after_s = derive(full, emitted, sounding, self._part_note)
             if u.handle.amend(offs + ons):
                 u.full, u.emitted, u.sounding = full, emitted, sounding
+            elif u is own:  # it went out meanwhile (nothing rewritten yet): the caller moves the voices now
+                return False
             else:  # taken by the sender meanwhile: its old events went out; what they did not end, end now
                 log.debug("step %d was sent while it was being rewritten", u.step)
                 after_e, after_s, stale = sent_anyway(old, emitted, sounding, self._part_note)

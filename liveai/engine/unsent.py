@@ -1,8 +1,9 @@
 """Steps committed but not yet sent: the engine may still rewrite them.
 
-The engine plans a step ahead, so when the player's note changes the chord (a struck chord, or a
-melody note the plan could not take) up to two committed steps may still be waiting for the
-sender: the note's own step and the one after it. Both were planned with the old chord. The note's
+The engine plans ahead, so when the player's note changes the chord (a struck chord, or a melody
+note the plan could not take) several committed steps may still be waiting for the sender: the
+note's own step and the ones after it (one with the default lookahead, more with a longer one or
+a swung step). Both were planned with the old chord. The note's
 own step takes the moved voices in place (no flam); a step after it is derived again from what
 sounds once the voices have moved, with its old-chord notes held instead (so no note-off ever
 names a pitch that is not sounding, and no old chord is struck again on top of the new one).
@@ -17,8 +18,6 @@ from typing import Any, Callable, Mapping
 from liveai.engine.render import part_of
 from liveai.generators.base import HOLD, VoiceAction
 from liveai.io.output import OutEvent
-
-MAX_UNSENT = 3  # the note's own step, the one after, and slack for a late sender
 
 PartNote = Callable[[str, int, int], OutEvent | None]
 
@@ -37,6 +36,17 @@ class UnsentStep:
     emitted: dict[str, tuple[int, int]]
     sounding: dict[str, int | None]
     chord_new: bool
+
+
+def waiting(unsent: list[UnsentStep]) -> list[UnsentStep] | None:
+    """The steps the sender has not taken yet, oldest first (those it took are dropped from the
+    front). None when it took one out of order, behind one still waiting: the chain of states
+    from step to step is broken, and nothing may be derived again from it."""
+    i = 0
+    while i < len(unsent) and unsent[i].handle.sent:
+        i += 1
+    rest = unsent[i:]
+    return None if any(u.handle.sent for u in rest) else rest
 
 
 def derive(full: Mapping[str, VoiceAction], emitted: Mapping[str, tuple[int, int]],

@@ -111,7 +111,7 @@ def detect_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None 
     c = [x - m for x in h]
     ss = sum(x * x for x in c)
     r = (_PROFILES_Z @ np.array(c)) * (1.0 / (12.0 * math.sqrt(ss / 12.0))) - _BIAS if ss else -1.0 - _BIAS
-    i = int(r.argmax())  # the first of equal maxima, as key_scores' stable sort
+    i = int(r.argmax())  # the first of equal maxima, as key_scores' stable sort (exact ties aside: rounding)
     if previous is not None and _KEYS[i] != previous and r[i] - r[_KEYS.index(previous)] < margin:
         return previous
     return _KEYS[i]

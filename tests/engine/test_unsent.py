@@ -130,3 +130,70 @@ def test_without_the_second_step_the_chord_also_sounds_at_once():
            and e.part == "bass"]
     assert (8.007, "bass", 53) in ons
     assert sounding_after(sink) == set()
+
+
+class Restriking:
+    """Re-strikes the bass every step and moves the tenor and alto at step 6: every step waits
+    with events, however many the engine has committed."""
+    name = "scripted"
+    voices = ("bass", "tenor", "alto")
+
+    def plan(self, ctx):
+        if all(p is None for p in ctx.sounding.values()):
+            return {"bass": note(48, 80), "tenor": note(55, 80), "alto": note(64, 80)}
+        return {"bass": note(48, 80), "tenor": note(52, 80) if ctx.step == 6 else HOLD,
+                "alto": note(67, 80) if ctx.step == 6 else HOLD}
+
+    def observe(self, ctx, committed):
+        pass
+
+    def reset(self):
+        pass
+
+
+@pytest.mark.parametrize("lookahead,swing,strike", [(2, 0.0, 6.3), (3, 0.0, 6.3), (3, 1.0, 6.3), (4, 0.0, 5.7),
+                                                    (6, 0.0, 5.7)])
+def test_the_engine_knows_every_note_it_left_sounding_however_many_steps_wait(lookahead, swing, strike):
+    """F major struck while three to six committed steps wait (a long lookahead, or a swung step
+    sounding late): the notes the output has sounding are exactly the ones the engine will end.
+    (Found in review: keeping only the last three unsent steps hung the oldest one's notes.)"""
+    tempo = 100.0
+    step_s = 60.0 / tempo / 4
+    clock, eng, sink = sim_engine(generator=Restriking(), tempo=tempo, idle_bars=0, lookahead_steps=lookahead,
+                                  swing=swing)
+    evs = [(0.0, mido.Message("note_on", note=72, velocity=90)),
+           (strike * step_s - 0.05, mido.Message("note_off", note=72))]
+    evs += [(strike * step_s, mido.Message("note_on", note=p, velocity=90)) for p in (65, 69, 72)]
+    evs += [(16 * step_s, mido.Message("note_off", note=p)) for p in (65, 69, 72)]
+    end = feed(clock, eng, evs)
+    seen = {}
+
+    def look():
+        seen["output"] = {(c, p) for c, p, part in eng.scheduler.tracker.sounding() if part in Restriking.voices}
+        seen["engine"] = set(eng._emitted.values())
+
+    clock.call_at(end + 0.5, look)
+    clock.call_at(end + 1.0, eng.stop_transport)
+    clock.run(until=end + 2.0)
+    eng.shutdown()
+    assert seen["output"] and seen["output"] == seen["engine"], seen
+    by_part = {}
+    for c, p in seen["output"]:
+        by_part[c] = by_part.get(c, 0) + 1
+    assert all(n == 1 for n in by_part.values()), seen  # one note a voice (each voice has its channel)
+
+
+def test_waiting_drops_what_was_sent_and_refuses_a_broken_chain():
+    from liveai.engine.unsent import UnsentStep, waiting
+
+    class Handle:
+        def __init__(self, sent):
+            self.sent = sent
+
+    def u(step, sent):
+        return UnsentStep(step, float(step), Handle(sent), {}, {}, {}, False)
+
+    a, b, c = u(1, True), u(2, False), u(3, False)
+    assert waiting([a, b, c]) == [b, c]
+    assert waiting([a]) == []
+    assert waiting([b, u(3, True)]) is None  # a later step went out before an earlier one
