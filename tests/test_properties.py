@@ -167,6 +167,7 @@ class Case:
     seed: int
     tempo: float
     modes: bool = False
+    swing: float = 0.0
 
 
 cases = st.builds(
@@ -175,12 +176,13 @@ cases = st.builds(
     thru=st.booleans(),
     start_now=st.booleans(),
     idle_bars=st.sampled_from([0.0, 0.5, 2.0]),
-    lookahead=st.integers(1, 3),
+    lookahead=st.integers(1, 6),  # up to six committed steps waiting (a reaction rewrites them all)
     channels=st.fixed_dictionaries({v: st.integers(1, 3) for v in VOICES}),  # shared channels too
     same_generator=st.booleans(),
     seed=st.integers(0, 2**16),
     tempo=st.floats(40, 300),
     modes=st.booleans(),
+    swing=st.sampled_from([0.0, 0.0, 0.6, 1.0]),  # a swung step sounds late: more steps wait behind it
 )
 
 
@@ -199,7 +201,7 @@ class Harness:
         clock.simulated_cost = lambda fn: self.slow if getattr(self.primary, "mode", "") == "slow" else 0.0
         self.engine = Engine(clock, self.sched, generator, self.fallback, EngineSettings(
             tempo=case.tempo, thru=case.thru, start_now=case.start_now, idle_bars=case.idle_bars,
-            lookahead_steps=case.lookahead, channels=dict(case.channels)))
+            lookahead_steps=case.lookahead, channels=dict(case.channels), swing=case.swing))
         if case.modes:  # call and harmonize beside accompany, as the app registers them
             from liveai.app import add_modes
             from liveai.control.config import Config
