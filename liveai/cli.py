@@ -41,6 +41,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle-bars", dest="idle_bars", type=float, help="stop after this many bars of player silence (default 2; 0 never)")
     p.add_argument("--lookahead", dest="lookahead_steps", type=int, help="planning lookahead in 16th steps (default 1)")
     p.add_argument("--key", help="lock the key (e.g. D, Bb, F#m); also the key of --input-map (default: listen)")
+    p.add_argument("--chord-model", dest="chord_model", metavar="PATH|none",
+                   help="the chord model the band plans with (default: the built-in models/chords.onnx; "
+                        "none: the hand-written planner alone)")
     p.add_argument("--harmonic-rhythm", dest="harmonic_rhythm", choices=["auto", "beat", "half", "bar"],
                    help="how often the band's planned chord may change (default auto: half bars in 4/4, bars "
                         "in 3/4 and 6/8; a melody that clearly needs a new chord corrects it at once)")

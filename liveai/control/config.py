@@ -25,6 +25,7 @@ class Config:
     mode: str = "accompany"
     generator: str = "model"
     model: str | None = None
+    chord_model: str | None = None  # the streaming chord model: None the built-in one, "none" off, or a path
     seed: int = 0
     temperature: float = 0.7
     top_p: float = 0.9

@@ -41,7 +41,7 @@ class Engine(PlayerInput, Planning, Rendering):
     fallback), render.py (mix and feel)."""
 
     def __init__(self, clock: Clock, scheduler: Scheduler, generator: Generator,
-                 fallback: Generator, settings: EngineSettings | None = None) -> None:
+                 fallback: Generator, settings: EngineSettings | None = None, chord_model: Any = None) -> None:
         self.clock = clock
         self.scheduler = scheduler
         self.settings = settings or EngineSettings()
@@ -61,8 +61,9 @@ class Engine(PlayerInput, Planning, Rendering):
         self._rng = random.Random(self.settings.seed)
         self.stats = EngineStats()
         # One chord plan for every part, the fallback included (a missed step never changes the
-        # harmony); the model's listener head is its neural guess.
-        self.planner = HarmonyPlanner(self.settings.harmony, listener=self._listener_guess)
+        # harmony); the model's listener head is its neural guess, the chord model
+        # (liveai.neural.chordmodel) hears the melody frame by frame.
+        self.planner = HarmonyPlanner(self.settings.harmony, listener=self._listener_guess, chord_model=chord_model)
         self.on_player: list[Callable[[mido.Message, float], None]] = []  # recorder, listeners
         self.on_stop: list[Callable[[], None]] = []
         self.sync_handlers: list[Callable[[mido.Message, float], None]] = []  # MIDI clock followers

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from liveai.band.generator import make_band
-from liveai.control.config import Config
+from liveai.control.config import Config, ConfigError
 from liveai.engine.core import Engine, EngineSettings, PartMix, part_of
 from liveai.engine.modes import CallResponse, Harmonizer, Silent
 from liveai.generators import make_generator
@@ -42,6 +42,25 @@ def settings_from(cfg: Config) -> EngineSettings:
                           external_clock=getattr(cfg, "clock", "internal") != "internal",
                           temperature=float(cfg.temperature), style_blend=float(cfg.style_blend),
                           harmony=PlannerSettings(harmonic_rhythm=cfg.harmonic_rhythm, split=cfg.split))
+
+
+def load_chord_model(cfg: Config) -> Any:
+    """The chord model the planner hears the melody with: the built-in one unless told otherwise.
+    A path given that cannot be loaded is an error; the built-in one missing or broken is a
+    warning (the hand-written planner plans alone). The rules generator keeps its own chords."""
+    if cfg.generator != "model" or (cfg.chord_model or "").lower() == "none":
+        return None
+    try:
+        from liveai.neural.chordmodel import ChordModel, DEFAULT_CHORD_MODEL_PATH
+        if cfg.chord_model is None and not DEFAULT_CHORD_MODEL_PATH.exists():
+            log.warning("built-in chord model %s not found: planning without it", DEFAULT_CHORD_MODEL_PATH)
+            return None
+        return ChordModel(cfg.chord_model)
+    except Exception as e:
+        if cfg.chord_model:
+            raise ConfigError(f"cannot use chord model {cfg.chord_model}: {e}") from None
+        log.warning("built-in chord model unavailable (%s): planning without it", e)
+        return None
 
 
 def add_modes(engine: Engine, cfg: Config) -> None:
@@ -96,7 +115,7 @@ def build_session(cfg: Config, control: Clock, sender: Clock, outputs: list[Outp
     fallback = generator if isinstance(generator, RulesAccompanist) else RulesAccompanist(seed=cfg.seed)
     sink = ListOutput(sender, keep=keep_events)
     scheduler = Scheduler(sender, [*outputs, sink])
-    engine = Engine(control, scheduler, generator, fallback, settings_from(cfg))
+    engine = Engine(control, scheduler, generator, fallback, settings_from(cfg), chord_model=load_chord_model(cfg))
     add_modes(engine, cfg)
     band = make_band(getattr(cfg, "band", None), cfg.seed)
     if band is not None:

@@ -23,13 +23,15 @@ the other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from liveai.music.notes import STEPS_PER_BEAT, PlayerNote
 from liveai.harmony.chords import TRIAD_OF as TRIAD_QUALITY, ChordSymbol, recognize
 from liveai.harmony.forms import N_CHORDS, QUALITY_INDEX, FormListener
+from liveai.harmony.keyfinding import melody_key  # noqa: F401  (the planner's key, here for callers)
+from liveai.harmony.modelears import ModelEars
 from liveai.music.theory import Key
 
 HARMONIC_RHYTHMS = ("auto", "beat", "half", "bar")
@@ -87,6 +89,9 @@ class PlannerSettings:
     memory: float = 0.3  # most trust in the chords that followed the same chords earlier
     phrase_memory: float = 1.0  # bonus for the chord a phrase had when its melody was heard before
     form_weight: float = 0.8  # most trust in a recognised progression (liveai.harmony.forms); 0: off
+    model_weight: float = 1.0  # weight of the chord model's log P(triad over the segment), when there is one
+    model_only: bool = False  # the chord model alone decides (the hand-written evidence is not used)
+    model_voicing: bool = True  # play the model's seventh, sus or slash bass of the chosen triad
 
     def __post_init__(self) -> None:
         if self.harmonic_rhythm not in HARMONIC_RHYTHMS:
@@ -110,57 +115,6 @@ class ChordPlan:
     new: bool = False  # the chord starts at this step
 
 
-_KEYS = [Key(t, m) for t in range(12) for m in (False, True)]
-_TONIC_TRIADS = np.array([[1.0 if (pc - k.tonic) % 12 in ((0, 3, 7) if k.minor else (0, 4, 7)) else 0.0
-                           for pc in range(12)] for k in _KEYS])
-
-
-_LOG_PROFILES = None
-
-
-def _log_profiles() -> np.ndarray:
-    global _LOG_PROFILES  # a constant table, built once
-    if _LOG_PROFILES is None:
-        from liveai.music.theory import MAJOR_PROFILE, MINOR_PROFILE
-        rows = [np.roll(MINOR_PROFILE if k.minor else MAJOR_PROFILE, k.tonic) for k in _KEYS]
-        prof = np.array(rows)
-        _LOG_PROFILES = np.log(prof / prof.sum(axis=1, keepdims=True))
-    return _LOG_PROFILES
-
-
-def melody_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None = None,
-               margin: float = 0.5) -> Key | None:
-    """The key of a melody as a likelihood: each note's pitch class drawn from the key's
-    Krumhansl-Kessler profile (normalised to probabilities), weighted by duration and decayed,
-    plus how much of the melody's accented weight (the first note, notes on beats) falls on the
-    key's tonic triad, and a small prior for major. Unlike a correlation, a likelihood is sane
-    after three notes: F#, G, A is D major, not F# major."""
-    if not notes:
-        return previous
-    h = np.zeros(12)
-    acc = np.zeros(12)
-    for i, n in enumerate(notes[-64:]):
-        end = n.end_step if n.end_step is not None else now_step + 1
-        dur = max(1, min(end, now_step + 1) - n.start_step)
-        age = max(0, now_step - n.start_step)
-        decay = 0.5 ** (age / 128.0)
-        h[n.pitch % 12] += min(dur, 8) / 4.0 * decay
-        a = (2.0 if n is notes[0] else 0.0) + (1.0 if n.start_step % STEPS_PER_BEAT == 0 else 0.3) \
-            + (1.0 if dur >= 8 else 0.0)  # long notes close phrases, mostly on the tonic triad
-        acc[n.pitch % 12] += a * decay
-    ll = _log_profiles() @ h
-    ll += 2.5 * (_TONIC_TRIADS @ acc) / max(acc.sum(), 1e-9)
-    ll -= np.array([0.3 if k.minor else 0.0 for k in _KEYS])
-    i = int(np.argmax(ll))
-    best = _KEYS[i]
-    # hysteresis once the key has evidence (a dozen notes); early guesses move freely
-    settled = min(1.0, len(notes) / 12.0)
-    if previous is not None and best != previous and ll[i] - ll[_KEYS.index(previous)] < margin * settled:
-        return previous
-    return best
-
-
-# segments a bar each harmonic rhythm gives in the usual meters (3/4 and 4/4; 6/8 and 2/2 alike)
 _SEGS_PER_BAR = {"auto": (1, 2), "bar": (1,), "half": (2,), "beat": (3, 4)}
 
 
@@ -274,6 +228,12 @@ def form_fit(passing: float) -> np.ndarray:
     return out
 
 
+def _triad_of(chord: ChordSymbol) -> ChordSymbol:
+    """The planner's candidate a chord counts as (its triad; aug as major)."""
+    q = TRIAD_QUALITY.get(chord.quality, "maj")
+    return ChordSymbol(chord.root, q if q in QUALITY_INDEX else "maj")
+
+
 class _Ranked:
     """Scores of a key's candidate chords: the best, and the score of any one of them."""
 
@@ -288,7 +248,7 @@ class _Ranked:
         return float(self.score[i]), self.tab.chords[i]
 
     def score_of(self, chord: ChordSymbol) -> float | None:
-        i = self.tab.index.get(chord)
+        i = self.tab.index.get(_triad_of(chord))
         return None if i is None else float(self.score[i])
 
 
@@ -339,9 +299,11 @@ class HarmonyPlanner:
     """Plans one step at a time, in order (see the module docstring)."""
 
     def __init__(self, settings: PlannerSettings | None = None,
-                 listener: Callable[[], np.ndarray | None] | None = None) -> None:
+                 listener: Callable[[], np.ndarray | None] | None = None, chord_model: Any = None) -> None:
         self.settings = settings or PlannerSettings()
         self.listener = listener  # () -> P(pitch class in the coming chord), the model's guess
+        # the streaming chord model (liveai.neural.chordmodel.ChordModel), fed the melody frame by frame
+        self.ears = ModelEars(chord_model) if chord_model is not None else None
         self.reset()
         if self.settings.form_weight > 0.0:  # built here, not on a step: tens of ms on a small box
             for segs_per_bar in _SEGS_PER_BAR[self.settings.harmonic_rhythm]:
@@ -371,6 +333,9 @@ class HarmonyPlanner:
         self._forms: FormListener | None = None
         self._forms_meter: tuple | None = None  # (steps per bar, steps per segment, passing)
         self._forms_pending: tuple[int, int, int] | None = None  # (segment, start, end) to hear in full
+        self._seg_len = 8
+        if getattr(self, "ears", None) is not None:
+            self.ears.reset()
 
     # ------------------------------------------------------------------ per step
     def plan(self, step: int, steps_per_bar: int, known_until: int, player: Sequence[PlayerNote],
@@ -379,17 +344,23 @@ class HarmonyPlanner:
         melody=False: only the chords the player plays (no plan from the melody)."""
         self._listen_key(step, known_until, player, key_lock)
         seg = segment_steps(self.settings.harmonic_rhythm, steps_per_bar)
+        self._seg_len = seg
+        if self.ears is not None and melody:
+            self.ears.hear(self._melody(player), known_until, steps_per_bar,
+                           self.chord if self.source == "played" else None)
         seg_start = step - (step % steps_per_bar) % seg
         boundary = seg_start != self.seg_start
         same_meter = self._forms_meter == (steps_per_bar, seg, self.settings.passing)
-        forms = self._form_listener(steps_per_bar, seg)  # (a new meter: a fresh one)
+        # the chord model alone needs none of the hand-written listeners' bookkeeping
+        alone = self.ears is not None and self.settings.model_only
+        forms = None if alone else self._form_listener(steps_per_bar, seg)  # (a new meter: a fresh one)
         if boundary and self.seg_start >= 0 and self.chord is not None:
             self.progression.append(self.chord)
             del self.progression[:-64]
             # remember the segment's melody with the chord it ended on: a phrase heard again
             # brings its chord back (songs repeat their lines)
             mel = self._segment_melody(player, self.seg_start, seg_start - 1)
-            if mel:
+            if mel and not alone:
                 self._phrases.append((self.seg_start % steps_per_bar, mel, self.chord))
                 del self._phrases[:-128]
             if forms is not None and same_meter:  # (a segment of another meter is not this one's)
@@ -503,10 +474,12 @@ class HarmonyPlanner:
         if n.pitch % 12 in self.chord.pcs and not at_start:
             return None
         self._heard_step = step
+        if self.ears is not None:
+            self.ears.peek(self._melody(player), step, steps_per_bar)
         # On a segment's first step the chord was only predicted: the downbeat note decides it
         # (no margin); later in the segment a committed chord changes only for a clear reason.
         better = self._correct(self.seg_start if self.seg_start >= 0 else step, steps_per_bar, player, step,
-                               margin=0.0 if at_start else None)
+                               margin=0.0 if at_start else None, now=step)
         if better is None:
             return None
         self.chord, self.source = better, "corrected"
@@ -568,11 +541,18 @@ class HarmonyPlanner:
 
     def _scores(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote], known_until: int,
                 heard: np.ndarray, previous: ChordSymbol | None, at_boundary: bool,
-                history: Sequence[ChordSymbol] = ()) -> list[tuple[float, ChordSymbol]]:
-        """Every candidate chord scored, best first: log P(chord | previous chord, bar position,
-        this performance's progression so far) + how well it explains the melody heard."""
+                history: Sequence[ChordSymbol] = (), frames: tuple[int, int] | None = None) -> "_Ranked":
+        """Every candidate chord scored: log P(chord | previous chord, bar position, this
+        performance's progression so far) + how well it explains the melody heard; with a chord
+        model, + its log P(triad) over the frames the chord will be held (alone: only that)."""
         assert self.key is not None
         tab = self._tables(self.key)
+        st = self.settings
+        model = None
+        if self.ears is not None and frames is not None:
+            model = np.log(self.ears.triads(*frames)[tab.form_index] + 1e-4)
+            if st.model_only:
+                return _Ranked(model, tab)
         pos = seg_start % steps_per_bar
         half = steps_per_bar // 2 if (steps_per_bar // STEPS_PER_BEAT) % 2 == 0 else -1
         st = self.settings
@@ -608,6 +588,8 @@ class HarmonyPlanner:
         if lis is not None:
             q = np.log(np.clip(lis, 0.02, 0.98))
             score += st.listener_weight * (tab.triads @ q / 3.0 - q.mean())
+        if model is not None:
+            score = score + st.model_weight * model
         return _Ranked(score, tab)
 
     @staticmethod
@@ -671,14 +653,22 @@ class HarmonyPlanner:
         lead = melody_evidence(melody, max(0, seg_start - STEPS_PER_BEAT), min(known_until, seg_start - 1),
                                steps_per_bar)
         heard = heard + 0.3 * lead
-        if self.chord is None and not self.progression:  # the very first chord: the tonic
-            assert self.key is not None
+        frames = (seg_start, seg_start + self._seg_len)
+        if self.chord is None and not self.progression and (self.ears is None or self.ears.last < 0):
+            assert self.key is not None  # the very first chord, nothing heard: the tonic
             return ChordSymbol(self.key.tonic, "min" if self.key.minor else "maj")
-        return self._scores(seg_start, steps_per_bar, player, known_until, heard, self.chord, True,
-                            self.progression).best[1]
+        best = self._scores(seg_start, steps_per_bar, player, known_until, heard, self.chord, True,
+                            self.progression, frames).best[1]
+        return self._voiced(best, frames)
+
+    def _voiced(self, triad: ChordSymbol, frames: tuple[int, int]) -> ChordSymbol:
+        """The chord to play for a chosen triad: the model's seventh, sus or slash bass if it has one."""
+        if self.ears is None or not self.settings.model_voicing:
+            return triad
+        return self.ears.voiced(triad, *frames)
 
     def _correct(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote],
-                 known_until: int, margin: float | None = None) -> ChordSymbol | None:
+                 known_until: int, margin: float | None = None, now: int | None = None) -> ChordSymbol | None:
         """Within a segment: a better chord once the melody clearly contradicts the committed one."""
         melody = self._melody(player)
         heard = melody_evidence(melody, seg_start, known_until, steps_per_bar)
@@ -689,8 +679,11 @@ class HarmonyPlanner:
             return None  # nothing new heard since this chord was last judged
         self._last_check = key
         prev = self.progression[-1] if self.progression else None
+        seg_end = seg_start + self._seg_len
+        first = max(seg_start, known_until + 1 if now is None else now)
+        frames = (min(first, seg_end - 1), seg_end)
         scores = self._scores(seg_start, steps_per_bar, player, known_until, heard, prev, True,
-                              self.progression)
+                              self.progression, frames)
         best_s, best = scores.best
         cur = scores.score_of(self.chord)
         if cur is None:
@@ -698,9 +691,9 @@ class HarmonyPlanner:
             i = tab.index.get(ChordSymbol(self.chord.root, TRIAD_QUALITY.get(self.chord.quality, "maj")))
             cur = self.settings.evidence * (float(tab.fit[i] @ heard) if i is not None
                                             else fit(self.chord, heard, self.settings.passing))
-        if best != self.chord and best_s - cur >= (self.settings.change_margin if margin is None else margin) \
+        if best != _triad_of(self.chord) and best_s - cur >= (self.settings.change_margin if margin is None else margin) \
                 and best_s > cur:
-            return best
+            return self._voiced(best, frames)
         return None
 
     def _next(self, next_start: int, steps_per_bar: int, player: Sequence[PlayerNote],
@@ -710,6 +703,7 @@ class HarmonyPlanner:
             return None
         melody = self._melody(player)
         lead = melody_evidence(melody, max(0, known_until - STEPS_PER_BEAT), known_until, steps_per_bar)
+        frames = (next_start, next_start + self._seg_len)
         scores = self._scores(next_start, steps_per_bar, player, known_until, 0.3 * lead, self.chord, True,
-                              self.progression + [self.chord])
-        return scores.best[1]
+                              self.progression + [self.chord], frames)
+        return self._voiced(scores.best[1], frames)

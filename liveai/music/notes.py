@@ -36,3 +36,20 @@ def visible_player(notes: Sequence[PlayerNote], known_until: int) -> list[Player
         # others are shown as they are, not copied: this runs every step over hundreds of notes)
         out.append(n if e is None or e <= edge else PlayerNote(n.pitch, n.velocity, n.start_step, None, n.time))
     return out
+
+
+def notes_from_frames(mel: Sequence[int], onset: Sequence[int]) -> list[PlayerNote]:
+    """Melody notes from a per-step pitch (0: rest) and onset flags."""
+    out: list[PlayerNote] = []
+    start, pitch = None, 0
+    for t in range(len(mel) + 1):
+        p = int(mel[t]) if t < len(mel) else 0
+        new = t < len(mel) and p > 0 and (bool(onset[t]) or p != pitch)
+        if start is not None and (p != pitch or new or t == len(mel)):
+            out.append(PlayerNote(pitch, 80, start, t))
+            start = None
+        if new:
+            start, pitch = t, p
+        elif p == 0:
+            pitch = 0
+    return out

@@ -1,0 +1,436 @@
+"""The streaming chord model (torch): training on real songs, int8 ONNX export.
+
+A GRU hears the melody one 16th at a time (liveai.neural.chordmodel's features) and predicts the
+chord at the frame just heard and at each of the next 16 frames, so the band can plan a segment
+ahead and correct it once its melody is heard. Trained on the derived set of real songs
+(data/realsongs.npz: POP909 001-720 and chord-melody-dataset's training songs; see data/README.md),
+heard relative to the key found in the melody so far (so every key is the same to it). The chords a player strikes are an input too: on a share of
+the training windows the true chord is given as "played" for stretches, so the model learns to
+carry a struck progression forward.
+
+Training uses torch's fused nn.GRU over windows; the export rebuilds one step from MatMul/Add/
+Sigmoid/Tanh with the state as input and output, so quantize_dynamic makes every weight int8
+(as liveai.train.network does for the accompanist).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from liveai.harmony.modelears import key_anchors
+from liveai.music.notes import notes_from_frames
+from liveai.neural import chordmodel as cm
+
+IGNORE = -100
+
+
+class ChordNet(nn.Module):
+    def __init__(self, hidden: int = 128, layers: int = 2, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.hidden, self.layers = hidden, layers
+        self.gru = nn.GRU(cm.FEATURE_DIM, hidden, layers, batch_first=True,
+                          dropout=dropout if layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
+        self.chord = nn.Linear(hidden, cm.HORIZONS * cm.N_CLASSES)
+        self.bass = nn.Linear(hidden, cm.HORIZONS * 12)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+        y, h = self.gru(x, h0)
+        y = self.drop(y)
+        B, T = x.shape[:2]
+        return (self.chord(y).view(B, T, cm.HORIZONS, cm.N_CLASSES),
+                self.bass(y).view(B, T, cm.HORIZONS, 12), h)
+
+
+class ChordStep(nn.Module):
+    """One step of ChordNet from explicit matrices (the exported graph)."""
+
+    def __init__(self, m: ChordNet) -> None:
+        super().__init__()
+        self.layers, self.H = m.layers, m.hidden
+        self.w_ih = nn.ParameterList()
+        self.w_hh = nn.ParameterList()
+        self.b_ih = nn.ParameterList()
+        self.b_hh = nn.ParameterList()
+        for layer in range(m.layers):
+            self.w_ih.append(nn.Parameter(getattr(m.gru, f"weight_ih_l{layer}").detach().t().contiguous()))
+            self.w_hh.append(nn.Parameter(getattr(m.gru, f"weight_hh_l{layer}").detach().t().contiguous()))
+            self.b_ih.append(nn.Parameter(getattr(m.gru, f"bias_ih_l{layer}").detach().clone()))
+            self.b_hh.append(nn.Parameter(getattr(m.gru, f"bias_hh_l{layer}").detach().clone()))
+        w = torch.cat([m.chord.weight.detach(), m.bass.weight.detach()], 0)
+        self.w_out = nn.Parameter(w.t().contiguous())
+        self.b_out = nn.Parameter(torch.cat([m.chord.bias.detach(), m.bass.bias.detach()], 0))
+
+    def forward(self, features: torch.Tensor, state: torch.Tensor):
+        H = self.H
+        x = features
+        outs = []
+        for layer in range(self.layers):
+            h = state[layer]
+            gi = torch.matmul(x, self.w_ih[layer]) + self.b_ih[layer]
+            gh = torch.matmul(h, self.w_hh[layer]) + self.b_hh[layer]
+            r = torch.sigmoid(gi[:, :H] + gh[:, :H])
+            z = torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+            n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+            h = (1 - z) * n + z * h
+            outs.append(h)
+            x = h
+        y = torch.matmul(x, self.w_out) + self.b_out
+        nc = cm.HORIZONS * cm.N_CLASSES
+        chord = y[:, :nc].reshape(1, cm.HORIZONS, cm.N_CLASSES)
+        bass = y[:, nc:].reshape(1, cm.HORIZONS, 12)
+        return chord, bass, torch.stack(outs, 0)
+
+
+# ----------------------------------------------------------------------------- data
+
+@dataclass
+class Song:
+    song_id: str
+    mel: np.ndarray  # int8 pitch per frame, 0 = rest
+    onset: np.ndarray  # uint8
+    target: np.ndarray  # int64 class per frame (NO_CHORD where none)
+    bass: np.ndarray  # int64 bass interval above the root per frame (IGNORE where none)
+    steps_per_bar: int
+    anchor: np.ndarray | None = None  # the model's reference pitch class per frame (key_anchors)
+
+    def __post_init__(self) -> None:
+        if self.anchor is None:
+            self.anchor = key_anchors(notes_from_frames(self.mel, self.onset), len(self.mel))
+
+
+def tuning_song(song_id: str) -> bool:
+    """A tenth of the training split is kept out of training to choose the planner's weights on
+    (the validation split is only ever measured)."""
+    return zlib.crc32(song_id.split("@")[0].encode()) % 10 == 0  # (pieces of one song together)
+
+
+def split_of(song_id: str, split: str) -> str:
+    """'train', 'tune' or 'val' (the derived set's split, with the tuning songs taken out)."""
+    return "tune" if split == "train" and tuning_song(song_id) else split
+
+
+def songs_from_npz(path: str | Path, split: str) -> list[Song]:
+    """The songs of one split of the derived set (data/realsongs.npz): train, tune or val."""
+    d = np.load(str(path), allow_pickle=False)
+    off = d["offsets"]
+    out = []
+    for i in range(len(off) - 1):
+        if split_of(str(d["song_id"][i]), str(d["split"][i])) != split:
+            continue
+        a, b = int(off[i]), int(off[i + 1])
+        root = d["root"][a:b].astype(np.int64)
+        q = d["quality"][a:b].astype(np.int64)
+        bs = d["bass"][a:b].astype(np.int64)
+        none = (root < 0) | (q < 0)
+        target = np.where(none, cm.NO_CHORD, root * len(cm.QUALITIES) + q)
+        bass = np.where(none, IGNORE, (bs - root) % 12)
+        out.append(Song(str(d["song_id"][i]), d["mel"][a:b].astype(np.int64), d["onset"][a:b].astype(np.uint8),
+                        target, bass, int(d["steps_per_bar"][i])))
+    return out
+
+
+def horizon_targets(target: np.ndarray, bass: np.ndarray, anchor: np.ndarray | None = None,
+                    T: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """[T, HORIZONS] targets: the class at frame t+d relative to the anchor of frame t (where the
+    guess is made), and the bass interval (IGNORE past the end, and where there is no chord: the
+    model is not asked to predict silence). target and bass may run past T (the song goes on)."""
+    T = len(target) if T is None else T
+    n = len(target)
+    Y = np.full((T, cm.HORIZONS), IGNORE, np.int64)
+    B = np.full((T, cm.HORIZONS), IGNORE, np.int64)
+    for d in range(cm.HORIZONS):
+        m = min(T, n - d)
+        if m <= 0:
+            break
+        y = target[d:d + m]
+        if anchor is not None:
+            y = cm.rotate_class(y, -anchor[:m])
+        Y[:m, d] = np.where(y == cm.NO_CHORD, IGNORE, y)
+        B[:m, d] = bass[d:d + m]
+    return Y, B
+
+
+def played_track(target: np.ndarray, rng: np.random.Generator, steps_per_bar: int) -> np.ndarray:
+    """The true chord as 'played' over random stretches of a few bars (else -1)."""
+    T = len(target)
+    out = np.full(T, -1, np.int64)
+    t = int(rng.integers(0, 4 * steps_per_bar))
+    while t < T:
+        n = int(rng.integers(2, 9)) * steps_per_bar
+        seg = target[t:t + n]
+        out[t:t + n] = np.where(seg == cm.NO_CHORD, -1, seg)
+        t += n + int(rng.integers(2, 12)) * steps_per_bar
+    return out
+
+
+def make_batch(songs: list[Song], rng: np.random.Generator, batch: int, crop: int, p_played: float = 0.2):
+    X = np.zeros((batch, crop, cm.FEATURE_DIM), np.float32)
+    Y = np.full((batch, crop, cm.HORIZONS), IGNORE, np.int64)
+    B = np.full((batch, crop, cm.HORIZONS), IGNORE, np.int64)
+    for b in range(batch):
+        s = songs[int(rng.integers(len(songs)))]
+        T = len(s.mel)
+        spb = s.steps_per_bar
+        # windows start on a bar line (the features' bar position is the song's)
+        start = int(rng.integers(0, max(1, (T - crop) // spb + 1))) * spb if T > crop else 0
+        # a share of windows start at the song's beginning: the model must also work from nothing
+        if rng.random() < 0.15:
+            start = 0
+        end = min(T, start + crop)
+        # (no transposition: the features are relative to the key heard, the same in every key)
+        mel = s.mel[start:end]
+        tgt = s.target[start:end]
+        anc = s.anchor[start:end]
+        played = played_track(tgt, rng, spb) if rng.random() < p_played else None
+        x = cm.encode_song(mel, s.onset[start:end], spb, played, anc)
+        n = end - start
+        y, bb = horizon_targets(s.target[start:end + cm.HORIZONS], s.bass[start:end + cm.HORIZONS], anc, n)
+        X[b, :n] = x
+        Y[b, :n] = y[:n]
+        B[b, :n] = bb[:n]
+    return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(B)
+
+
+# ----------------------------------------------------------------------------- training
+
+def loss_fn(chord_logits, bass_logits, Y, B, bass_weight: float = 0.3):
+    ce = nn.functional.cross_entropy
+    lc = ce(chord_logits.reshape(-1, cm.N_CLASSES), Y.reshape(-1), ignore_index=IGNORE)
+    lb = ce(bass_logits.reshape(-1, 12), B.reshape(-1), ignore_index=IGNORE)
+    return lc + bass_weight * lb, lc
+
+
+@torch.no_grad()
+def evaluate(model: ChordNet, songs: list[Song], horizons=(0, 2, 4, 8)) -> dict:
+    """Teacher-forced accuracy on whole songs (no transposition): the class and its triad at a few
+    horizons, on frames with a chord."""
+    model.eval()
+    hits = {d: [0, 0, 0] for d in horizons}
+    for s in songs:
+        x = torch.from_numpy(cm.encode_song(s.mel, s.onset, s.steps_per_bar, anchor=s.anchor))[None]
+        logits, _, _ = model(x)
+        pred = logits[0].argmax(-1).numpy()
+        Y, _ = horizon_targets(s.target, s.bass, s.anchor)
+        for d in horizons:
+            m = Y[:, d] != IGNORE
+            hits[d][0] += int((pred[m, d] == Y[m, d]).sum())
+            hits[d][1] += int((cm.TRIAD_OF_CLASS[pred[m, d]] == cm.TRIAD_OF_CLASS[Y[m, d]]).sum())
+            hits[d][2] += int(m.sum())
+    model.train()
+    return {f"d{d}": {"exact": h[0] / max(1, h[2]), "triad": h[1] / max(1, h[2])} for d, h in hits.items()}
+
+
+def train(train_songs: list[Song], val_songs: list[Song], *, hidden: int = 128, layers: int = 2,
+          minutes: float = 20.0, batch: int = 32, crop: int = 256, lr: float = 2e-3, seed: int = 1,
+          log=print) -> tuple[ChordNet, dict]:
+    """Train for a wall-clock budget (a cosine schedule over the estimated number of updates)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = ChordNet(hidden, layers)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    t0 = time.time()
+    budget = minutes * 60.0
+    # measure the cost of an update, then fix the schedule
+    est_updates = None
+    step = 0
+    history = []
+    while True:
+        el = time.time() - t0
+        if est_updates is None and step == 20:
+            est_updates = max(50, int(budget / (el / 20)))
+            log(f"about {est_updates} updates in {minutes:.1f} min ({1000 * el / 20:.0f} ms each)")
+        if est_updates is not None and (step >= est_updates or el > budget):
+            break
+        total = est_updates or 10 ** 6
+        frac = min(1.0, step / total)
+        for g in opt.param_groups:
+            g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (step + 1) / 100)
+        X, Y, B = make_batch(train_songs, rng, batch, crop)
+        c, b, _ = model(X)
+        loss, lc = loss_fn(c, b, Y, B)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 200 == 0:
+            log(f"update {step}/{total}  loss {loss.item():.3f}  chord {lc.item():.3f}  {el / 60:.1f} min")
+            history.append((step, float(lc.item())))
+    metrics = evaluate(model, val_songs)
+    log(f"validation (teacher forced): {json.dumps(metrics)}")
+    return model, {"updates": step, "minutes": (time.time() - t0) / 60.0, "val": metrics, "history": history}
+
+
+# ----------------------------------------------------------------------------- export
+
+def spec_dict(m: ChordNet, **extra) -> dict:
+    return {**extra, "hidden": m.hidden, "layers": m.layers, "feature_dim": cm.FEATURE_DIM,
+            "classes": cm.N_CLASSES, "horizons": cm.HORIZONS, "qualities": list(cm.QUALITIES)}
+
+
+def add_metadata(path, spec: dict) -> None:
+    import onnx
+    mp = onnx.load(str(path))
+    del mp.metadata_props[:]
+    for k, v in (("liveai_version", cm.CHORD_MODEL_VERSION), ("liveai_spec", json.dumps(spec))):
+        e = mp.metadata_props.add()
+        e.key, e.value = k, v
+    mp.producer_name = "liveai.train"
+    onnx.save(mp, str(path))
+
+
+def export(m: ChordNet, out_prefix: str | Path, **extra) -> Path:
+    """Write OUT.fp32.onnx and the int8 OUT.onnx (the one liveai loads); returns the int8 path."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    out_prefix = Path(out_prefix)
+    out_prefix.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = out_prefix.with_suffix(".fp32.onnx")
+    int8 = out_prefix.with_suffix(".onnx")
+    step = ChordStep(m.eval()).eval()
+    f = torch.zeros(1, cm.FEATURE_DIM)
+    s = torch.zeros(m.layers, 1, m.hidden)
+    with torch.no_grad():
+        torch.onnx.export(step, (f, s), str(fp32), input_names=["features", "state"],
+                          output_names=["chord", "bass", "state_out"], opset_version=17, dynamo=False)
+    spec = spec_dict(m, **extra)
+    add_metadata(fp32, spec)
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+    add_metadata(int8, spec)
+    return int8
+
+
+def save_weights(m: ChordNet, path) -> None:
+    torch.save({"config": {"hidden": m.hidden, "layers": m.layers}, "state": m.state_dict()}, str(path))
+
+
+def load_weights(path) -> ChordNet:
+    d = torch.load(str(path), map_location="cpu", weights_only=True)
+    m = ChordNet(**d["config"])
+    m.load_state_dict(d["state"])
+    return m
+
+
+def data_counts(path: str | Path) -> dict[str, dict[str, int]]:
+    """Songs per source and split (train, tune, val) of the derived set."""
+    d = np.load(str(path), allow_pickle=False)
+    out: dict[str, dict[str, int]] = {}
+    for sid, sp in zip(d["song_id"], d["split"]):
+        src = str(sid).split("/")[0]
+        k = split_of(str(sid), str(sp))
+        out.setdefault(src, {}).setdefault(k, 0)
+        out[src][k] += 1
+    return out
+
+
+def write_card(int8: Path, info: dict, counts: dict, command: str) -> Path:
+    """models/chords.md: what the model is, what it learnt from (and under which licences), how
+    it was split and trained, and its figures."""
+    import hashlib
+    from liveai.neural.chordmodel import benchmark_step
+    from liveai.train.network import weight_bytes
+    wb = weight_bytes(int8)
+    sha = hashlib.sha256(int8.read_bytes()).hexdigest()
+    cost = benchmark_step(int8)
+    val = info["val"]
+    rows = "\n".join(f"| {d[1:]} | {v['exact']:.3f} | {v['triad']:.3f} |" for d, v in val.items())
+    src = "\n".join(f"| {s} | {c.get('train', 0)} | {c.get('tune', 0)} | {c.get('val', 0)} |"
+                     for s, c in sorted(counts.items()))
+    text = f"""# chords: the liveai streaming chord model
+
+Reproduce: `{command}` (about {info['minutes']:.0f} minutes on 2 CPU cores; the data is in the
+repository, nothing is downloaded). The planner uses it by default (`--chord-model none`: without it).
+
+A GRU hears the player's melody one 16th-note frame at a time (pitch class, rest, onset, height,
+position in the bar, and the chord the player holds, if any) and gives, after each frame, the
+probability of every chord at that frame and at each of the next 16 frames, and the written bass
+of each (slash chords). The planner (`liveai.harmony.planner`, `liveai.harmony.modelears`) sums
+them over the steps a chord will be held to commit the chord a band would be right with most
+often, and corrects it when a note just played makes another clearly likelier.
+
+- File: `{int8.name}`, format `{cm.CHORD_MODEL_VERSION}`, {int8.stat().st_size} bytes, {100 * wb['int8_share']:.1f}% of weight bytes int8
+- sha256: `{sha}`
+- Architecture: {info['layers']}-layer GRU, hidden {info['hidden']}, written as MatMul/Add/Sigmoid/Tanh with the state in and out; linear heads for {cm.HORIZONS} horizons x {cm.N_CLASSES} chord classes and 12 bass intervals; onnxruntime quantize_dynamic (int8 weights)
+- Vocabulary: 12 roots x {{{', '.join(cm.QUALITIES)}}} and no chord; richer labels folded (sus2 -> maj, dim7 -> dim, 6 -> maj, 9 -> 7, ...: `liveai/train/realsongs.py`)
+- One step (onnxruntime, one thread, this machine while the card was written): p50 {cost['p50_ms']:.3f} ms, p99 {cost['p99_ms']:.3f} ms
+
+## Data (data/realsongs.npz, see data/README.md)
+
+| source | train | tune | val |
+|---|---|---|---|
+{src}
+
+- POP909 (MIT; Wang et al., ISMIR 2020), songs 001-720 train, 721-800 validation; songs 801-909
+  are held out for the project's acceptance and are not read by anything here.
+- chord-melody-dataset (MIT; shiehn/chord-melody-dataset), one key of each song, a fifth of the
+  songs validation (by a hash of the name).
+- "tune": a tenth of the training songs (by a hash of the song) kept out of training, on which the
+  planner's weights were chosen (`python -m liveai.evaluation.plansim --split tune`); the
+  validation songs are only measured.
+- The melody is heard relative to the key found in it so far (liveai.harmony.modelears.key_anchors),
+  so one song teaches every key; on a fifth of the windows the true chords are given as the
+  player's for stretches of bars.
+
+## Training
+
+{info['updates']} updates of {info.get('batch', 48)} windows of {info.get('crop', 128)} frames, AdamW, cosine schedule, seed {info.get('seed', 1)}.
+
+## Figures on the validation songs (teacher forced: the true melody, whole songs)
+
+The chord at the frame d steps after the last one heard: the exact class, and its triad (what
+`liveai evaluate`'s implied chord hears).
+
+| d | exact | triad |
+|---|---|---|
+{rows}
+"""
+    path = int8.with_suffix(".md")
+    path.write_text(text)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(prog="liveai train chords", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "data" / "realsongs.npz"))
+    ap.add_argument("--out", default="models/chords")
+    ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--batch", type=int, default=48)
+    ap.add_argument("--crop", type=int, default=128, help="training window in frames")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    tr = songs_from_npz(a.data, "train")
+    va = songs_from_npz(a.data, "val")
+    print(f"{len(tr)} training songs, {len(va)} validation songs", file=sys.stderr)
+    model, info = train(tr, va, hidden=a.hidden, layers=a.layers, minutes=a.minutes, seed=a.seed,
+                        lr=a.lr, batch=a.batch, crop=a.crop,
+                        log=lambda s: print(s, file=sys.stderr, flush=True))
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_weights(model, out.with_suffix(".pt"))
+    path = export(model, out, train_songs=len(tr), val_songs=len(va), updates=info["updates"],
+                  minutes=round(info["minutes"], 1), seed=a.seed, val=info["val"])
+    info.update(hidden=a.hidden, layers=a.layers, seed=a.seed, batch=a.batch, crop=a.crop)
+    cmd = "liveai train chords" + "".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:]))
+    card = write_card(path, info, data_counts(a.data), cmd)
+    print(f"wrote {path} and {card}", file=sys.stderr)
+    print(json.dumps({"model": str(path), **{k: v for k, v in info.items() if k != "history"}}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
