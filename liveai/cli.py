@@ -240,22 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        if args.cmd == "ports":
-            return cmd_ports(args)
-        if args.cmd == "demo":
-            return cmd_demo(args)
         if args.cmd == "service":
             from liveai.box.service import main as service_main
             return service_main(args)
-        if args.cmd == "learn":
-            return cmd_learn(args)
-        if args.cmd == "bands":
-            return cmd_bands(args)
-        if args.cmd == "render":
-            return cmd_render(args)
-        if args.cmd == "show":
-            return cmd_show(args)
-        return cmd_run(args)
+        return COMMANDS.get(args.cmd, cmd_run)(args)
     except (ConfigError, ValueError, LookupError, RuntimeError) as e:
         print(f"liveai: error: {e}", file=sys.stderr)
         return 2
@@ -401,3 +389,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.out:
         print(f"wrote {args.out}")
     return 0
+
+
+# each subcommand's handler (run is the default; service lives with the box)
+COMMANDS = {"ports": cmd_ports, "demo": cmd_demo, "learn": cmd_learn, "bands": cmd_bands,
+            "render": cmd_render, "show": cmd_show}

@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "chords":  # the streaming chord model on real songs (liveai/train/chordnet.py)
         from liveai.train.chordnet import main as chords_main
         return chords_main(argv[1:])
+    if argv and argv[0] == "realsongs":  # the derived set of real songs it learns from
+        from liveai.train.realsongs import main as realsongs_main
+        return realsongs_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.quick:
         args.max_pieces = args.max_pieces or 12

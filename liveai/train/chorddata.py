@@ -1,0 +1,117 @@
+"""The chord model's training material: songs of the derived set as class targets, and batches.
+
+A song's chord per step becomes a class of liveai.harmony.chordvocab; the targets at each of the
+model's horizons are taken relative to the key the melody has shown so far (its anchor), as the
+runtime hears them; windows of songs, with the true chord sometimes given as "played", make a batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from liveai.harmony.modelears import key_anchors
+from liveai.music.notes import notes_from_frames
+from liveai.neural import chordmodel as cm
+from liveai.train.realsongs import split_of
+
+IGNORE = -100
+
+
+@dataclass
+class Song:
+    song_id: str
+    mel: np.ndarray  # int8 pitch per frame, 0 = rest
+    onset: np.ndarray  # uint8
+    target: np.ndarray  # int64 class per frame (NO_CHORD where none)
+    bass: np.ndarray  # int64 bass interval above the root per frame (IGNORE where none)
+    steps_per_bar: int
+    anchor: np.ndarray | None = None  # the model's reference pitch class per frame (key_anchors)
+
+    def __post_init__(self) -> None:
+        if self.anchor is None:
+            self.anchor = key_anchors(notes_from_frames(self.mel, self.onset), len(self.mel))
+
+
+def songs_from_npz(path: str | Path, split: str) -> list[Song]:
+    """The songs of one split of the derived set (data/realsongs.npz): train, tune or val."""
+    d = np.load(str(path), allow_pickle=False)
+    off = d["offsets"]
+    out = []
+    for i in range(len(off) - 1):
+        if split_of(str(d["song_id"][i]), str(d["split"][i])) != split:
+            continue
+        a, b = int(off[i]), int(off[i + 1])
+        root = d["root"][a:b].astype(np.int64)
+        q = d["quality"][a:b].astype(np.int64)
+        bs = d["bass"][a:b].astype(np.int64)
+        none = (root < 0) | (q < 0)
+        target = np.where(none, cm.NO_CHORD, root * len(cm.QUALITIES) + q)
+        bass = np.where(none, IGNORE, (bs - root) % 12)
+        out.append(Song(str(d["song_id"][i]), d["mel"][a:b].astype(np.int64), d["onset"][a:b].astype(np.uint8),
+                        target, bass, int(d["steps_per_bar"][i])))
+    return out
+
+
+def horizon_targets(target: np.ndarray, bass: np.ndarray, anchor: np.ndarray | None = None,
+                    T: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """[T, HORIZONS] targets: the class at frame t+d relative to the anchor of frame t (where the
+    guess is made), and the bass interval (IGNORE past the end, and where there is no chord: the
+    model is not asked to predict silence). target and bass may run past T (the song goes on)."""
+    T = len(target) if T is None else T
+    n = len(target)
+    Y = np.full((T, cm.HORIZONS), IGNORE, np.int64)
+    B = np.full((T, cm.HORIZONS), IGNORE, np.int64)
+    for d in range(cm.HORIZONS):
+        m = min(T, n - d)
+        if m <= 0:
+            break
+        y = target[d:d + m]
+        if anchor is not None:
+            y = cm.rotate_class(y, -anchor[:m])
+        Y[:m, d] = np.where(y == cm.NO_CHORD, IGNORE, y)
+        B[:m, d] = bass[d:d + m]
+    return Y, B
+
+
+def played_track(target: np.ndarray, rng: np.random.Generator, steps_per_bar: int) -> np.ndarray:
+    """The true chord as 'played' over random stretches of a few bars (else -1)."""
+    T = len(target)
+    out = np.full(T, -1, np.int64)
+    t = int(rng.integers(0, 4 * steps_per_bar))
+    while t < T:
+        n = int(rng.integers(2, 9)) * steps_per_bar
+        seg = target[t:t + n]
+        out[t:t + n] = np.where(seg == cm.NO_CHORD, -1, seg)
+        t += n + int(rng.integers(2, 12)) * steps_per_bar
+    return out
+
+
+def make_batch(songs: list[Song], rng: np.random.Generator, batch: int, crop: int, p_played: float = 0.2):
+    X = np.zeros((batch, crop, cm.FEATURE_DIM), np.float32)
+    Y = np.full((batch, crop, cm.HORIZONS), IGNORE, np.int64)
+    B = np.full((batch, crop, cm.HORIZONS), IGNORE, np.int64)
+    for b in range(batch):
+        s = songs[int(rng.integers(len(songs)))]
+        T = len(s.mel)
+        spb = s.steps_per_bar
+        # windows start on a bar line (the features' bar position is the song's)
+        start = int(rng.integers(0, max(1, (T - crop) // spb + 1))) * spb if T > crop else 0
+        # a share of windows start at the song's beginning: the model must also work from nothing
+        if rng.random() < 0.15:
+            start = 0
+        end = min(T, start + crop)
+        # (no transposition: the features are relative to the key heard, the same in every key)
+        mel = s.mel[start:end]
+        tgt = s.target[start:end]
+        anc = s.anchor[start:end]
+        played = played_track(tgt, rng, spb) if rng.random() < p_played else None
+        x = cm.encode_song(mel, s.onset[start:end], spb, played, anc)
+        n = end - start
+        y, bb = horizon_targets(s.target[start:end + cm.HORIZONS], s.bass[start:end + cm.HORIZONS], anc, n)
+        X[b, :n] = x
+        Y[b, :n] = y[:n]
+        B[b, :n] = bb[:n]
+    return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(B)
