@@ -10,7 +10,8 @@ Stepped once per 16th-note frame t, in order, with its recurrent state carried:
     relative major of the minor key) heard in the melody so far (liveai.harmony.modelears.
     key_anchors), so the network is the same in every key by construction and learns from each
     song once instead of in twelve transpositions;
-  state [LAYERS, 1, HIDDEN] float32 (zeros at the start of a song).
+  state float32 of the shape the model's spec names (state_shape; zeros at the start of a song):
+    [layers, 1, hidden] for a GRU, [window, 1, proj] for the window model (the last frames heard).
 Outputs: chord [1, HORIZONS, N_CLASSES] (roots relative to the anchor) and bass [1, HORIZONS, 12]
 logits for the frames t+d, d = 0..HORIZONS-1 (d = 0: the frame just heard), and state_out.
 
@@ -125,6 +126,7 @@ class ChordModelSpec:
     hidden: int
     layers: int
     card: dict
+    state_shape: tuple[int, ...] = ()
 
 
 class ChordModel:
@@ -154,16 +156,17 @@ class ChordModel:
         try:
             spec = json.loads(meta["liveai_spec"])
             hidden, layers = int(spec["hidden"]), int(spec["layers"])
+            shape = tuple(int(n) for n in spec.get("state_shape", (layers, 1, hidden)))
         except (KeyError, ValueError, TypeError) as e:
             raise ModelError(f"chord model {self.path}: bad liveai_spec metadata ({e})") from None
         if spec.get("feature_dim") != FEATURE_DIM or spec.get("classes") != N_CLASSES \
                 or spec.get("horizons") != HORIZONS or list(spec.get("qualities", [])) != list(QUALITIES):
             raise ModelError(f"chord model {self.path}: its features, classes or horizons are not this "
                              f"liveai's ({FEATURE_DIM}, {N_CLASSES}, {HORIZONS})")
-        return ChordModelSpec(hidden, layers, spec)
+        return ChordModelSpec(hidden, layers, spec, shape)
 
     def initial_state(self) -> np.ndarray:
-        return np.zeros((self.spec.layers, 1, self.spec.hidden), np.float32)
+        return np.zeros(self.spec.state_shape, np.float32)
 
     def reset(self) -> None:
         self.state = self.initial_state()

@@ -89,10 +89,14 @@ def played_track(target: np.ndarray, rng: np.random.Generator, steps_per_bar: in
     return out
 
 
-def make_batch(songs: list[Song], rng: np.random.Generator, batch: int, crop: int, p_played: float = 0.2):
-    X = np.zeros((batch, crop, cm.FEATURE_DIM), np.float32)
-    Y = np.full((batch, crop, cm.HORIZONS), IGNORE, np.int64)
-    B = np.full((batch, crop, cm.HORIZONS), IGNORE, np.int64)
+def make_batch(songs: list[Song], rng: np.random.Generator, batch: int, crop: int, p_played: float = 0.2,
+               history: int = 0):
+    """Windows of `crop` frames from random songs, each with up to `history` frames heard before it
+    (a window model reads them; their targets are IGNORE, they were scored in another window)."""
+    L = crop + history
+    X = np.zeros((batch, L, cm.FEATURE_DIM), np.float32)
+    Y = np.full((batch, L, cm.HORIZONS), IGNORE, np.int64)
+    B = np.full((batch, L, cm.HORIZONS), IGNORE, np.int64)
     for b in range(batch):
         s = songs[int(rng.integers(len(songs)))]
         T = len(s.mel)
@@ -103,15 +107,23 @@ def make_batch(songs: list[Song], rng: np.random.Generator, batch: int, crop: in
         if rng.random() < 0.15:
             start = 0
         end = min(T, start + crop)
+        h0 = max(0, start - history)
         # (no transposition: the features are relative to the key heard, the same in every key)
-        mel = s.mel[start:end]
-        tgt = s.target[start:end]
-        anc = s.anchor[start:end]
+        mel = s.mel[h0:end]
+        tgt = s.target[h0:end]
+        anc = s.anchor[h0:end]
         played = played_track(tgt, rng, spb) if rng.random() < p_played else None
-        x = cm.encode_song(mel, s.onset[start:end], spb, played, anc)
-        n = end - start
-        y, bb = horizon_targets(s.target[start:end + cm.HORIZONS], s.bass[start:end + cm.HORIZONS], anc, n)
-        X[b, :n] = x
-        Y[b, :n] = y[:n]
-        B[b, :n] = bb[:n]
+        # the features' bar position counts from the first frame given: keep it on the song's grid
+        lead = (h0 % spb)
+        x = cm.encode_song(np.concatenate([np.zeros(lead, mel.dtype), mel]),
+                           np.concatenate([np.zeros(lead, np.uint8), s.onset[h0:end]]), spb,
+                           None if played is None else np.concatenate([np.full(lead, -1, played.dtype), played]),
+                           np.concatenate([np.zeros(lead, anc.dtype), anc]))[lead:]
+        n = end - h0
+        y, bb = horizon_targets(s.target[h0:end + cm.HORIZONS], s.bass[h0:end + cm.HORIZONS], anc, n)
+        k = start - h0  # frames of history: heard, not scored
+        o = history - k  # right-align so every window's scored frames start at `history`
+        X[b, o:o + n] = x
+        Y[b, o + k:o + n] = y[k:n]
+        B[b, o + k:o + n] = bb[k:n]
     return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(B)

@@ -73,14 +73,16 @@ def test_the_same_song_in_another_key_looks_the_same_to_the_model():
                                   cn.horizon_targets(up.target, up.bass, up.anchor)[0])
 
 
-def test_export_matches_torch_and_carries_state(tmp_path):
+@pytest.mark.parametrize("arch,net,state", [("gru", {"hidden": 16, "layers": 2}, (2, 1, 16)),
+                                            ("window", {"window": 8, "proj": 6, "hidden": 16}, (8, 1, 6))])
+def test_export_matches_torch_and_carries_state(tmp_path, arch, net, state):
     songs = _songs()
-    model, info = cn.train(songs, songs[:2], hidden=16, layers=2, minutes=0.05, batch=4, crop=64,
+    model, info = cn.train(songs, songs[:2], arch=arch, **net, minutes=0.05, batch=4, crop=64,
                            log=lambda s: None)
     assert info["updates"] > 0
     path = cn.export(model, tmp_path / "tiny", train_songs=len(songs))
     m = cm.ChordModel(path, warmup=0)
-    assert m.spec.hidden == 16 and m.spec.layers == 2
+    assert m.spec.state_shape == state and m.state.shape == state
     # the int8 file: every weight matrix quantized (biases stay float)
     import onnx
     from onnx import numpy_helper
