@@ -8,7 +8,9 @@ block triads of the true chord), and prints markdown tables of the means over th
     python -m liveai.evaluation --verbose            # plus one row per tune
     python -m liveai.evaluation --chorales 12        # plus 12 held-out chorales with Bach's parts
     python -m liveai.evaluation --songs              # plus music21's chord-annotated songs (untuned)
+    python -m liveai.evaluation --real 20            # plus 20 validation songs of POP909 and 20 lead sheets
     python -m liveai.evaluation --roll pop-g         # a text piano roll of bars 2-5 of one tune
+    python -m liveai.evaluation --real 3 --roll real # piano rolls of the real songs, band against truth
 """
 from __future__ import annotations
 
@@ -38,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--songs", action="store_true",
                     help="add the chord-annotated songs of music21's corpus, which no setting was chosen on "
                          "(lead sheets and Nottingham tunes; needs the train extra)")
+    ap.add_argument("--real", type=int, default=0, metavar="N",
+                    help="add N validation songs of each real source (POP909 721-800, the chord-melody-dataset's "
+                         "held-out lead sheets; data/realsongs.npz), melody only, with the one-beat-late reference")
+    ap.add_argument("--real-bars", type=int, default=32, metavar="B",
+                    help="play the first B bars of each real song (default 32; 0: whole songs)")
+    ap.add_argument("--only-real", action="store_true", help="skip the written tunes (with --real)")
+    ap.add_argument("--band", help="run the demos with this band style (demo --band NAME)")
     ap.add_argument("--verbose", action="store_true", help="also print one row per tune and accompanist")
     ap.add_argument("--roll", metavar="TUNE", help="print a text piano roll of a tune (key, or key+chords)")
     ap.add_argument("--roll-bars", default="2-5", help="bars for --roll, e.g. 2-5 (1-based, default 2-5)")
@@ -55,6 +64,18 @@ def _bars(text: str) -> list[int]:
     return list(range(lo - 1, hi))
 
 
+def _real_rolls(args: argparse.Namespace, gens: list[str]) -> int:
+    """Text piano rolls of a few bars of the first real validation songs: the band against truth."""
+    from liveai.evaluation.realsongs import real_cases
+    cases = real_cases(args.real, args.real_bars or None)
+    res = evaluate_cases(cases, gens[:1], args.seed, args.workdir, args.jobs, None)
+    for c in cases:
+        print(f"## {c.title}\n")
+        shown = {n: s for n, s in res[c.key].items() if n in ("ceiling",) or n not in ("drone", "late")}
+        print(piano_roll(c, shown, _bars(args.roll_bars)) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t0 = time.perf_counter()
@@ -68,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             raise ValueError(f"unknown variant(s) {', '.join(bad)}; known: {', '.join(VARIANTS)}")
         gens = [g for g in args.generators.split(",") if g]
+        if args.band:
+            gens = [f"{g} --band {args.band}" for g in gens]
+        if args.real and args.roll == "real":
+            return _real_rolls(args, gens)
+        if args.only_real:
+            keys, variants = [], []
         if args.roll:
             base, _, var = args.roll.partition("+")
             if base not in TUNES:
@@ -111,6 +138,21 @@ def main(argv: list[str] | None = None) -> int:
             print(table(m, f"songs of music21's corpus, melody only: means over {len(scases)} "
                            "(a check on over-fitting, not a target)") + "\n")
             results.update(sres)
+        if args.real:
+            from liveai.evaluation.realsongs import PUBLISHED, real_cases
+            rcases = real_cases(args.real, args.real_bars or None)
+            rres = evaluate_cases(rcases, gens, args.seed, args.workdir, args.jobs, log)
+            out["real"] = {}
+            for src in ("pop909", "cmd"):
+                ks = [c.key for c in rcases if c.title.startswith(src + "/")]
+                if not ks:
+                    continue
+                m = means(rres, ks)
+                out["real"][src] = {"songs": [c.title for c in rcases if c.key in ks], "means": m}
+                print(table(m, f"real songs ({src}, validation split), melody only: means over {len(ks)}, "
+                               f"first {args.real_bars or 'all'} bars") + "\n")
+            print(PUBLISHED + "\n")
+            results.update(rres)
         if args.verbose:
             print(per_case_table(results, METRICS + (FOUR_PART_METRICS if args.chorales else ())) + "\n")
             out["per_case"] = {k: {n: s.scores for n, s in by.items()} for k, by in results.items()}

@@ -38,6 +38,7 @@ LABELS = {
     "bass_root": "bass on the root at chord changes",
     "parallels": "parallel fifths and octaves per 1000 steps",
     "crossings": "voice crossings per 1000 steps",
+    "note_in_chord": "note-in-chord (melody on a tone of the band's chord)",
 }
 
 
@@ -245,7 +246,7 @@ def per_case_table(results: dict[str, dict[str, Session]], metric_keys: Sequence
     """One row per (case, accompanist), one column per metric."""
     short = {"precision": "P", "recall": "R", "f1": "F1", "implied_ensemble": "impl ens", "implied_alone": "impl alone",
              "distinct": "distinct", "echo": "echo", "bass_root": "bass root", "parallels": "par/1000",
-             "crossings": "cross/1000"}
+             "crossings": "cross/1000", "note_in_chord": "NiC"}
     lines = ["| case | accompanist | " + " | ".join(short[m] for m in metric_keys) + " |",
              "|---|---|" + "---|" * len(metric_keys)]
     for key, by in results.items():
