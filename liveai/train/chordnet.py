@@ -26,7 +26,6 @@ from torch import nn
 
 from liveai.neural import chordmodel as cm
 from liveai.train.chorddata import IGNORE, Song, horizon_targets, make_batch, songs_from_npz  # noqa: F401
-from liveai.train.realsongs import split_of
 
 
 class ChordNet(nn.Module):
@@ -213,8 +212,10 @@ def evaluate(model: nn.Module, songs: list[Song], horizons=(0, 2, 4, 8)) -> dict
 
 def train(train_songs: list[Song], val_songs: list[Song], *, arch: str = "window", minutes: float = 20.0,
           batch: int = 32, crop: int = 256, lr: float = 2e-3, seed: int = 1, log=print,
-          **net) -> tuple[nn.Module, dict]:
-    """Train for a wall-clock budget (a cosine schedule over the estimated number of updates).
+          updates: int | None = None, **net) -> tuple[nn.Module, dict]:
+    """Train for a wall-clock budget (a cosine schedule over the number of updates estimated after
+    the first 20), or for exactly `updates` (the same schedule, fixed at the same point: a
+    shipped model's run is reproduced update for update on any machine).
     net: the network's config (hidden, layers for gru; window, proj, hidden for window)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -222,7 +223,7 @@ def train(train_songs: list[Song], val_songs: list[Song], *, arch: str = "window
     history_frames = model.window - 1 if arch == "window" else 0
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     t0 = time.time()
-    budget = minutes * 60.0
+    budget = minutes * 60.0 if updates is None else float("inf")
     # measure the cost of an update, then fix the schedule
     est_updates = None
     step = 0
@@ -230,8 +231,8 @@ def train(train_songs: list[Song], val_songs: list[Song], *, arch: str = "window
     while True:
         el = time.time() - t0
         if est_updates is None and step == 20:
-            est_updates = max(50, int(budget / (el / 20)))
-            log(f"about {est_updates} updates in {minutes:.1f} min ({1000 * el / 20:.0f} ms each)")
+            est_updates = updates if updates is not None else max(50, int(budget / (el / 20)))
+            log(f"{est_updates} updates, about {est_updates * el / 20 / 60:.1f} min ({1000 * el / 20:.0f} ms each)")
         if est_updates is not None and (step >= est_updates or el > budget):
             break
         total = est_updates or 10 ** 6
@@ -312,100 +313,14 @@ def load_weights(path) -> nn.Module:
     return m
 
 
-def data_counts(path: str | Path) -> dict[str, dict[str, int]]:
-    """Songs per source and split (train, tune, val) of the derived set."""
-    d = np.load(str(path), allow_pickle=False)
-    out: dict[str, dict[str, int]] = {}
-    for sid, sp in zip(d["song_id"], d["split"]):
-        src = str(sid).split("/")[0]
-        k = split_of(str(sid), str(sp))
-        out.setdefault(src, {}).setdefault(k, 0)
-        out[src][k] += 1
-    return out
-
-
-def _arch_text(net: dict) -> str:
-    if net.get("arch") == "gru":
-        return (f"{net['layers']}-layer GRU, hidden {net['hidden']}, written as MatMul/Add/Sigmoid/Tanh with "
-                "the state in and out")
-    return (f"window model: each frame projected to {net['proj']} numbers (ReLU), the last {net['window']} "
-            f"frames ({net['window'] // 16} bars) kept as the state, read by one hidden layer of "
-            f"{net['hidden']} (ReLU)")
-
-
-def write_card(int8: Path, info: dict, counts: dict, command: str) -> Path:
-    """models/chords.md: what the model is, what it learnt from (and under which licences), how
-    it was split and trained, and its figures."""
-    import hashlib
-    from liveai.neural.chordmodel import benchmark_step
-    from liveai.train.network import weight_bytes
-    wb = weight_bytes(int8)
-    sha = hashlib.sha256(int8.read_bytes()).hexdigest()
-    cost = benchmark_step(int8)
-    val = info["val"]
-    rows = "\n".join(f"| {d[1:]} | {v['exact']:.3f} | {v['triad']:.3f} |" for d, v in val.items())
-    src = "\n".join(f"| {s} | {c.get('train', 0)} | {c.get('tune', 0)} | {c.get('val', 0)} |"
-                     for s, c in sorted(counts.items()))
-    text = f"""# chords: the liveai streaming chord model
-
-Reproduce: `{command}` (about {info['minutes']:.0f} minutes on 2 CPU cores; the data is in the
-repository, nothing is downloaded). The planner uses it by default (`--chord-model none`: without it).
-
-The network hears the player's melody one 16th-note frame at a time (pitch class, rest, onset, height,
-position in the bar, and the chord the player holds, if any) and gives, after each frame, the
-probability of every chord at that frame and at each of the next 16 frames, and the written bass
-of each (slash chords). The planner (`liveai.harmony.planner`, `liveai.harmony.modelears`) sums
-them over the steps a chord will be held to commit the chord a band would be right with most
-often, and corrects it when a note just played makes another clearly likelier.
-
-- File: `{int8.name}`, format `{cm.CHORD_MODEL_VERSION}`, {int8.stat().st_size} bytes, {100 * wb['int8_share']:.1f}% of weight bytes int8
-- sha256: `{sha}`
-- Architecture: {_arch_text(info['net'])}; linear heads for {cm.HORIZONS} horizons x {cm.N_CLASSES} chord classes and 12 bass intervals; onnxruntime quantize_dynamic (int8 weights)
-- Vocabulary: 12 roots x {{{', '.join(cm.QUALITIES)}}} and no chord; richer labels folded (sus2 -> maj, dim7 -> dim, 6 -> maj, 9 -> 7, ...: `liveai/train/realsongs.py`)
-- One step (onnxruntime, one thread, this machine while the card was written): p50 {cost['p50_ms']:.3f} ms, p99 {cost['p99_ms']:.3f} ms
-
-## Data (data/realsongs.npz, see data/README.md)
-
-| source | train | tune | val |
-|---|---|---|---|
-{src}
-
-- POP909 (MIT; Wang et al., ISMIR 2020), songs 001-720 train, 721-800 validation; songs 801-909
-  are held out for the project's acceptance and are not read by anything here.
-- chord-melody-dataset (MIT; shiehn/chord-melody-dataset), one key of each song, a fifth of the
-  songs validation (by a hash of the name).
-- "tune": a tenth of the training songs (by a hash of the song) kept out of training, on which the
-  planner's weights were chosen (`python -m liveai.evaluation.plansim --split tune`); the
-  validation songs are only measured.
-- The melody is heard relative to the key found in it so far (liveai.harmony.modelears.key_anchors),
-  so one song teaches every key; on a fifth of the windows the true chords are given as the
-  player's for stretches of bars.
-
-## Training
-
-{info['updates']} updates of {info.get('batch', 48)} windows of {info.get('crop', 128)} frames, Adam, cosine schedule, seed {info.get('seed', 1)};
-the loss weighs the near horizons most (d <= 4: 1, d <= 8: 0.5, further: 0.25).
-
-## Figures on the validation songs (teacher forced: the true melody, whole songs)
-
-The chord at the frame d steps after the last one heard: the exact class, and its triad (what
-`liveai evaluate`'s implied chord hears).
-
-| d | exact | triad |
-|---|---|---|
-{rows}
-"""
-    path = int8.with_suffix(".md")
-    path.write_text(text)
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
     ap = argparse.ArgumentParser(prog="liveai train chords", description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "data" / "realsongs.npz"))
     ap.add_argument("--out", default="models/chords")
-    ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget (unless --updates)")
+    ap.add_argument("--updates", type=int, default=None,
+                    help="train exactly this many updates (the shipped model: see models/chords.md)")
     ap.add_argument("--arch", choices=["window", "gru"], default="window")
     ap.add_argument("--hidden", type=int, default=None, help="hidden units (default: window 384, gru 128)")
     ap.add_argument("--layers", type=int, default=2, help="gru layers")
@@ -414,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--batch", type=int, default=48)
-    ap.add_argument("--crop", type=int, default=128, help="training window in frames")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--crop", type=int, default=64, help="scored frames per training window")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     tr = songs_from_npz(a.data, "train")
@@ -423,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(tr)} training songs, {len(va)} validation songs", file=sys.stderr)
     net = ({"hidden": a.hidden or 128, "layers": a.layers} if a.arch == "gru" else
            {"window": a.window, "proj": a.proj, "hidden": a.hidden or 384})
-    model, info = train(tr, va, arch=a.arch, **net, minutes=a.minutes, seed=a.seed,
+    model, info = train(tr, va, arch=a.arch, **net, minutes=a.minutes, updates=a.updates, seed=a.seed,
                         lr=a.lr, batch=a.batch, crop=a.crop,
                         log=lambda s: print(s, file=sys.stderr, flush=True))
     out = Path(a.out)
@@ -433,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                   minutes=round(info["minutes"], 1), seed=a.seed, val=info["val"])
     info.update(net=model.config(), seed=a.seed, batch=a.batch, crop=a.crop)
     cmd = "liveai train chords" + "".join(f" {x}" for x in (argv if argv is not None else sys.argv[1:]))
+    from liveai.train.chordcard import data_counts, write_card
     card = write_card(path, info, data_counts(a.data), cmd)
     print(f"wrote {path} and {card}", file=sys.stderr)
     print(json.dumps({"model": str(path), **{k: v for k, v in info.items() if k != "history"}}))
