@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from liveai.harmony.chords import ChordSymbol
-from liveai.harmony.chordvocab import N_CLASSES, QUALITIES, TRIAD_GROUP, TRIAD_OF_CLASS, index_chord, chord_index
+from liveai.harmony.chordvocab import QUALITIES, TRIAD_GROUP, TRIAD_OF_CLASS, index_chord, chord_index
 from liveai.harmony.keyfinding import melody_key
 from liveai.music.notes import STEPS_PER_BEAT, PlayerNote
 from liveai.music.theory import Key
@@ -118,11 +118,8 @@ class ModelEars:
             last, probs = self._peek
         else:
             last, probs = self.last, self.model.probs
-        H = probs.shape[0]
-        out = np.zeros(N_CLASSES, np.float64)
-        for f in range(start, max(end, start + 1)):
-            out += probs[min(max(f - last, 0), H - 1)]
-        return out / max(1, end - start)
+        rows = np.clip(np.arange(start, max(end, start + 1)) - last, 0, probs.shape[0] - 1)
+        return probs[rows].sum(axis=0, dtype=np.float64) / max(1, end - start)
 
     def triads(self, start: int, end: int) -> np.ndarray:
         """P(triad) over frames [start, end), in liveai.harmony.forms's order (root * 3 + maj/min/dim)."""
