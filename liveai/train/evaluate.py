@@ -11,7 +11,7 @@
 
 Nothing here tunes the decoding: the first model's decoding was tuned to one number
 (note-in-chord) and learned to double the melody; decoding is judged on all the metrics together.
-voice_leading lives in liveai.evaluation.harmony (pure, no training extra).
+voice_leading lives in liveai.evaluation.fourpart (pure, no training extra).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from liveai.neural import runtime as rt
 from liveai.evaluation import GridNote
-from liveai.evaluation.harmony import USUAL_RANGES, voice_leading  # noqa: F401  (used by the card)
+from liveai.evaluation.fourpart import USUAL_RANGES, voice_leading  # noqa: F401  (used by the card)
 from liveai.generators.base import PlayerNote
 
 # usual ranges of the parts in four-part writing (out-of-range counted against these)
