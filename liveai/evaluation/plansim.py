@@ -59,8 +59,10 @@ def _triad(c: ChordSymbol | None) -> tuple[int, str] | None:
     return None if c is None else (c.root % 12, TRIAD_OF.get(c.quality, "maj"))
 
 
-def run_song(planner: HarmonyPlanner, song: SimSong, lookahead: int = 1) -> list[ChordSymbol | None]:
-    """The chord sounding at every step."""
+def run_song(planner: HarmonyPlanner, song: SimSong, lookahead: int = 1,
+             shown: list[ChordSymbol | None] | None = None) -> list[ChordSymbol | None]:
+    """The chord sounding at every step (and, into `shown`, the next chord shown once each step
+    is planned: what /liveai/chord/next says while it waits)."""
     planner.reset()
     notes = song.notes
     T = len(song.chords)
@@ -79,10 +81,16 @@ def run_song(planner: HarmonyPlanner, song: SimSong, lookahead: int = 1) -> list
                      for n in heard]
             planner.hear_melody(heard, s, spb)
         out.append(planner.chord)
+        if shown is not None:
+            shown.append(planner.next_chord)
     return out
 
 
-def score_song(song: SimSong, played: Sequence[ChordSymbol | None], start_bar: int = 1) -> dict[str, float]:
+def score_song(song: SimSong, played: Sequence[ChordSymbol | None], start_bar: int = 1,
+               shown: Sequence[ChordSymbol | None] | None = None, seg: int | None = None) -> dict[str, float]:
+    """Hits per beat and at the annotated changes; with `shown`, how many of the band's own changes
+    were announced as next a beat ahead (the chord shown then is the chord that came), and with
+    `seg` (steps per harmonic segment) how many fell off the segments' starts."""
     spb = song.steps_per_bar
     beats = [b for b in range(start_bar * spb, len(song.chords), 4) if song.chords[b] is not None]
     beat_hits = sum(_triad(played[b]) == _triad(song.chords[b]) for b in beats)
@@ -92,9 +100,16 @@ def score_song(song: SimSong, played: Sequence[ChordSymbol | None], start_bar: i
     ch_hits = sum(_triad(played[k]) == _triad(song.chords[k]) for k in changes)
     exact = sum(played[b] is not None and played[b].root == song.chords[b].root
                 and played[b].quality == song.chords[b].quality for b in beats)
+    own = [k for k in range(max(1, start_bar * spb), len(played))
+           if played[k] is not None and played[k - 1] is not None and played[k] != played[k - 1]]
     n_changes_played = sum(1 for k in range(1, len(played)) if _triad(played[k]) != _triad(played[k - 1]))
-    return {"beats": len(beats), "beat_hits": beat_hits, "late_hits": late, "changes": len(changes),
-            "change_hits": ch_hits, "exact": exact, "played_changes": n_changes_played}
+    out = {"beats": len(beats), "beat_hits": beat_hits, "late_hits": late, "changes": len(changes),
+           "change_hits": ch_hits, "exact": exact, "played_changes": n_changes_played, "own_changes": len(own)}
+    if shown is not None:
+        out["announced"] = sum(k >= 4 and shown[k - 4] == played[k] for k in own)
+    if seg:
+        out["off_segment"] = sum((k % spb) % seg != 0 for k in own)
+    return out
 
 
 def evaluate(songs: Sequence[SimSong], make: Callable[[], HarmonyPlanner]) -> dict[str, float]:
@@ -102,8 +117,11 @@ def evaluate(songs: Sequence[SimSong], make: Callable[[], HarmonyPlanner]) -> di
     tot: dict[str, float] = {}
     t0 = time.perf_counter()
     steps = 0
+    from liveai.harmony.planner import segment_steps
     for s in songs:
-        r = score_song(s, run_song(planner, s))
+        shown: list[ChordSymbol | None] = []
+        played = run_song(planner, s, shown=shown)
+        r = score_song(s, played, shown=shown, seg=segment_steps(planner.settings.harmonic_rhythm, s.steps_per_bar))
         steps += len(s.chords)
         for k, v in r.items():
             tot[k] = tot.get(k, 0) + v
@@ -111,6 +129,8 @@ def evaluate(songs: Sequence[SimSong], make: Callable[[], HarmonyPlanner]) -> di
     return {"beat": tot["beat_hits"] / B, "late_ref": tot["late_hits"] / B,
             "at_changes": tot["change_hits"] / max(1, tot["changes"]), "exact": tot["exact"] / B,
             "changes_per_true_change": tot["played_changes"] / max(1, tot["changes"]),
+            "announced": tot["announced"] / max(1, tot["own_changes"]),
+            "off_segment": tot["off_segment"] / max(1, tot["own_changes"]),
             "us_per_step": 1e6 * (time.perf_counter() - t0) / max(1, steps)}
 
 

@@ -129,6 +129,16 @@ _PLAYED.update({
 })
 
 
+def clashes(pc: int, chord: ChordSymbol) -> bool:
+    """A melody pitch class a band hears as wrong against the chord: a half step above one of its
+    tones (the avoid-note rule: F over C, Ab over C minor, B over C7). Other tones outside the chord
+    (a ninth, a sixth, a sharp eleventh, a major seventh over a major chord) are colour, not a reason
+    to change the chord."""
+    pc %= 12
+    tones = chord.pcs
+    return pc not in tones and any((pc - t) % 12 == 1 for t in tones)
+
+
 def recognize(pitches) -> ChordSymbol | None:
     """The chord of notes struck together, as an arranger keyboard's "Fingered" mode hears it: any
     inversion (the lowest note becomes the bass of a slash chord), triads, sixths, sevenths, sus,

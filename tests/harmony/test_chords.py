@@ -58,3 +58,12 @@ def test_triad_of_a_seventh_chord_and_of_a_sus_chord():
     assert ChordSymbol(0, "sus4").triad == (0, 4, 7)
     with pytest.raises(ValueError):
         ChordSymbol(0, "maj13")
+
+
+def test_clashes_is_the_avoid_note_rule():
+    from liveai.harmony.chords import ChordSymbol, clashes
+    c = ChordSymbol(0, "maj")
+    assert [pc for pc in range(12) if clashes(pc, c)] == [1, 5, 8]  # Db, F, Ab over C
+    assert not clashes(11, c) and not clashes(2, c) and not clashes(9, c)  # maj7, 9, 6 are colour
+    assert clashes(4, ChordSymbol(0, "min")) and not clashes(2, ChordSymbol(0, "min"))
+    assert clashes(11, ChordSymbol(0, "7"))  # a natural seventh over a dominant seventh
