@@ -67,11 +67,13 @@ def summary(session: Session, wall: float) -> str:
 def schedule_player(session: Session, events: list[tuple[float, mido.Message]], start: float,
                     tail_s: float) -> float:
     """Play a part into the engine as a player would: each message is posted at its own time,
-    through the same input path as live MIDI (nothing is read ahead). Returns the end time."""
+    through the same input path as live MIDI (nothing is read ahead). Returns the end time: tail_s
+    after the last message, less half a 16th, so that a tail of whole bars ends before the next
+    downbeat instead of striking it and cutting it at once (a note of no length; issue 28)."""
     clock, eng = session.control, session.engine
     for t, msg in events:
         clock.call_at(start + t, lambda m=msg: eng.post_input(m, clock.now()))
-    return start + (events[-1][0] if events else 0.0) + tail_s
+    return start + (events[-1][0] if events else 0.0) + max(0.0, tail_s - 0.5 * eng.transport.step_seconds)
 
 
 def run_simulated(cfg: Config, events: list[tuple[float, mido.Message]], out: str | None = None) -> Session:

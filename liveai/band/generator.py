@@ -319,6 +319,18 @@ class BandGenerator:
             return {v: REST for v in voices if ctx.sounding.get(v) is not None}
         out: dict[str, VoiceAction] = {}
         pitches = sorted(set(hit.pitches))[: len(voices)]
+        if hit.revoice:  # the chord changed under held notes: those it keeps ring on, the rest move
+            keep = {v for v in voices if ctx.sounding.get(v) in pitches}
+            kept = {ctx.sounding[v] for v in keep}
+            left = [p for p in pitches if p not in kept]
+            for v in voices:
+                if v in keep:
+                    continue
+                if left:
+                    out[v] = note(left.pop(0), hit.velocity)
+                elif ctx.sounding.get(v) is not None:
+                    out[v] = REST
+            return out
         for i, v in enumerate(voices):
             if i < len(pitches):
                 out[v] = note(pitches[i], hit.velocity)

@@ -24,6 +24,7 @@ class Hit:
     kind: str  # "note" | "hold" | "rest"
     pitches: tuple[int, ...] = ()
     velocity: int = 0
+    revoice: bool = False  # not a hit of the pattern: the chord changed under held notes (only those that change move)
 
 
 HOLD_HIT = Hit("hold")
@@ -216,12 +217,16 @@ def render_part(part: str, cell: str | None, cell_index: int, cells: str, chord:
             cell = "R"
     if cell is None or cell == "-":
         if (prev and left > 2 and (any(p % 12 not in chord.pcs for p in prev)
-                                   or (changed and part in ("comp", "pad")))
+                                   or (changed and part in ("comp", "pad")
+                                       and not set(chord.pcs) <= {p % 12 for p in prev}))
                 and not (part == "bass" and _approach(prev, next_chord or chord))):
-            cell = "x"  # the chord changed under a held note: restrike in the new chord
+            cell = "x"  # the chord changed under a held note: the notes that change move to the new chord
             on_beat = downbeat = False
+            revoice = True
         else:
             return HOLD_HIT
+    else:
+        revoice = False
     if cell == ".":
         return REST_HIT if prev else HOLD_HIT
     vel = velocity_of(cell if cell in "xXg" else "x", spec, downbeat, on_beat, dynamics, scale)
@@ -230,7 +235,7 @@ def render_part(part: str, cell: str | None, cell_index: int, cells: str, chord:
         return Hit("note", (bass_pitch(cell, chord, next_chord, prev[0] if prev else None, spec, rng),), vel)
     if part == "arp":
         return Hit("note", (arp_pitch(chord, spec, hits_before(cells, cell_index)),), vel)
-    return Hit("note", chord_voicing(chord, spec.voicing, lo, hi, prev), vel)
+    return Hit("note", chord_voicing(chord, spec.voicing, lo, hi, prev), vel, revoice)
 
 
 def _approach(prev: Sequence[int], next_chord: ChordLike | None) -> bool:

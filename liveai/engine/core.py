@@ -73,6 +73,7 @@ class Engine(PlayerInput, Planning, Rendering):
         self._sounding: dict[str, int | None] = {v: None for v in self.voices}
         self._emitted: dict[str, tuple[int, int]] = {}  # voice -> (channel, pitch) it sent last, for its note-off
         self._echoed: set[tuple[int, int]] = set()  # (channel, key) of player notes echoed (--thru)
+        self._voice_vel: dict[str, int] = {}  # voice -> velocity of its latest planned note (a moved note keeps it)
         self._floor: dict[str, float] = {}  # part -> time of its latest planned events: the next never goes earlier
         self._history: deque[StepPlan] = deque(maxlen=64)
         self._plan_timer: Timer | None = None

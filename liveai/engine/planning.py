@@ -151,6 +151,9 @@ class Planning:
             now = heard if self.planner.source == "corrected" and heard is not None else ctx.chord
             full = self._no_echo(step, ctx.known_until, full, now)
         before_emitted, before = self._emitted, self._sounding
+        for v, a in full.items():
+            if a.kind == "note":
+                self._voice_vel[v] = a.velocity
         offs, ons, self._emitted, self._sounding = derive(full, before_emitted, before, self._part_note)
         if offs or ons:
             when = self.transport.time_of_step(step) + self._feel(step)

@@ -251,7 +251,7 @@ class PlayerInput:
         if not unsent or (own is not None and own not in unsent):
             return False
         vel = self._velocity()
-        moved = {v: note(p, vel) for v, p in moves.items()}
+        moved = {v: note(p, self._voice_vel.get(v, vel)) for v, p in moves.items()}  # each part keeps its dynamics
         if own is not None:
             chain = unsent[unsent.index(own):]
             emitted, sounding = own.emitted, own.sounding
