@@ -35,7 +35,7 @@ from liveai.harmony.modelears import ModelEars
 from liveai.music.theory import Key
 
 HARMONIC_RHYTHMS = ("auto", "beat", "half", "bar")
-CORRECTIONS = ("auto", "clash", "beat", "ahead", "any")
+CORRECTIONS = ("auto", "clash", "beat", "any")
 
 # Functional harmony as data: for a chord on scale degree (semitones above the tonic, quality),
 # how likely each next chord is, in major and in minor. Staying is scored apart.
@@ -98,7 +98,6 @@ class PlannerSettings:
     # "auto" is "any" under the auto harmonic rhythm, else "clash"; "any": wherever the melody
     # contradicts it, at once; "clash": only on a segment's first step, for a note that clashes
     # with it (so a set harmonic rhythm bounds every change); "beat": the same on any beat;
-    # "ahead": as "any", but announced commit_beats before it sounds
     correct: str = "auto"
 
     def __post_init__(self) -> None:
@@ -331,7 +330,6 @@ class HarmonyPlanner:
         self.seg_start = -1
         self.next_chord: ChordSymbol | None = None
         self._committed: tuple[int, ChordSymbol] | None = None  # (segment start, chord) committed ahead
-        self._pending: tuple[int, ChordSymbol] | None = None  # (step, chord): a correction announced ahead
         self.progression: list[ChordSymbol] = []  # chord of each segment so far
         self.corrections = 0
         self.played_chords = 0
@@ -395,28 +393,15 @@ class HarmonyPlanner:
             ahead = self._committed[1] if self._committed and self._committed[0] == seg_start else None
             self.chord = ahead or self._predict(seg_start, steps_per_bar, player, known_until, boundary)
             self.source = "plan"
-        elif self._pending is not None and not boundary:
-            if step >= self._pending[0]:  # a correction announced a beat ago sounds now
-                self.chord, self.source = self._pending[1], "corrected"
-                self.corrections += 1
-                self._pending = None
-        elif self.correct_mode in ("any", "ahead") and self.source != "played" and known_until >= self._heard_step:
+        elif self.correct_mode == "any" and self.source != "played" and known_until >= self._heard_step:
             # (a note heard at once, after known_until, already judged this chord: no flip back)
             better = self._correct(seg_start, steps_per_bar, player, known_until)
-            if better is not None and self.correct_mode == "ahead":
-                at = -(-(step + round(self.settings.commit_beats * STEPS_PER_BEAT)) // STEPS_PER_BEAT) * STEPS_PER_BEAT
-                if at < seg_start + seg:  # announced now, played on a beat at least commit_beats away
-                    self._pending = (at, better)
-            elif better is not None:
+            if better is not None:
                 self.chord, self.source = better, "corrected"
                 self.corrections += 1
-        if boundary:
-            self._pending = None if self._pending is None or self._pending[0] < seg_start else self._pending
         self.seg_start = seg_start
         nxt = seg_start + seg
-        if self._pending is not None:
-            self.next_chord = self._pending[1]
-        elif self._committed is not None and self._committed[0] == nxt:
+        if self._committed is not None and self._committed[0] == nxt:
             self.next_chord = self._committed[1]  # committed: shown until it sounds
         elif step % STEPS_PER_BEAT == 0 or boundary or self.chord != prev or self._commit_due(step, nxt):
             self.next_chord = self._next(nxt, steps_per_bar, player, known_until)
@@ -517,7 +502,7 @@ class HarmonyPlanner:
         if self.settings.split is not None and n.pitch < self.settings.split:
             return None
         at_start = step == self.seg_start and self.source == "plan"
-        if self.correct_mode in ("clash", "beat", "ahead"):
+        if self.correct_mode in ("clash", "beat"):
             # a committed chord changes only for a note that clashes with it, and only where the
             # harmonic rhythm allows a change (its first step; "beat": any beat)
             if not (at_start or self.correct_mode == "beat") or not clashes(n.pitch, self.chord):
