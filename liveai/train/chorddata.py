@@ -2,7 +2,8 @@
 
 A song's chord per step becomes a class of liveai.harmony.chordvocab; the targets at each of the
 model's horizons are taken relative to the key the melody has shown so far (its anchor), as the
-runtime hears them; windows of songs, with the true chord sometimes given as "played", make a batch.
+runtime hears them; windows of songs, with the true chord sometimes given as "played", make a batch
+(numpy arrays: the torch trainer and the numpy fine-tuner of `liveai learn` share them).
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from liveai.harmony.modelears import key_anchors
 from liveai.music.notes import notes_from_frames
@@ -126,4 +126,4 @@ def make_batch(songs: list[Song], rng: np.random.Generator, batch: int, crop: in
         X[b, o:o + n] = x
         Y[b, o + k:o + n] = y[k:n]
         B[b, o + k:o + n] = bb[k:n]
-    return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(B)
+    return X, Y, B

@@ -239,7 +239,7 @@ def train(train_songs: list[Song], val_songs: list[Song], *, arch: str = "window
         frac = min(1.0, step / total)
         for g in opt.param_groups:
             g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (step + 1) / 100)
-        X, Y, B = make_batch(train_songs, rng, batch, crop, history=history_frames)
+        X, Y, B = (torch.from_numpy(a) for a in make_batch(train_songs, rng, batch, crop, history=history_frames))
         if history_frames:
             c, b, _ = model(X, skip=history_frames)
             Y, B = Y[:, history_frames:], B[:, history_frames:]
