@@ -26,6 +26,9 @@ class Config:
     generator: str = "model"
     model: str | None = None
     chord_model: str | None = None  # the streaming chord model: None the built-in one, "none" off, or a path
+    # how much the planner trusts the chord model against its own ears (None: the model's card says,
+    # 1 for the built-in one; `liveai learn` picks a personal model's on the player's held-out songs)
+    chord_model_weight: float | None = None
     seed: int = 0
     temperature: float = 0.7
     top_p: float = 0.9
@@ -96,6 +99,8 @@ class Config:
             check_mode(self.mode)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        if self.chord_model_weight is not None and not 0.0 <= float(self.chord_model_weight) <= 20.0:
+            raise ConfigError(f"chord_model_weight must be between 0 and 20, not {self.chord_model_weight}")
         if self.generator not in GENERATORS:
             raise ConfigError(f"unknown generator {self.generator!r}; known: {', '.join(GENERATORS)}")
         if self.midi_api not in ("alsa", "jack"):
@@ -276,8 +281,27 @@ def make_config(toml_path: str | Path | None = None, overrides: dict[str, Any] |
             except ConfigError as e:
                 raise ConfigError(f"{where}{e}") from None
     cfg.validate()
+    use_personal_model(cfg)
     cfg.source = str(toml_path) if toml_path else None  # where /liveai/config/save writes
     return cfg
+
+
+def use_personal_model(cfg: Config) -> None:
+    """`model = "NAME"` (not a path): the player's own model from `liveai learn --name NAME`, i.e.
+    its chord model and style profile (unless chord_model or style are given too); the
+    accompanist stays the built-in one."""
+    from liveai.neural.personal import find, looks_like_name, models_dir
+    if not cfg.model or not looks_like_name(cfg.model) or Path(cfg.model).exists():
+        return
+    m = find(cfg.model)
+    if m is None:
+        raise ConfigError(f"no model named {cfg.model!r} in {models_dir()} (liveai models lists them; "
+                          f"liveai learn FILES --name {cfg.model} makes one)")
+    if cfg.chord_model is None:
+        cfg.chord_model = str(m.chords)
+    if cfg.style is None and m.style is not None:
+        cfg.style = str(m.style)
+    cfg.model = None
 
 
 __all__ = ["Config", "ConfigError", "make_config", "load_toml", "GENERATORS", "MODES"]

@@ -29,7 +29,11 @@ from liveai.timing.transport import Meter
 log = logging.getLogger(__name__)
 
 
-def settings_from(cfg: Config) -> EngineSettings:
+def settings_from(cfg: Config, chord_model: Any = None) -> EngineSettings:
+    """chord_model: the loaded one, whose card may say how much to trust it (cfg wins)."""
+    weight = cfg.chord_model_weight
+    if weight is None:
+        weight = float(getattr(getattr(chord_model, "spec", None), "card", {}).get("model_weight", 1.0))
     key = parse_key(cfg.key) if cfg.key else None
     return EngineSettings(tempo=cfg.tempo, meter=Meter.parse(cfg.meter), mode=cfg.mode,
                           channels=dict(cfg.channels), thru=cfg.thru, start_now=cfg.start_now,
@@ -41,7 +45,8 @@ def settings_from(cfg: Config) -> EngineSettings:
                                for p in {*cfg.mute, *cfg.volume, *cfg.octave}},
                           external_clock=getattr(cfg, "clock", "internal") != "internal",
                           temperature=float(cfg.temperature), style_blend=float(cfg.style_blend),
-                          harmony=PlannerSettings(harmonic_rhythm=cfg.harmonic_rhythm, split=cfg.split))
+                          harmony=PlannerSettings(harmonic_rhythm=cfg.harmonic_rhythm, split=cfg.split,
+                                                  model_weight=float(weight)))
 
 
 def load_chord_model(cfg: Config) -> Any:
@@ -115,7 +120,8 @@ def build_session(cfg: Config, control: Clock, sender: Clock, outputs: list[Outp
     fallback = generator if isinstance(generator, RulesAccompanist) else RulesAccompanist(seed=cfg.seed)
     sink = ListOutput(sender, keep=keep_events)
     scheduler = Scheduler(sender, [*outputs, sink])
-    engine = Engine(control, scheduler, generator, fallback, settings_from(cfg), chord_model=load_chord_model(cfg))
+    chord_model = load_chord_model(cfg)
+    engine = Engine(control, scheduler, generator, fallback, settings_from(cfg, chord_model), chord_model=chord_model)
     add_modes(engine, cfg)
     band = make_band(getattr(cfg, "band", None), cfg.seed)
     if band is not None:
