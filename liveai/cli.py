@@ -19,7 +19,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--meter", help="beats per bar, e.g. 3/4 (default 4/4; demo: the input's time signature)")
     p.add_argument("--mode", help=f"what the engine does: {', '.join(MODES)} (default accompany)")
     p.add_argument("--generator", help=f"{', '.join(GENERATORS)} (default model; rules if the built-in model is missing)")
-    p.add_argument("--model", help="path of an ONNX model to use instead of the built-in one")
+    p.add_argument("--model", help="your own model by name (made by `liveai learn FILES --name NAME`; `liveai models` "
+                   "lists them), or the path of an ONNX accompanist to use instead of the built-in one")
     p.add_argument("--seed", type=int, help="random seed for the generator (default 0)")
     p.add_argument("--temperature", type=float, help="sampling temperature of the model (default 0.7)")
     p.add_argument("--top-p", dest="top_p", type=float, help="nucleus sampling share of the model (default 0.9)")
@@ -44,6 +45,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chord-model", dest="chord_model", metavar="PATH|none",
                    help="the chord model the band plans with (default: the built-in models/chords.onnx; "
                         "none: the hand-written planner alone)")
+    p.add_argument("--chord-model-weight", dest="chord_model_weight", type=float, metavar="W",
+                   help="how much the planner trusts the chord model (default: its card's; 1 for the built-in one)")
     p.add_argument("--harmonic-rhythm", dest="harmonic_rhythm", choices=["auto", "beat", "half", "bar"],
                    help="how often the band's planned chord may change (default auto: half bars in 4/4, bars "
                         "in 3/4 and 6/8; a melody that clearly needs a new chord corrects it at once)")
@@ -184,10 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("bands", help="list the built-in band styles", description="List the built-in band styles (--band NAME).")
 
-    learn = sub.add_parser("learn", help="build a style profile from your own MIDI files",
-                           description="Learn the interval and rhythm style of MIDI files (no torch needed).")
-    learn.add_argument("paths", nargs="+", help="MIDI files or directories of them")
-    learn.add_argument("--out", required=True, help="the style profile to write (JSON)")
+    from liveai.train.learncli import add_parsers as add_learn_parsers
+    add_learn_parsers(sub)
     return ap
 
 
@@ -247,15 +248,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, LookupError, RuntimeError) as e:
         print(f"liveai: error: {e}", file=sys.stderr)
         return 2
-
-
-def cmd_learn(args: argparse.Namespace) -> int:
-    from liveai.music.style import learn_files
-    t0 = time.perf_counter()
-    mem = learn_files(args.paths)
-    mem.save(args.out)
-    print(f"learned {mem.n_symbols} notes in {time.perf_counter() - t0:.2f} s; wrote {args.out}")
-    return 0
 
 
 def cmd_bands(args: argparse.Namespace) -> int:
@@ -392,5 +384,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # each subcommand's handler (run is the default; service lives with the box)
-COMMANDS = {"ports": cmd_ports, "demo": cmd_demo, "learn": cmd_learn, "bands": cmd_bands,
+from liveai.train.learncli import cmd_learn, cmd_models  # noqa: E402  (light: its work is imported when run)
+
+COMMANDS = {"ports": cmd_ports, "demo": cmd_demo, "learn": cmd_learn, "bands": cmd_bands, "models": cmd_models,
             "render": cmd_render, "show": cmd_show}
