@@ -30,10 +30,13 @@ log = logging.getLogger(__name__)
 
 
 def settings_from(cfg: Config, chord_model: Any = None) -> EngineSettings:
-    """chord_model: the loaded one, whose card may say how much to trust it (cfg wins)."""
+    """chord_model: the loaded one, whose card may say how much to trust it and how much the
+    melody says (a personal model: chosen by `liveai learn` on the player's songs); cfg wins."""
+    card = getattr(getattr(chord_model, "spec", None), "card", {})
     weight = cfg.chord_model_weight
     if weight is None:
-        weight = float(getattr(getattr(chord_model, "spec", None), "card", {}).get("model_weight", 1.0))
+        weight = float(card.get("model_weight", 1.0))
+    evidence = float(card.get("evidence", PlannerSettings.evidence))
     key = parse_key(cfg.key) if cfg.key else None
     return EngineSettings(tempo=cfg.tempo, meter=Meter.parse(cfg.meter), mode=cfg.mode,
                           channels=dict(cfg.channels), thru=cfg.thru, start_now=cfg.start_now,
@@ -46,7 +49,7 @@ def settings_from(cfg: Config, chord_model: Any = None) -> EngineSettings:
                           external_clock=getattr(cfg, "clock", "internal") != "internal",
                           temperature=float(cfg.temperature), style_blend=float(cfg.style_blend),
                           harmony=PlannerSettings(harmonic_rhythm=cfg.harmonic_rhythm, split=cfg.split,
-                                                  model_weight=float(weight)))
+                                                  model_weight=float(weight), evidence=evidence))
 
 
 def load_chord_model(cfg: Config) -> Any:
@@ -66,6 +69,25 @@ def load_chord_model(cfg: Config) -> Any:
             raise ConfigError(f"cannot use chord model {cfg.chord_model}: {e}") from None
         log.warning("built-in chord model unavailable (%s): planning without it", e)
         return None
+
+
+def chord_model_named(name: str, harmony: PlannerSettings, cfg: Config) -> tuple[Any, PlannerSettings]:
+    """The chord model called name (builtin, none, or a player's own from `liveai learn`) and the
+    planner settings to use it with (its card's trust and melody weight; cfg's trust wins)."""
+    from dataclasses import replace
+    from liveai.neural.chordmodel import ChordModel
+    from liveai.neural.personal import find, models_dir
+    if name == "none":
+        return None, replace(harmony, model_weight=1.0, evidence=PlannerSettings.evidence)
+    if name == "builtin":
+        model = ChordModel()
+    else:
+        m = find(name)
+        if m is None:
+            raise ValueError(f"no model named {name!r} in {models_dir()} (liveai models lists them)")
+        model = ChordModel(m.chords)
+    h = settings_from(cfg, model).harmony
+    return model, replace(harmony, model_weight=h.model_weight, evidence=h.evidence)
 
 
 def add_modes(engine: Engine, cfg: Config) -> None:

@@ -91,6 +91,9 @@ class PlannerSettings:
     phrase_memory: float = 1.0  # bonus for the chord a phrase had when its melody was heard before
     form_weight: float = 0.8  # most trust in a recognised progression (liveai.harmony.forms); 0: off
     model_weight: float = 1.0  # weight of the chord model's log P(triad over the segment), when there is one
+    # how far a personal model's learnt progressions (`liveai learn`: the player's own chord-to-chord
+    # counts, carried in the model's card) replace the built-in functional table; 0: not at all
+    learnt_progressions: float = 1.0
     model_only: bool = False  # the chord model alone decides (the hand-written evidence is not used)
     model_voicing: bool = True  # play the model's seventh, sus or slash bass of the chosen triad
     commit_beats: float = 0.0  # the next segment's chord is committed (and shown as next) this many beats ahead; 0: at its first step
@@ -267,7 +270,7 @@ class _KeyTables:
     """A key's candidate chords as arrays: priors, transitions, and the melody-fit matrix (so a
     step's scoring is a few small matrix products)."""
 
-    def __init__(self, key: Key, passing: float) -> None:
+    def __init__(self, key: Key, passing: float, learnt: dict | None = None, learnt_weight: float = 1.0) -> None:
         cands = _candidates(key)
         self.chords = [c for c, _, _ in cands]
         self.degrees = [d for _, d, _ in cands]
@@ -294,6 +297,36 @@ class _KeyTables:
             row[i] = 0.0
             self.trans[i] = row / row.sum()
         self.key = key
+        if learnt and learnt_weight > 0.0:
+            self._learn(learnt.get("minor" if key.minor else "major") or {}, learnt_weight)
+
+    def _learn(self, table: dict, weight: float) -> None:
+        """Blend in a player's progressions: {"prior": {"d,q": n}, "next": {"d,q": {"d,q": n}}}
+        counted in their songs' keys; a row moves as far as its counts can say (n / (n + 10))."""
+        names = {f"{d},{q}": i for i, (d, q) in enumerate(self.degrees)}
+
+        def counts(row: dict) -> np.ndarray:
+            c = np.zeros(len(self.degrees))
+            for k, n in row.items():
+                if k in names:
+                    c[names[k]] += float(n)
+            return c
+        prior = counts(table.get("prior", {}))
+        if prior.sum() > 0:
+            a = weight * prior.sum() / (prior.sum() + 50.0)
+            self.prior = (1 - a) * self.prior + a * (prior + 0.5 * self.prior) / (prior + 0.5 * self.prior).sum()
+        for k, row in table.get("next", {}).items():
+            i = names.get(k)
+            if i is None:
+                continue
+            c = counts(row)
+            c[i] = 0.0
+            if c.sum() <= 0:
+                continue
+            a = weight * c.sum() / (c.sum() + 10.0)
+            mine = (c + 0.05 * self.prior) / (c + 0.05 * self.prior).sum()
+            mine[i] = 0.0
+            self.trans[i] = (1 - a) * self.trans[i] + a * mine / mine.sum()
 
     def transition(self, previous: ChordSymbol | None, p_stay: float) -> np.ndarray:
         if previous is None:
@@ -315,6 +348,8 @@ class HarmonyPlanner:
         self.listener = listener  # () -> P(pitch class in the coming chord), the model's guess
         # the streaming chord model (liveai.neural.chordmodel.ChordModel), fed the melody frame by frame
         self.ears = ModelEars(chord_model) if chord_model is not None else None
+        # a personal model's progressions (liveai.train.learn), else None
+        self.learnt = getattr(getattr(chord_model, "spec", None), "card", {}).get("progressions") or None
         self.reset()
         if self.settings.form_weight > 0.0:  # built here, not on a step: tens of ms on a small box
             for segs_per_bar in _SEGS_PER_BAR[self.settings.harmonic_rhythm]:
@@ -572,9 +607,11 @@ class HarmonyPlanner:
         return self._forms
 
     def _tables(self, key: Key) -> "_KeyTables":
-        t = self._key_tables.get((key, self.settings.passing))
+        st = self.settings
+        t = self._key_tables.get((key, st.passing, st.learnt_progressions))
         if t is None:
-            t = self._key_tables[(key, self.settings.passing)] = _KeyTables(key, self.settings.passing)
+            t = self._key_tables[(key, st.passing, st.learnt_progressions)] = _KeyTables(
+                key, st.passing, self.learnt, st.learnt_progressions)
         return t
 
     def _scores(self, seg_start: int, steps_per_bar: int, player: Sequence[PlayerNote], known_until: int,

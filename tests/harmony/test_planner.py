@@ -146,3 +146,29 @@ def test_the_engine_changes_to_a_struck_chord_at_once_and_leaves_nothing_soundin
         band = {p % 12 for (_, p), n in on.items() if n > 0}
         assert band and band <= pcs, (bar, band, pcs)
     assert eng.planner.played_chords >= 3
+
+
+def test_a_players_learnt_progressions_move_the_transition_table_as_far_as_their_counts_say():
+    """A personal model's card carries the player's chord-to-chord counts (liveai learn); the
+    planner's expectation after I follows them, a little for a few, mostly for many; the
+    built-in table stays where the player said nothing."""
+    import numpy as np
+
+    from liveai.harmony.planner import _KeyTables
+    from liveai.music.theory import Key
+    key = Key(0)
+    plain = _KeyTables(key, 1.0)
+    i_of = {d: i for i, d in enumerate(plain.degrees)}
+    I, vi, V, IV = i_of[(0, "maj")], i_of[(9, "min")], i_of[(7, "maj")], i_of[(5, "maj")]
+    assert plain.trans[I][vi] < max(plain.trans[I][V], plain.trans[I][IV])
+    few = _KeyTables(key, 1.0, {"major": {"next": {"0,maj": {"9,min": 2}}}})
+    many = _KeyTables(key, 1.0, {"major": {"next": {"0,maj": {"9,min": 200}}}})
+    assert plain.trans[I][vi] < few.trans[I][vi] < many.trans[I][vi]
+    assert int(np.argmax(many.trans[I])) == vi and many.trans[I][vi] > 0.9
+    assert np.allclose(many.trans[V], plain.trans[V])  # nothing learnt after V
+    assert np.allclose(_KeyTables(Key(9, True), 1.0, {"major": {"next": {"0,maj": {"9,min": 200}}}}).trans[0],
+                       _KeyTables(Key(9, True), 1.0).trans[0])  # a minor key reads the minor table
+    off = _KeyTables(key, 1.0, {"major": {"next": {"0,maj": {"9,min": 200}}}}, learnt_weight=0.0)
+    assert np.allclose(off.trans[I], plain.trans[I])
+    for t in (few, many):
+        assert all(abs(r.sum() - 1.0) < 1e-9 for r in t.trans.values())
