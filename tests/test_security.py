@@ -273,9 +273,19 @@ def test_no_osc_address_takes_a_file_path():
         if a.direction == "out":
             continue
         for arg in a.args:
-            if arg.type == "s" and not arg.choices:
+            if arg.type == "s" and not arg.choices and not arg.pattern:
                 free.add((a.path, arg.name))
     assert free <= {("/liveai/record/start", "name")}, sorted(free)
+
+
+def test_a_chord_model_over_osc_is_a_name_not_a_path():
+    """/liveai/model takes a player's model by name (liveai.neural.personal.NAME_RE): a path, a
+    parent folder or a shell word is refused before anything is looked up."""
+    from liveai.control.addresses import parse_args
+    assert parse_args("/liveai/model", ("my-songs_2",)) == ("my-songs_2",)
+    for bad in ("/etc/passwd", "../models/x", "me/../../x", "x y", "", "a" * 65, ".hidden"):
+        with pytest.raises(ValueError, match="is not a name"):
+            parse_args("/liveai/model", (bad,))
 
 
 def test_model_choice_over_osc_is_a_name_not_a_path():

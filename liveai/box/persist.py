@@ -97,6 +97,14 @@ def snapshot(cfg: Config, settings: Any | None = None, control: Any | None = Non
         data["generator"] = str(control.value("generator")[0])
         eng = getattr(control, "engine", None)
         if eng is not None:
+            # the chord model planning now (/liveai/model): a player's own by name, builtin or none
+            name = getattr(eng, "chord_model_name", None) if getattr(eng, "chord_model_changed", False) else None
+            if name == "none":
+                data["chord_model"] = "none"
+            elif name == "builtin":
+                data["chord_model"] = None
+            elif name:
+                data["model"], data["chord_model"] = name, None
             # the band style playing (a name: one loaded from a file is saved only if switched live)
             band = getattr(eng, "band", None)
             data["band"] = str(band.style.name) if band is not None else None

@@ -21,8 +21,10 @@ also accepts the choice's index, for TouchDesigner CHOPs, which send numbers onl
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
+from liveai.neural.personal import NAME_RE
 from liveai.vocab import BAND_PARTS, DEFAULT_CHANNELS, GENERATORS, MAX_BPM, MIN_BPM, MODES, PARTS
 
 PREFIX = "/liveai"
@@ -38,6 +40,7 @@ class Arg:
     choices: tuple = ()  # allowed values (strings for s; numbers for i)
     optional: bool = False
     doc: str = ""
+    pattern: str = ""  # a regular expression a string must match whole (a name, never a path)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,11 @@ PARAMS: tuple[Param, ...] = (
           (MODES[0],)),
     Param("generator", (Arg("s", "name", choices=tuple(GENERATORS)),),
           "The accompany mode's generator (or its index); the model loads in the background.", ("rules",)),
+    Param("model", (Arg("s", "name", doc="a name from `liveai models`, builtin or none: letters, digits, - and _",
+                        pattern=NAME_RE.pattern),),
+          "The chord model the band plans with: your own by name (made by `liveai learn FILES --name NAME`), "
+          "builtin, or none. It loads in the background and takes over between songs (a song playing keeps "
+          "its model until the transport stops).", ("builtin",)),
     Param("temperature", (_f("t", 0.05, 5),), "Sampling temperature of the model generator.", (0.8,)),
     Param("density", (_f("density", 0, 1),), "How busy the accompaniment is.", (0.6,)),
     Param("energy", (_f("energy", 0, 1),), "One control for density and loudness (a sensor, a fader).", (0.7,)),
@@ -244,6 +252,8 @@ def parse_args(path: str, args: tuple) -> tuple:
                 raise ValueError(f"{arg.name} expects a string, got {a!r}")
             if arg.choices and a not in arg.choices:
                 raise ValueError(f"{a!r} is not one of {', '.join(map(str, arg.choices))}")
+            if arg.pattern and not re.fullmatch(arg.pattern, a):
+                raise ValueError(f"{arg.name} {a[:80]!r} is not a {arg.name} ({arg.doc or arg.pattern})")
             out.append(a)
             continue
         if not _number(a):

@@ -78,6 +78,8 @@ class Control(ControlQueue, TakeRecording):
         s["mode"] = lambda mode: eng.set_mode(mode)
         g["generator"] = lambda: ((eng._plain or eng.modes["accompany"])[0].name,)  # the band plays over it
         s["generator"] = None  # asynchronous: see _set_generator
+        g["model"] = lambda: (eng.chord_model_name,)
+        s["model"] = None  # asynchronous: see _set_model
         g["temperature"] = lambda: (float(eng.settings.temperature),)
         s["temperature"] = self._set_temperature
         g["density"] = lambda: (float(eng.settings.density),)
@@ -216,6 +218,22 @@ class Control(ControlQueue, TakeRecording):
             self.clock.call_soon(swap)
         threading.Thread(target=load, name="generator-load", daemon=True).start()
 
+    def _set_model(self, name: str, dest: Dest) -> None:
+        """Load a chord model off the engine loop; it plans from the next song on (Engine.set_chord_model)."""
+        def load() -> None:
+            from liveai.engine.session import chord_model_named
+            try:
+                model, harmony = chord_model_named(name, self.engine.settings.harmony, self.session.cfg)
+            except Exception as e:
+                self.server.error(dest, f"/liveai/model: {e}")
+                return
+
+            def swap() -> None:
+                self.engine.set_chord_model(model, harmony, name)
+                self.push("model", always=True)
+            self.clock.call_soon(swap)
+        threading.Thread(target=load, name="model-load", daemon=True).start()
+
     # ------------------------------------------------------------------ binding
 
 
@@ -228,6 +246,8 @@ class Control(ControlQueue, TakeRecording):
             if p.writable:
                 if name == "generator":
                     on(p.path, lambda a, d: self._set_generator(a[0], d))
+                elif name == "model":
+                    on(p.path, lambda a, d: self._set_model(a[0], d))
                 else:
                     on(p.path, lambda a, d, n=name: self.post(d, f"/liveai/{n}", self._set, n, a, coalesce=("set", n)))
             on(f"/liveai/get/{name}", lambda a, d, n=name: self.post(d, "get", self.send_value, d, n,

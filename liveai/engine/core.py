@@ -64,6 +64,10 @@ class Engine(PlayerInput, Planning, Rendering):
         # harmony); the model's listener head is its neural guess, the chord model
         # (liveai.neural.chordmodel) hears the melody frame by frame.
         self.planner = HarmonyPlanner(self.settings.harmony, listener=self._listener_guess, chord_model=chord_model)
+        card = getattr(getattr(chord_model, "spec", None), "card", {})
+        self.chord_model_name = "none" if chord_model is None else str(card.get("personal") or "builtin")
+        self._pending_model: tuple | None = None  # (model, planner settings, name) chosen during a song
+        self.chord_model_changed = False  # chosen over OSC since the start (a config save writes it)
         self.on_player: list[Callable[[mido.Message, float], None]] = []  # recorder, listeners
         self.on_stop: list[Callable[[], None]] = []
         self.sync_handlers: list[Callable[[mido.Message, float], None]] = []  # MIDI clock followers
@@ -155,6 +159,8 @@ class Engine(PlayerInput, Planning, Rendering):
         self.transport.stop()
         self.running = False
         self.release_all()
+        if self._pending_model is not None:  # chosen during the song: it starts now
+            self.set_chord_model(*self._pending_model)
         for fn in self.on_transport:
             fn(False, self.clock.now())
 
@@ -249,6 +255,19 @@ class Engine(PlayerInput, Planning, Rendering):
         self.add_mode("accompany", generator, fallback)
         if self.settings.mode == "accompany":
             self.primary = generator
+
+    def set_chord_model(self, chord_model: Any, harmony: Any, name: str) -> None:
+        """Plan with another chord model (a player's own, OSC /liveai/model) and the planner
+        settings its card asks for, from the next song: while playing, the song keeps the ears it
+        began with and the new model takes over when the transport stops."""
+        if self.running:
+            self._pending_model = (chord_model, harmony, name)
+            return
+        self._pending_model = None
+        self.settings.harmony = harmony
+        self.planner = HarmonyPlanner(harmony, listener=self._listener_guess, chord_model=chord_model)
+        self.chord_model_name = name
+        self.chord_model_changed = True
 
     def set_band(self, band: Any) -> None:
         """Play a band style (a liveai.band.BandGenerator) in accompany mode instead of the

@@ -120,7 +120,8 @@ def test_save_keeps_the_file_and_adds_live_changes_but_not_flags(tmp_path):
 
 
 LIVE = {  # every live setting, set over OSC, to a value that is not its default
-    "tempo": (97.0,), "meter": (3, 4), "mode": ("call",), "generator": ("model",), "temperature": (1.3,),
+    "tempo": (97.0,), "meter": (3, 4), "mode": ("call",), "generator": ("model",), "model": ("builtin",),
+    "temperature": (1.3,),
     "density": (0.4,), "style": (0.8,), "keylock": (7,),
     **{f"{p}/{k}": v for p in ("bass", "tenor", "alto", "melody")
        for k, v in (("mute", (1,)), ("volume", (0.55,)), ("octave", (-2,)), ("channel", (11,)), ("program", (40,)))},
@@ -149,7 +150,8 @@ def test_config_save_round_trips_every_live_setting(tmp_path, monkeypatch):
     for name, args in LIVE.items():
         rig.send(f"/liveai/{name}", *args)
     deadline = time.monotonic() + 20
-    while rig.ctl.value("generator") != ("model",) and time.monotonic() < deadline:
+    while (rig.ctl.value("generator"), rig.ctl.value("model")) != (("model",), ("builtin",)) \
+            and time.monotonic() < deadline:
         rig.run(0.05)
         time.sleep(0.02)
     assert not rig.errors()

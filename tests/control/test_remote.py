@@ -379,3 +379,49 @@ def test_status_and_position_agree_on_bar_and_beat_in_every_meter(tmp_path, mete
         assert max(b for _, b in seen) == m.beats
     finally:
         r.close()
+
+
+def test_a_players_own_chord_model_by_name_takes_over_between_songs(tmp_path, monkeypatch):
+    """/liveai/model NAME loads `liveai learn`'s model on a thread; stopped, it plans with it at once
+    (with the trust and melody weight its card asks for); during a song it waits for the stop."""
+    pytest.importorskip("onnx")
+    from liveai.neural.chordmodel import DEFAULT_CHORD_MODEL_PATH
+    from liveai.train.finetune import load_weights, write_model
+    monkeypatch.setenv("LIVEAI_DATA", str(tmp_path / "data"))
+    write_model(DEFAULT_CHORD_MODEL_PATH, load_weights(DEFAULT_CHORD_MODEL_PATH),
+                tmp_path / "data" / "models" / "me" / "chords.onnx",
+                {"personal": "me", "model_weight": 2.0, "evidence": 1.5})
+    rig = Rig(tmp_path, generator="model")
+    try:
+        assert rig.engine.chord_model_name == "builtin"
+
+        def settle(name):
+            deadline = time.monotonic() + 10
+            while rig.engine.chord_model_name != name and not rig.errors() and time.monotonic() < deadline:
+                rig.run(0.05)
+                time.sleep(0.01)
+        rig.send("/liveai/model", "me")
+        settle("me")
+        h = rig.engine.settings.harmony
+        assert (rig.engine.chord_model_name, h.model_weight, h.evidence) == ("me", 2.0, 1.5)
+        assert rig.engine.planner.ears is not None
+        rig.send("/liveai/get/model")
+        assert rig.replies("/liveai/model", to=SENDER)[-1][2] == ("me",)
+        rig.play(8, seconds=2.0)
+        assert rig.engine.running
+        rig.send("/liveai/model", "builtin")
+        for _ in range(50):  # loaded, but the song keeps its model
+            rig.run(0.05)
+            time.sleep(0.01)
+        assert rig.engine.chord_model_name == "me" and rig.engine.running
+        rig.send("/liveai/stop")
+        assert rig.engine.chord_model_name == "builtin" and rig.engine.settings.harmony.model_weight == 1.0
+        rig.send("/liveai/model", "nobody")
+        deadline = time.monotonic() + 5
+        while not rig.errors() and time.monotonic() < deadline:
+            rig.run(0.05)
+            time.sleep(0.01)
+        assert any("no model named 'nobody'" in e for e in rig.errors()), rig.errors()
+        assert rig.engine.chord_model_name == "builtin"
+    finally:
+        rig.close()
