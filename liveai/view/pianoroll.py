@@ -9,6 +9,8 @@ No plotting library: the SVG is written by hand (xml.sax.saxutils escapes the te
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 import os
 import tempfile
@@ -53,8 +55,10 @@ class Take:
     def bar_ticks(self) -> int:
         return int(round(self.ticks_per_beat * self.beats_per_bar))
 
-    @property
+    @functools.cached_property
     def end(self) -> int:
+        """The last note's end (read once: a take is drawn as read; asked per note and per chord,
+        a scan of every note here made `liveai show` quadratic in the take's length)."""
         return max((n.end for n in self.notes), default=0)
 
     @property
@@ -98,15 +102,21 @@ def read_take(path: str | os.PathLike) -> Take:
 def band_chords(take: Take) -> list[tuple[int, int, str]]:
     """(start tick, end tick, chord name) of what the band (every part but the player and drums)
     sounded: one chord a bar, or one per half bar where the halves name different chords; a
-    segment with no band notes or no recognisable chord is left out."""
-    band = [n for n in take.notes if n.part != PLAYER and n.channel != 9]
+    segment with no band notes or no recognisable chord is left out. Each note is filed under the
+    bars it sounds in, so a bar's name reads only its own notes (linear in the take's length)."""
     bar = take.bar_ticks
+    by_bar: dict[int, list[Note]] = {}
+    for n in take.notes:
+        if n.part == PLAYER or n.channel == 9:
+            continue
+        for k in range(max(0, n.start // bar), min(take.bars, (max(n.end, n.start + 1) - 1) // bar + 1)):
+            by_bar.setdefault(k, []).append(n)
     out: list[tuple[int, int, str]] = []
 
-    def name(a: int, b: int) -> str:
+    def name(notes: list[Note], a: int, b: int) -> str:
         w: dict[int, float] = {}
         low: tuple[int, float] | None = None
-        for n in band:
+        for n in notes:
             overlap = min(n.end, b) - max(n.start, a)
             if overlap > 0:
                 w[n.pitch % 12] = w.get(n.pitch % 12, 0.0) + overlap * n.velocity
@@ -114,10 +124,10 @@ def band_chords(take: Take) -> list[tuple[int, int, str]]:
                     low = (n.pitch, overlap)
         return chord_name(recognise(w, low[0] % 12 if low else None))
 
-    for k in range(take.bars):
+    for k, notes in sorted(by_bar.items()):
         a, b = k * bar, (k + 1) * bar
-        whole = name(a, b)
-        halves = [name(a, a + bar // 2), name(a + bar // 2, b)] if take.meter[0] % 2 == 0 else []
+        whole = name(notes, a, b)
+        halves = [name(notes, a, a + bar // 2), name(notes, a + bar // 2, b)] if take.meter[0] % 2 == 0 else []
         if halves and all(halves) and halves[0] != halves[1]:
             out += [(a, a + bar // 2, halves[0]), (a + bar // 2, b, halves[1])]
         elif whole:
@@ -222,13 +232,14 @@ def render_svg(take: Take, truth: Iterable[tuple[int, str]] = (), title: str = "
         L.append(f'<text x="{left - 4:.0f}" y="{y + 5:.1f}" text-anchor="end" font-size="9" fill="#666">{label}</text>')
         last = None
         row_end = [float("-inf"), float("-inf")]  # where the last name of each row ends
-        starts = [it[0] for it in items]
+        starts = sorted(it[0] for it in items)
         for j, item in enumerate(items):
             tick, name = item[0], item[-1]
             if name == last:
                 continue  # only where the chord changes: the lane reads like a chart
             last = name
-            nxt = next((t for t in starts[j + 1:] if t > tick), take.bars * take.bar_ticks)
+            k = bisect.bisect_right(starts, tick)  # the next chord's start (a scan here was quadratic)
+            nxt = starts[k] if k < len(starts) else take.bars * take.bar_ticks
             room = (nxt - tick) * px_tick - 3
             if "/" in name and 6.5 * len(name) > room:
                 name = name.split("/")[0]  # no room for the inversion: the chord is what counts

@@ -106,3 +106,26 @@ def test_bad_chart_and_missing_file_are_clear_errors(take, tmp_path):
     r = _show(str(tmp_path / "nope.mid"), "--out", str(tmp_path / "x.svg"))
     assert r.returncode == 2 and "nope.mid" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.svg").exists()
+
+
+def test_drawing_grows_linearly_with_the_takes_length(tmp_path):
+    """Issue 29 item 5: a bar's chord scanned every note and the take's end was recomputed per note,
+    so `liveai show` was quadratic (100,000 notes: 76 s). Four times the notes now take about four
+    times as long, in the same run (median of three; quadratic would be sixteen)."""
+    import statistics
+    import time
+
+    from latency_bench.show import write_take
+    from liveai.view.pianoroll import render_svg, true_chords
+
+    def cost(n: int) -> float:
+        take = read_take(write_take(tmp_path / f"t{n}.mid", n))
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            svg = render_svg(take, true_chords(take))
+            times.append(time.perf_counter() - t0)
+        assert svg.count("<rect") >= n
+        return statistics.median(times)
+    small, large = cost(3000), cost(12000)
+    assert large / small < 8.0, (small, large)
