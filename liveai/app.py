@@ -292,6 +292,11 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
                 close()
             except Exception as e:
                 log.warning("closing: %s", e)
+        if take is not None and session.recorder and not session.recorder.has_notes():
+            print("liveai: nothing was played: no take written", flush=True)  # not an empty file a stop
+            if journal:
+                journal.close()
+            take = None
         if take is not None and session.recorder:
             from liveai.io.takes import save_take
             try:  # a full disk or a vanished directory: the fallback folder, else the journal stays

@@ -349,7 +349,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         o.setdefault("meter", str(BUILTIN.meter))
         bpm = o["tempo"]
         events = tune_events(BUILTIN.notes(), bpm)
-        name = BUILTIN.name
+        name = BUILTIN.name.removesuffix(f", {BUILTIN.meter}")  # the banner says the meter itself
     if args.input and o.get("tempo") is None:
         o.pop("tempo")
     o.setdefault("start_now", False)

@@ -196,3 +196,34 @@ def test_demo_fast_on_a_long_file_stops_on_ctrl_c_and_keeps_the_take(tmp_path):
     mf = mido.MidiFile(tmp_path / "out.mid")
     player = next(t for t in mf.tracks if t.name == "player")
     assert sum(m.type == "note_on" and m.velocity > 0 for m in player) > 10
+
+
+def test_unclear_errors_are_one_line_naming_the_file_key_or_value(tmp_path):
+    """Issue 29 item 6, each a one-line error (rc 2, no traceback) that names what is wrong."""
+    take = tmp_path / "take.mid"
+    assert liveai("demo", "--fast", "--out", str(take)).returncode == 0
+    cases = []
+    # a misspelt part for --program was silently ignored (as --channel tuba=3 is not)
+    cases.append((("demo", "--fast", "--program", "base=38"), "programs: unknown part 'base'"))
+    # a deeply nested TOML said only "maximum recursion depth exceeded"
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    cases.append((("demo", "--fast", "--config", str(deep)), f"config file {deep} is nested too deeply"))
+    cases.append((("demo", "--fast", "--band", str(deep)), f"band style file {deep}: style 'deep': nested too deeply"))
+    # render onto a folder printed a traceback; a file that is not a soundfont was replaced silently
+    cases.append((("render", str(take), "--out", str(tmp_path)), f"--out {tmp_path} is a folder"))
+    bad = tmp_path / "bad.sf2"
+    bad.write_text("not a soundfont")
+    cases.append((("render", str(take), "--out", str(tmp_path / "x.wav"), "--soundfont", str(bad)),
+                  f"soundfont {bad} is not a SoundFont"))
+    for args, said in cases:
+        r = liveai(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert said in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_the_demo_banner_says_the_meter_once():
+    r = liveai("demo", "--fast")
+    first = r.stdout.splitlines()[0]
+    assert first == "liveai demo: Ode to Joy (Beethoven), D major at 100 BPM in 4/4, mode accompany", first

@@ -68,6 +68,7 @@ class BandGenerator:
     def __init__(self, style: Style, seed: int = 0, resolve: Callable[[str], Style] = load_style) -> None:
         self.seed = seed
         self._resolve = resolve
+        self._fallback_failed: str | None = None  # a fallback that could not be loaded (warned once)
         self.energy: float | None = None  # set by /liveai/energy; None: the player's own energy
         self.variation = 0  # 0: chosen by energy; i: the style's i-th variation (1 = sparsest)
         self._intro_armed = False
@@ -138,12 +139,13 @@ class BandGenerator:
         if m is not None:
             return self.style, m
         if self.style.fallback:
-            if self._fallback is None or self._fallback.name != self.style.fallback:
+            if (self._fallback is None or self._fallback.name != self.style.fallback) \
+                    and self._fallback_failed != self.style.fallback:
                 try:
                     self._fallback = self._resolve(self.style.fallback)
-                except StyleError as e:
+                except StyleError as e:  # said once, not on every bar (issue 29)
                     log.warning("band style %s: fallback unavailable: %s", self.style.name, e)
-                    self._fallback = self.style
+                    self._fallback, self._fallback_failed = self.style, self.style.fallback
             m = self._fallback.meter_key(spb)
             if m is not None:
                 return self._fallback, m

@@ -232,6 +232,8 @@ def parse_style(text: str, name: str = "style", path: str = "") -> Style:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise StyleError(f"style {name!r}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise StyleError(f"style {name!r}: nested too deeply to be a band style") from None
     name = data.get("name", name) if isinstance(data.get("name", name), str) else name
     ctx = _Ctx(name, text)
     _unknown(ctx, [], data, _TOP)
@@ -247,6 +249,7 @@ def parse_style(text: str, name: str = "style", path: str = "") -> Style:
     fallback = data.get("fallback")
     if fallback is not None:
         _need(ctx, ["fallback"], fallback, str, "a style name")
+        _check_fallback(ctx, fallback, path)
     swing = _number(ctx, ["swing"], data.get("swing", 1.0), 1.0, 3.0)
     phrase = _int(ctx, ["phrase_bars"], data.get("phrase_bars", 4), 1, 32)
     fill_every = _int(ctx, ["fill_every"], data.get("fill_every", phrase), 0, 64)
@@ -306,6 +309,19 @@ def parse_style(text: str, name: str = "style", path: str = "") -> Style:
 
 
 # ------------------------------------------------------------------------------------ loading
+def _check_fallback(ctx: "_Ctx", fallback: str, path: str) -> None:
+    """A fallback names a built-in style or a style file (as given, or beside this one): checked
+    at load, once, rather than failing on every bar of a meter the style lacks."""
+    if fallback in builtin_names():
+        return
+    here = Path(path).parent if path else Path(".")
+    if fallback.endswith(".toml") or "/" in fallback:
+        if Path(fallback).expanduser().is_file() or (here / fallback).is_file():
+            return
+    raise ctx.error(["fallback"], f"{fallback!r} names no style (built-in: {', '.join(builtin_names())}; "
+                                  "or a path to a .toml style file)")
+
+
 def builtin_names() -> list[str]:
     """The built-in styles, in the order `liveai bands` lists them."""
     d = resources.files("liveai.band") / "styles"
@@ -324,7 +340,10 @@ def load_style(name_or_path: str) -> Style:
             raise StyleError(f"band style file {p} does not exist") from None
         except (OSError, UnicodeDecodeError) as e:
             raise StyleError(f"band style file {p} cannot be read: {e}") from None
-        return parse_style(text, p.stem, str(p))
+        try:
+            return parse_style(text, p.stem, str(p))
+        except StyleError as e:  # the user's own file: say which
+            raise StyleError(f"band style file {p}: {e}") from None
     f = resources.files("liveai.band") / "styles" / f"{name_or_path}.toml"
     if not f.is_file():
         raise StyleError(f"unknown band style {name_or_path!r}; built-in: {', '.join(builtin_names())} "

@@ -198,7 +198,11 @@ class Config:
             raise ConfigError("temperature must be in (0, 5] and top_p in (0, 1]")
         if not isinstance(self.programs, dict):
             raise ConfigError("programs must be a table of part = program (e.g. bass = 33)")
-        from liveai.view.programs import parse_program
+        from liveai.view.programs import DEFAULT_PROGRAMS, parse_program
+        known = list(DEFAULT_CHANNELS) + [p for p in DEFAULT_PROGRAMS if p not in DEFAULT_CHANNELS]
+        unknown = sorted(set(self.programs) - set(known))
+        if unknown:  # a misspelt part was silently ignored (issue 29)
+            raise ConfigError(f"programs: unknown part {', '.join(map(repr, unknown))}; parts: {', '.join(known)}")
         for part, prog in self.programs.items():
             try:
                 parse_program(prog)
@@ -233,6 +237,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses per nested array or table
+        raise ConfigError(f"config file {path} is nested too deeply to be a liveai config") from None
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read: {e.strerror or e}") from None
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise ConfigError(f"config file {path}: unknown keys {', '.join(unknown)}; known keys: {', '.join(_FIELDS)}")

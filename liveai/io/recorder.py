@@ -69,6 +69,10 @@ class Recorder(OutputDevice):
         self.events.setdefault(track, []).append((t, msg))
         self.log.append((track, t, msg))
 
+    def has_notes(self) -> bool:
+        """Whether anything was played (a take of only program changes is no take)."""
+        return any(m.type == "note_on" and m.velocity > 0 for evs in self.events.values() for _, m in evs)
+
     def to_midifile(self) -> mido.MidiFile:
         mf = mido.MidiFile(type=1, ticks_per_beat=PPQ)
         tempo = mido.bpm2tempo(self.bpm)

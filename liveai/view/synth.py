@@ -50,6 +50,18 @@ def find_fluidsynth() -> str:
     return exe
 
 
+def check_soundfont(path: Path) -> None:
+    """A SoundFont (.sf2, .sf3) is a RIFF file of form 'sfbk': anything else FluidSynth would skip
+    and play its own default instead, named as if it were the one given."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError as e:
+        raise SynthMissing(f"soundfont {path} cannot be read: {e.strerror or e}") from None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise SynthMissing(f"soundfont {path} is not a SoundFont (.sf2 or .sf3)")
+
+
 def find_soundfont(explicit: str | None = None) -> str:
     """The soundfont to play: the one given, else $LIVEAI_SOUNDFONT, else a GM soundfont from the
     system's packages."""
@@ -57,6 +69,7 @@ def find_soundfont(explicit: str | None = None) -> str:
         p = Path(explicit).expanduser()
         if not p.is_file():
             raise SynthMissing(f"soundfont {explicit} does not exist")
+        check_soundfont(p)
         return str(p)
     env = os.environ.get("LIVEAI_SOUNDFONT")
     for cand in ([env] if env else []) + list(SOUNDFONTS):
@@ -182,8 +195,13 @@ def render(midi_path: str | os.PathLike, wav_path: str | os.PathLike, soundfont:
     src, dst = Path(midi_path), Path(wav_path)
     if not src.is_file():
         raise FileNotFoundError(f"no such MIDI file: {src}")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".render-", suffix=".wav", dir=dst.parent)
+    if dst.is_dir():
+        raise ValueError(f"--out {dst} is a folder: give the WAV file's name, e.g. {dst / 'take.wav'}")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".render-", suffix=".wav", dir=dst.parent)
+    except OSError as e:
+        raise ValueError(f"cannot write {dst}: {e.strerror or e}") from None
     os.close(fd)
     try:
         cmd = [exe, "-n", "-i", "-q", "-g", str(GAIN), "-r", str(rate), "-T", "wav", "-F", tmp, sf, str(src)]

@@ -91,3 +91,29 @@ def test_unknown_names_and_missing_files_are_clear(tmp_path):
         load_style("polka")
     with pytest.raises(StyleError, match="does not exist"):
         load_style(str(tmp_path / "none.toml"))
+
+
+def test_a_fallback_that_names_no_style_is_an_error_at_load_and_a_lost_one_is_said_once(tmp_path, caplog):
+    """Issue 29 item 6: a fallback naming no style loaded, then logged the same warning on every
+    bar (272 times). Now: one clear error naming the file, the key and the value; a fallback file
+    that disappears after loading is warned about once."""
+    import logging
+
+    from liveai.band.generator import BandGenerator
+    p = tmp_path / "mine.toml"
+    text = GOOD.replace('meters = ["4/4"]', 'meters = ["4/4"]\nfallback = "nosuch"')
+    p.write_text(text)
+    with pytest.raises(StyleError, match=r"band style file .*mine.toml: style 't': fallback \(line 4\): 'nosuch' names no style \(built-in: chorale"):
+        load_style(str(p))
+    (tmp_path / "waltzy.toml").write_text(GOOD.replace('name = "t"', 'name = "waltzy"'))
+    p.write_text(text.replace('"nosuch"', '"waltzy.toml"'))
+    style = load_style(str(p))  # a file beside it is a style
+    assert style.fallback == "waltzy.toml"
+
+    def gone(name):
+        raise StyleError(f"band style file {name} does not exist")
+    band = BandGenerator(style, resolve=gone)
+    with caplog.at_level(logging.WARNING, logger="liveai.band.generator"):
+        for _ in range(50):
+            assert band._style_for(12) == (style, None)  # 3/4: not in the style, the fallback is gone
+    assert sum("fallback unavailable" in r.getMessage() for r in caplog.records) == 1

@@ -133,3 +133,21 @@ def test_a_take_survives_sigkill_and_is_recovered_at_the_next_start(tmp_path):
     for track in mf.tracks:  # every note closed
         n = sum(1 if (m.type == "note_on" and m.velocity) else -1 for m in track if m.type in ("note_on", "note_off"))
         assert n == 0, track.name
+
+
+def test_a_run_stopped_before_any_note_writes_no_empty_take(tmp_path):
+    """Issue 29 item 6: every `run --record` that stopped before a note wrote an empty take. Now it
+    says so and leaves the recordings folder as it was (no take, no journal)."""
+    rec = tmp_path / "takes"
+    proc = _run_engine(tmp_path, rec)
+    try:
+        _ready(proc)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "nothing was played: no take written" in out
+    assert not rec.exists() or sorted(p.name for p in rec.iterdir()) == []
