@@ -170,3 +170,47 @@ def test_config_save_round_trips_every_live_setting(tmp_path, monkeypatch):
     assert not wrong, f"not restored (live, after restart): {wrong}"
     assert before["keylock"] == (7,) and before["bass/volume"][0] == pytest.approx(0.55)  # really set
     assert before["band/style"] == ("bossa",) and before["pad/program"] == (25,) and before["drums/channel"] == (12,)
+
+
+def test_a_flood_of_saves_is_a_few_writes_of_the_latest_state(tmp_path, monkeypatch):
+    """Issue 29 item 4: 4,000 /liveai/config/save made 4,000 writes, one thread each, and control
+    lagged by seconds. Now a burst is one snapshot per turn of the loop, one write in flight, at
+    most one a second, of the latest state; every sender is answered; a control message after the
+    flood applies on the next turn."""
+    import liveai.box.wire as wire
+    from tests.control.test_remote import Rig
+    target = tmp_path / "liveai.toml"
+    monkeypatch.setenv("LIVEAI_CONFIG", str(target))
+    writes = []
+    real = wire.save_config
+
+    def counting(cfg, path):
+        writes.append(cfg.tempo)
+        return real(cfg, path)
+    monkeypatch.setattr(wire, "save_config", counting)
+    rig = Rig(tmp_path)
+    attach_config_save(rig.session, rig.server)
+    senders = [("127.0.0.1", 7000 + i) for i in range(4)]
+    t0 = time.monotonic()
+    for k in range(4000):
+        if k % 1000 == 0:
+            rig.send("/liveai/tempo", 100 + k // 1000, run=0.0)
+        rig.send("/liveai/config/save", addr=senders[k % 4], run=0.0)
+        if k % 250 == 0:
+            rig.run(0.01)  # the loop turns now and then during the flood
+    rig.send("/liveai/tempo", 140)  # after the flood: applied on the next turn
+    assert rig.engine.transport.bpm == 140.0
+    rig.send("/liveai/config/save")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rig.run(0.05)
+        time.sleep(0.02)
+        if writes and writes[-1] == 140.0:
+            break
+    assert writes and writes[-1] == 140.0  # the latest state is what the file holds
+    assert len(writes) <= 2 + (time.monotonic() - t0) / wire.SAVE_INTERVAL_S, len(writes)
+    print(f"{len(writes)} writes for 4001 saves in {time.monotonic() - t0:.1f} s")
+    answered = {a for a, p, _ in rig.replies("/liveai/config/saved")}
+    assert answered >= set(senders) | {("127.0.0.1", 7000)}
+    assert load_or_defaults(target)[0].tempo == 140.0
+    assert not rig.errors()
