@@ -301,19 +301,23 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
             from liveai.io.takes import save_take
             try:  # a full disk or a vanished directory: the fallback folder, else the journal stays
                 path = save_take(session.recorder, take)
-                if path != take:
-                    print(f"liveai: could not write {take}; the take was saved to {path}", flush=True)
-                print(f"liveai: recorded {path}", flush=True)
-                if journal:
-                    journal.close()
-                if cfg.record_cap_mb and not out and path.parent == take.parent:
-                    from liveai.box.recordings import prune_recordings
-                    prune_recordings(Path(path).parent, cfg.record_cap_mb, keep=path)
             except (OSError, ValueError) as e:
                 log.error("recording not saved: %s%s", e, f" (kept as {journal.path}: the next start recovers it)"
                           if journal else "")
                 if journal:
                     journal.close(keep=True)
+            else:  # saved somewhere: one truth, so the journal goes whatever else fails now
+                if journal:
+                    journal.close()
+                if path != take:
+                    print(f"liveai: could not write {take}; the take was saved to {path}", flush=True)
+                print(f"liveai: recorded {path}", flush=True)
+                if cfg.record_cap_mb and not out and path.parent == take.parent:
+                    from liveai.box.recordings import prune_recordings
+                    try:
+                        prune_recordings(Path(path).parent, cfg.record_cap_mb, keep=path)
+                    except OSError as e:
+                        log.warning("recordings cap: %s", e)
         session.scheduler.close()
         log.info("stopped in %.3f s", time.perf_counter() - t0)
         if stop.signals and threading.current_thread() is threading.main_thread():

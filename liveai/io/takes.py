@@ -123,6 +123,7 @@ class Journal:
             self._f.close()
             self.path.unlink(missing_ok=True)
             raise
+        self._failed = False  # a write failed (a full disk): no more writes, one warning
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="take-journal", daemon=True)
@@ -143,19 +144,24 @@ class Journal:
             n = len(self.rec.log)
             new = self.rec.log[self._done:n]
             self._done = n
-            if not new:
+            if not new or self._failed:
                 return
             try:
                 self._f.write("".join(f"{track}\t{t:.6f}\t{msg.hex()}\n" for track, t, msg in new))
                 self._sync()
-            except (OSError, ValueError) as e:
-                log.warning("take journal %s: %s", self.path, e)
+            except (OSError, ValueError) as e:  # a full disk: said once, then the take lives in memory
+                self._failed = True
+                log.warning("take journal %s: %s; journaling stops here (the take is kept in memory and "
+                            "saved at stop; a crash now would lose what follows)", self.path, e)
 
     def close(self, keep: bool = False) -> None:
         """Stop journaling; the file is removed unless keep (the take could not be saved anywhere)."""
         self._stop.set()
         with self._lock:
-            self._f.close()
+            try:
+                self._f.close()  # flushes what is buffered: on a full disk that fails, and does not matter
+            except OSError:
+                pass
         if not keep:
             try:
                 self.path.unlink()
@@ -191,6 +197,23 @@ def read_journal(path: str | os.PathLike) -> tuple[Recorder, Path]:
     return rec, Path(head["target"])
 
 
+def _saved_copy(target: Path, rec: Recorder) -> Path | None:
+    """The take itself, where stop saved it (its own place or a fallback folder), if it holds at
+    least what the journal does."""
+    end = max((t for _, t, _ in rec.log), default=0.0)
+    for p in [target] + [f / target.name for f in fallback_folders()]:
+        if not p.is_file():
+            continue
+        try:
+            mf = mido.MidiFile(str(p))
+            length = float(mf.length)
+        except Exception:  # not a take we can read: recover the journal
+            continue
+        if length >= end - 0.5:
+            return p
+    return None
+
+
 def recover(directory: str | os.PathLike) -> list[Path]:
     """Turn every journal left in directory (by a crash) into a .mid file; returns them."""
     out = []
@@ -205,6 +228,11 @@ def recover(directory: str | os.PathLike) -> list[Path]:
             continue  # a take being recorded now (this engine or another)
         try:
             rec, target = read_journal(j)
+            done = _saved_copy(d / target.name, rec)
+            if done is not None:  # the take was saved after all (the journal outlived it): no duplicate
+                j.unlink(missing_ok=True)
+                log.info("take journal %s: already saved as %s", j, done)
+                continue
             p = save_take(rec, _free(d / target.name, "-recovered"))
         except (OSError, ValueError) as e:
             log.error("could not recover the take in %s: %s", j, e)

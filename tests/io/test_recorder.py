@@ -151,3 +151,64 @@ def test_a_run_stopped_before_any_note_writes_no_empty_take(tmp_path):
     assert proc.returncode == 0, out
     assert "nothing was played: no take written" in out
     assert not rec.exists() or sorted(p.name for p in rec.iterdir()) == []
+
+
+def test_a_full_disk_leaves_one_complete_take_and_no_recovered_duplicate(tmp_path):
+    """Issue 29 item 3, on a real tmpfs with one page free: the journal fills it and says so once;
+    at stop the take goes to the fallback folder, the journal is removed, and the next start
+    recovers nothing (before: a truncated '-recovered' duplicate and an error after 'recorded')."""
+    import shutil
+    import mido
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        import pytest
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        free = shutil.disk_usage(disk).free
+        (disk / "filler").write_bytes(b"\0" * (free - 4096))  # one page left: the journal's header fits
+        rec = disk / "takes"
+        state = tmp_path / "state"
+        env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_STATE_HOME": str(state), "TMPDIR": str(tmp_path)}
+        cmd = [sys.executable, "-m", "liveai", "run", "--no-midi", "--start-now", "--generator", "rules",
+               "--record", str(rec), "--osc-port", "0", "--oscquery-port", "-1", "--osc-out", "127.0.0.1:9",
+               "--no-realtime", "--idle-bars", "0"]
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            port, _ = _ready(proc)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for i in range(60):  # 6 s of notes, far more than a page of journal
+                for vel in (90, 0):
+                    b = OscMessageBuilder("/liveai/player/note")
+                    b.add_arg(60 + i % 12, "i")
+                    b.add_arg(vel, "i")
+                    sock.sendto(b.build().dgram, ("127.0.0.1", port))
+                    time.sleep(0.05)
+            time.sleep(1.5)
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, out
+        assert out.count("liveai: recorded ") == 1 and "recording not saved" not in out, out
+        assert out.count("journaling stops here") == 1, out  # the disk filled, said once
+        assert "the take was saved to" in out, out  # its own place was full: the fallback folder
+        saved = [p for p in state.rglob("*.mid")] + [p for p in rec.glob("*.mid")]
+        assert len(saved) == 1, (saved, out)
+        assert sum(1 for m in mido.MidiFile(saved[0]).tracks[1] if m.type == "note_on" and m.velocity) == 60
+        assert not list(rec.glob(".*.journal")), list(rec.iterdir())
+        # the next start with the same folder recovers nothing: no shorter duplicate
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            _ready(proc)
+            proc.send_signal(signal.SIGINT)
+            out2, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert "recovered" not in out2, out2
+        assert not [p for p in list(state.rglob("*")) + list(rec.rglob("*")) if "recovered" in p.name]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
