@@ -243,6 +243,10 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
         server = OscServer(cfg.osc_port, cfg.osc_host, allow=getattr(cfg, "osc_allow", None) or None)
         control = attach_osc(session, server)
         session.closers.append(control.close)
+        for dev in session.scheduler.outputs:  # a synth that dies says so to every OSC listener too
+            if hasattr(dev, "on_fault"):
+                dev.on_fault = lambda why: [server.error(d, why) for d in
+                                            {d for ds in control.listeners.values() for d in ds}]
         from liveai.box.wire import attach_box
         inp = attach_box(session, server, midi_in, midi_out, box)  # hot-plug, /liveai/config/save
         server.start()

@@ -17,8 +17,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from liveai.io.midi import MidiOutput, PortSpec, list_ports
 
@@ -102,16 +104,104 @@ def synth_command(exe: str, soundfont: str, midi_api: str, audio: str, client: s
 
 
 class SynthOutput(MidiOutput):
-    """Our MIDI output, opened straight onto FluidSynth's input; closing it stops FluidSynth."""
+    """Our MIDI output, opened straight onto FluidSynth's input; closing it stops FluidSynth.
 
-    def __init__(self, spec: PortSpec, proc: subprocess.Popen, audio: str, soundfont: str) -> None:
+    A watchdog sees FluidSynth die (a crash, a kill) within WATCH_S, says so once (the log, and
+    on_fault: OSC /liveai/error), starts it again with the same soundfont and audio, reopens our
+    output onto it and restores what the band had set up: each channel's bank and program, and the
+    notes sounding (so a held chord sounds again rather than vanishing). The take is not this
+    output's: it goes on throughout."""
+
+    WATCH_S = 0.2
+    RETRY_S = 2.0
+
+    def __init__(self, spec: PortSpec, proc: subprocess.Popen, audio: str, soundfont: str,
+                 midi_api: str = "alsa") -> None:
         super().__init__(spec)
-        self.proc, self.audio, self.soundfont = proc, audio, soundfont
+        self.proc, self.audio, self.soundfont, self.midi_api = proc, audio, soundfont, midi_api
         self.name = f"{self.name} (FluidSynth on {audio}, {Path(soundfont).name})"
+        self.on_fault: Callable[[str], None] | None = None
+        self.restarts = 0
+        self._lock = threading.Lock()  # the port is swapped under it
+        self._held: dict[tuple[int, int], list[int]] = {}  # (channel, note) -> its note-on
+        self._setup: dict[tuple[int, int], list[int]] = {}  # (channel, CC 0/32 or -1 program) -> message
+        self._closing = threading.Event()
+        self._watch = threading.Thread(target=self._watchdog, name="synth-watch", daemon=True)
+        self._watch.start()
+
+    def send(self, ev) -> None:
+        self.send_raw(ev.midi)
+
+    def send_raw(self, data) -> None:
+        m = list(data)
+        if m:
+            kind, ch = m[0] & 0xF0, m[0] & 0x0F
+            if kind == 0x90 and len(m) > 2 and m[2] > 0:
+                self._held[(ch, m[1])] = m
+            elif kind in (0x80, 0x90) and len(m) > 1:
+                self._held.pop((ch, m[1]), None)
+            elif kind == 0xC0:
+                self._setup[(ch, -1)] = m
+            elif kind == 0xB0 and len(m) > 2 and m[1] in (0, 32):
+                self._setup[(ch, m[1])] = m
+            elif kind == 0xB0 and len(m) > 1 and m[1] in (120, 123):
+                for k in [k for k in self._held if k[0] == ch]:
+                    del self._held[k]
+        with self._lock:
+            try:
+                self._send(m)
+            except Exception:  # the port went with FluidSynth: the watchdog brings it back
+                pass
+
+    def _watchdog(self) -> None:
+        while not self._closing.wait(self.WATCH_S):
+            rc = self.proc.poll()
+            if rc is None:
+                continue
+            why = f"FluidSynth stopped (exit {rc}): starting it again"
+            log.error(why)
+            if self.on_fault:
+                try:
+                    self.on_fault(why)
+                except Exception:
+                    log.exception("reporting the synth's fault")
+            while not self._closing.is_set():
+                try:
+                    self._restart()
+                    break
+                except Exception as e:
+                    log.error("FluidSynth would not start again (%s); trying again in %g s", e, self.RETRY_S)
+                    self._closing.wait(self.RETRY_S)
+
+    def _restart(self) -> None:
+        from liveai.io.midi import open_port
+        proc, port, _, _ = start_synth(self.midi_api, self.soundfont, self.audio)
+        try:
+            out, _ = open_port("output", self.midi_api, "synth", port)
+        except BaseException:
+            stop_process(proc)
+            raise
+        with self._lock:
+            old = self._out
+            self._out, self._send, self.proc = out, out.send_message, proc
+            for k in sorted(self._setup, key=lambda k: (k[0], k[1] == -1)):  # bank before program
+                self._send(self._setup[k])
+            for m in list(self._held.values()):
+                self._send(m)
+        try:
+            old.close_port()
+            old.delete()
+        except Exception:
+            pass
+        self.restarts += 1
+        log.warning("FluidSynth is back (%d restart%s): programs and %d sounding notes restored",
+                    self.restarts, "" if self.restarts == 1 else "s", len(self._held))
 
     def close(self) -> None:
+        self._closing.set()
         try:
-            super().close()
+            with self._lock:
+                super().close()
         finally:
             stop_process(self.proc)
 
@@ -177,7 +267,7 @@ def open_synth(cfg) -> SynthOutput:
                            "running, add --midi-api jack")
     proc, port, drv, sf = start_synth(cfg.midi_api, getattr(cfg, "soundfont", None), getattr(cfg, "synth_audio", None))
     try:
-        out = SynthOutput(PortSpec(cfg.midi_api, port, False, "synth"), proc, drv, sf)
+        out = SynthOutput(PortSpec(cfg.midi_api, port, False, "synth"), proc, drv, sf, cfg.midi_api)
     except BaseException:
         stop_process(proc)
         raise

@@ -140,3 +140,65 @@ def test_run_synth_over_jack_makes_sound(jack_server, free_udp_port):
     # FluidSynth went with it
     r = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10)
     assert SYNTH_CLIENT not in r.stdout
+
+
+def test_a_killed_synth_is_reported_and_comes_back_with_its_programs(jack_server, free_udp_port):
+    """Issue 29 item 1: `kill -9` FluidSynth under `liveai run --synth`: the fault is said within a
+    second (the log and /liveai/error to OSC listeners), FluidSynth is running again with our output
+    wired to it within five, and it sounds again while the band plays; the run goes on."""
+    jack = pytest.importorskip("jack")
+    _soundfont_or_skip()
+    import signal
+    from tests.integration.support import EngineProcess, OscPeer
+    port = free_udp_port()
+    eng = EngineProcess("run", "--synth", "--midi-api", "jack", "--no-midi", "--no-realtime", "--generator", "rules",
+                        "--osc-port", str(port), "--oscquery-port", "-1", "--osc-out", f"127.0.0.1:{free_udp_port()}",
+                        "--tempo", "120", "--idle-bars", "0")
+    client = jack.Client("liveai-test-watch", no_start_server=True)
+    peer = OscPeer()
+    try:
+        eng.wait_for_line("ready in", 40)
+        peer.send(port, "/liveai/listen")
+        client.activate()
+
+        def synth_pids():
+            out = subprocess.run(["pgrep", "-P", str(eng.proc.pid), "fluidsynth"], capture_output=True, text=True)
+            return [int(p) for p in out.stdout.split()]
+
+        def wired():
+            ins = client.get_ports(f"{SYNTH_CLIENT}:", is_midi=True, is_input=True)
+            return bool(ins) and any(p.name.startswith("liveai") for p in client.get_all_connections(ins[0]))
+        first = synth_pids()
+        assert len(first) == 1 and wired()
+        for n in (62, 66, 69):
+            peer.send(port, "/liveai/player/note", n, 90)
+        time.sleep(0.5)
+        t_kill = time.monotonic()
+        os.kill(first[0], signal.SIGKILL)
+        t_said, _ = eng.wait_for_line("FluidSynth stopped (exit -9): starting it again", 5)
+        assert eng.t_start + t_said - t_kill < 1.0, eng.t_start + t_said - t_kill
+        t_back, line = eng.wait_for_line("FluidSynth is back", 10)
+        assert eng.t_start + t_back - t_kill < 5.0, eng.t_start + t_back - t_kill
+        assert "sounding notes restored" in line
+        again = synth_pids()
+        assert len(again) == 1 and again != first and wired()
+        peer.wait_for(lambda m: m.address == "/liveai/error" and "FluidSynth stopped" in str(m.args), 2.0)
+        for n in (62, 66, 69):
+            peer.send(port, "/liveai/player/note", n, 0)
+        assert eng.proc.poll() is None  # the run goes on
+    finally:
+        peer.close()
+        client.deactivate()
+        client.close()
+        eng.signal()
+        try:
+            eng.wait(20)
+        finally:
+            eng.kill()
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split()[2] != "Z"
+        except OSError:
+            return False
+    assert eng.proc.poll() is not None and not alive(again[0])  # the restarted FluidSynth went with it
