@@ -193,7 +193,7 @@ def start_view(session: Session, osc_port: int, inp, events) -> "object | None":
     ports = {"osc": f"in :{osc_port} out {', '.join(cfg.osc_out) or '-'}",
              "midi": f"in {inp.name if inp else '-'} out {', '.join(outs) or '-'}"}
     return LiveView(session.control.call_soon, session.engine.snapshot, ports=ports, total_bars=total,
-                    parts=tuple(session.engine.settings.channels), extra={"clock": getattr(cfg, "clock", "internal")}).start()
+                    extra={"clock": getattr(cfg, "clock", "internal")}).start()  # parts: the snapshot's
 
 
 def attach_voice(session: Session, cfg: Config):

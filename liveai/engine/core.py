@@ -300,6 +300,12 @@ class Engine(PlayerInput, Planning, Rendering):
         counters. Built on the engine's loop; readers get a new dict each time."""
         snap = self.status()
         snap["playing"] = [v for v, p in self._sounding.items() if p is not None]
+        # the parts of what is playing: a band style's own (issue 28), else the generator's voices
+        if self.band is not None:
+            style = self.band.style
+            snap["parts"] = list(style.parts) + (["drums"] if style.drum_map and "drums" not in style.parts else [])
+        else:
+            snap["parts"] = list(getattr(self.primary, "voices", ()))
         snap["follow"] = ("clock" if self.settings.external_clock else
                           "player" if self.settings.follow_tempo and self.tempo_follower is not None else "fixed")
         st = self.stats

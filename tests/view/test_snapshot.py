@@ -61,3 +61,28 @@ def test_snapshot_takes_the_planned_chord_and_next_chord():
     assert len(seen) >= 20, seen  # the planner plans from the first bars on
     assert len({c for c, _ in seen}) >= 2, seen  # the chord moves with the tune ...
     assert any(n and n != c for c, n in seen), seen  # ... and the view announces the next one
+
+
+def test_the_live_view_lists_the_parts_of_the_style_that_plays(tmp_path):
+    """Issue 28: under a pop band the view listed tenor, alto, melody and arp, which pop has not.
+    Now the snapshot names the playing style's parts, and a part sounds when any of its voices does."""
+    from liveai.band.style import load_style
+    from liveai.view.live import render_lines
+    from tests.control.test_remote import Rig
+    rig = Rig(tmp_path, band="pop")
+    try:
+        rig.play(16, seconds=4.0)
+        snap = rig.engine.snapshot()
+        pop = load_style("pop")
+        assert set(snap["parts"]) == set(pop.parts) | ({"drums"} if pop.drum_map else set())
+        assert not {"tenor", "alto", "melody", "arp"} & set(snap["parts"])
+        line = next(ln for ln in render_lines(snap) if ln.startswith("parts"))
+        sounding = {v.split(".")[0] for v in snap["playing"]}
+        assert sounding and all(f"{p} *" in line for p in sounding), (line, snap["playing"])
+    finally:
+        rig.close()
+    rig = Rig(tmp_path / "b")  # no band: the generator's own voices
+    try:
+        assert rig.engine.snapshot()["parts"] == list(rig.engine.primary.voices)
+    finally:
+        rig.close()
