@@ -173,18 +173,17 @@ def song_of_midi(mf: mido.MidiFile, path: Path) -> Found:
     if spb not in (8, 12, 16) or (num * 16) % den:
         return Found(path, None, f"meter {num}/{den}: liveai learns 2/4, 3/4, 4/4 and 6/8")
     step = mf.ticks_per_beat / 4.0
-    grid = [(int(round(s / step)), max(int(round(s / step)) + 1, int(round(e / step))), p, v)
-            for _, notes in tracks for s, e, p, v in notes]
+
+    def on_grid(notes):  # ticks -> 16th steps, every note at least one step long
+        return [(round(s / step), max(round(s / step) + 1, round(e / step)), p, v) for s, e, p, v in notes]
+    grid = [n for _, notes in tracks for n in on_grid(notes)]
     T = max(e for _, e, _, _ in grid)
     if T > 16 * 2000:
         return Found(path, None, f"{T // spb} bars: longer than a song liveai learns from")
     mi = _melody_track(tracks)
     if mi is not None:
-        mel_notes = [(int(round(s / step)), max(int(round(s / step)) + 1, int(round(e / step))), p, v)
-                     for s, e, p, v in tracks[mi][1]]
-        others = [n for i, (_, notes) in enumerate(tracks) if i != mi
-                  for n in ((int(round(s / step)), max(int(round(s / step)) + 1, int(round(e / step))), p, v)
-                            for s, e, p, v in notes)]
+        mel_notes = on_grid(tracks[mi][1])
+        others = [n for i, (_, notes) in enumerate(tracks) if i != mi for n in on_grid(notes)]
     else:
         mel_notes, others = grid, []
     mel, onset, top_id = _top_line(mel_notes, T)
