@@ -71,12 +71,23 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _run_engine(cwd, record_dir):
+def _run_engine(cwd, record_dir, env=None):
     return subprocess.Popen([sys.executable, "-m", "liveai", "run", "--no-midi", "--start-now", "--generator", "rules",
                              "--record", str(record_dir), "--osc-port", "0", "--oscquery-port", "-1", "--osc-out",
                              "127.0.0.1:9", "--no-realtime", "--idle-bars", "0"],
-                            cwd=cwd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                            cwd=cwd, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+
+
+def _interrupt(proc, timeout=30):
+    """Ctrl-C, then everything it printed (killed if it does not stop)."""
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return out
 
 
 def _ready(proc):
@@ -140,14 +151,9 @@ def test_a_run_stopped_before_any_note_writes_no_empty_take(tmp_path):
     says so and leaves the recordings folder as it was (no take, no journal)."""
     rec = tmp_path / "takes"
     proc = _run_engine(tmp_path, rec)
-    try:
-        _ready(proc)
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    _ready(proc)
+    time.sleep(0.5)
+    out = _interrupt(proc, 20)
     assert proc.returncode == 0, out
     assert "nothing was played: no take written" in out
     assert not rec.exists() or sorted(p.name for p in rec.iterdir()) == []
@@ -163,18 +169,14 @@ def test_a_full_disk_leaves_one_complete_take_and_no_recovered_duplicate(tmp_pat
     disk.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
                       capture_output=True).returncode != 0:
-        import pytest
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
         free = shutil.disk_usage(disk).free
         (disk / "filler").write_bytes(b"\0" * (free - 4096))  # one page left: the journal's header fits
         rec = disk / "takes"
         state = tmp_path / "state"
-        env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_STATE_HOME": str(state), "TMPDIR": str(tmp_path)}
-        cmd = [sys.executable, "-m", "liveai", "run", "--no-midi", "--start-now", "--generator", "rules",
-               "--record", str(rec), "--osc-port", "0", "--oscquery-port", "-1", "--osc-out", "127.0.0.1:9",
-               "--no-realtime", "--idle-bars", "0"]
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = {"XDG_STATE_HOME": str(state), "TMPDIR": str(tmp_path)}
+        proc = _run_engine(tmp_path, rec, env)
         try:
             port, _ = _ready(proc)
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -186,11 +188,8 @@ def test_a_full_disk_leaves_one_complete_take_and_no_recovered_duplicate(tmp_pat
                     sock.sendto(b.build().dgram, ("127.0.0.1", port))
                     time.sleep(0.05)
             time.sleep(1.5)
-            proc.send_signal(signal.SIGINT)
-            out, _ = proc.communicate(timeout=30)
         finally:
-            if proc.poll() is None:
-                proc.kill()
+            out = _interrupt(proc)
         assert proc.returncode == 0, out
         assert out.count("liveai: recorded ") == 1 and "recording not saved" not in out, out
         assert out.count("journaling stops here") == 1, out  # the disk filled, said once
@@ -200,14 +199,9 @@ def test_a_full_disk_leaves_one_complete_take_and_no_recovered_duplicate(tmp_pat
         assert sum(1 for m in mido.MidiFile(saved[0]).tracks[1] if m.type == "note_on" and m.velocity) == 60
         assert not list(rec.glob(".*.journal")), list(rec.iterdir())
         # the next start with the same folder recovers nothing: no shorter duplicate
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            _ready(proc)
-            proc.send_signal(signal.SIGINT)
-            out2, _ = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        proc = _run_engine(tmp_path, rec, env)
+        _ready(proc)
+        out2 = _interrupt(proc)
         assert "recovered" not in out2, out2
         assert not [p for p in list(state.rglob("*")) + list(rec.rglob("*")) if "recovered" in p.name]
     finally:

@@ -75,16 +75,22 @@ def test_missing_soundfont_says_what_to_install(tmp_path, monkeypatch):
 
 @pytest.mark.integration
 @needs_fluidsynth
+def _run_synth(osc_port: int, osc_out: int):
+    """`liveai run --synth` over JACK with the rules band, controlled on osc_port."""
+    from tests.integration.support import EngineProcess
+    return EngineProcess("run", "--synth", "--midi-api", "jack", "--no-midi", "--no-realtime", "--generator", "rules",
+                         "--osc-port", str(osc_port), "--oscquery-port", "-1", "--osc-out", f"127.0.0.1:{osc_out}",
+                         "--tempo", "120", "--idle-bars", "0")
+
+
 def test_run_synth_over_jack_makes_sound(jack_server, free_udp_port):
     """`liveai run --synth` on a JACK server (dummy driver): FluidSynth starts, our MIDI reaches
     it, and its audio output ports carry sound while the band plays (captured by a JACK client)."""
     jack = pytest.importorskip("jack")
     _soundfont_or_skip()
-    from tests.integration.support import EngineProcess, OscPeer
+    from tests.integration.support import OscPeer
     port = free_udp_port()
-    eng = EngineProcess("run", "--synth", "--midi-api", "jack", "--no-midi", "--no-realtime", "--generator", "rules",
-                        "--osc-port", str(port), "--oscquery-port", "-1", "--osc-out", f"127.0.0.1:{free_udp_port()}",
-                        "--tempo", "120", "--idle-bars", "0")
+    eng = _run_synth(port, free_udp_port())
     client = jack.Client("liveai-test-capture", no_start_server=True)
     peaks: list[tuple[float, float]] = []
     lock = threading.Lock()
@@ -149,11 +155,9 @@ def test_a_killed_synth_is_reported_and_comes_back_with_its_programs(jack_server
     jack = pytest.importorskip("jack")
     _soundfont_or_skip()
     import signal
-    from tests.integration.support import EngineProcess, OscPeer
+    from tests.integration.support import OscPeer
     port = free_udp_port()
-    eng = EngineProcess("run", "--synth", "--midi-api", "jack", "--no-midi", "--no-realtime", "--generator", "rules",
-                        "--osc-port", str(port), "--oscquery-port", "-1", "--osc-out", f"127.0.0.1:{free_udp_port()}",
-                        "--tempo", "120", "--idle-bars", "0")
+    eng = _run_synth(port, free_udp_port())
     client = jack.Client("liveai-test-watch", no_start_server=True)
     peer = OscPeer()
     try:
