@@ -50,6 +50,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--harmonic-rhythm", dest="harmonic_rhythm", choices=["auto", "beat", "half", "bar"],
                    help="how often the band's planned chord may change (default auto: half bars in 4/4, bars "
                         "in 3/4 and 6/8; a melody that clearly needs a new chord corrects it at once)")
+    p.add_argument("--commit-beats", dest="commit_beats", type=float, metavar="BEATS",
+                   help="the next chord is committed, shown and then played this many beats ahead "
+                        "(default: 1 with a set --harmonic-rhythm, 0 with auto, which corrects at once)")
     p.add_argument("--split", metavar="NOTE", help="split point (e.g. 54 or F#2): your notes below it are chords "
                    "the band plays (one note: the key's chord on it); default off: two or more notes struck "
                    "together are a chord")

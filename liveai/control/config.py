@@ -51,6 +51,7 @@ class Config:
     density: float = 1.0
     key: str | None = None  # key lock, e.g. "D" or "F#m"; also the key of --input-map
     harmonic_rhythm: str = "auto"  # how often the planned chord may change: auto | beat | half | bar
+    commit_beats: float | None = None  # the next chord is committed (shown, then played) this many beats ahead
     split: int | None = None  # MIDI note: the player's notes below it are chords (arranger-keyboard split)
     input_map: str | None = None  # degrees | pads | chord
     follow_tempo: bool = False
@@ -161,6 +162,9 @@ class Config:
         from liveai.harmony.planner import HARMONIC_RHYTHMS
         if self.harmonic_rhythm not in HARMONIC_RHYTHMS:
             raise ConfigError(f"harmonic_rhythm must be one of {', '.join(HARMONIC_RHYTHMS)}, not {self.harmonic_rhythm!r}")
+        if self.commit_beats is not None and not (isinstance(self.commit_beats, (int, float))
+                                                  and 0.0 <= self.commit_beats <= 4.0):
+            raise ConfigError(f"commit_beats must be 0-4 beats, not {self.commit_beats!r}")
         if self.split is not None:
             if isinstance(self.split, str):
                 from liveai.music.tunes import pitch

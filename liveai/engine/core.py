@@ -82,10 +82,12 @@ class Engine(PlayerInput, Planning, Rendering):
         self._history: deque[StepPlan] = deque(maxlen=64)
         self._plan_timer: Timer | None = None
         self._next_step = 0
+        self._entry_step: int | None = None  # the step planned at the player's first note, hearing it
         self._committed_step = -1
         self._busy = False
         self._run = 0  # bumped at each start and mode change: results planned before are stale
         self._unsent: list[UnsentStep] = []  # committed steps the sender has not taken yet, oldest first
+        self._blooms: list[UnsentStep] = []  # committed steps whose held parts have not gone out yet
         self._last_note_on = float("-inf")
         self._vel = 80.0
         self._pending_input = 0
@@ -97,9 +99,11 @@ class Engine(PlayerInput, Planning, Rendering):
             raise ValueError("generator and fallback must have the same voices")
         self.modes[name] = (primary, fallback)
 
-    def start(self, t: float | None = None, step: float = 0.0) -> None:
+    def start(self, t: float | None = None, step: float = 0.0, entry: bool = False) -> None:
         """Start the transport at t (default now): that instant is beat 1 of bar 1 (or grid step
-        `step`, for a clock source that continues mid-song)."""
+        `step`, for a clock source that continues mid-song). entry: the player's first note starts
+        it, and the band comes in on that downbeat with it (step 0 is planned at once, hearing the
+        note, and goes out a moment after it: no plan could be ahead of the first note)."""
         t = self.clock.now() if t is None else t
         self.transport.start(t)
         if step:
@@ -107,14 +111,17 @@ class Engine(PlayerInput, Planning, Rendering):
         self.running = True
         self._run += 1
         self._unsent = []  # a step planned before is not amendable
+        self._blooms = []
         self._player.clear()
         self._open.clear()
         self._history.clear()
         self._reset_generators()
         self._committed_step = -1
         self._last_note_on = t
-        # Step 0 coincides with the first note; the engine joins from the next step it can plan.
-        first = 0 if self.settings.start_now else 1
+        # Step 0 coincides with the first note: planned at once when the note starts the song
+        # (issue 28: the band comes in on the first downbeat), else joined from the next step.
+        first = 0 if self.settings.start_now or entry else 1
+        self._entry_step = math.ceil(step) if entry else None
         self._schedule_plan(math.ceil(step) + first)
         for fn in self.on_transport:
             fn(True, t)
@@ -169,7 +176,7 @@ class Engine(PlayerInput, Planning, Rendering):
         self.scheduler.release_all()
         self._sounding = {v: None for v in self.voices}
         self._emitted = {}
-        self._unsent = []
+        self._unsent, self._blooms = [], []
         self._floor.clear()
         self._echoed.clear()
         self._harmony.clear()
@@ -194,7 +201,7 @@ class Engine(PlayerInput, Planning, Rendering):
             self.release_all()
             self.settings.mode = mode
             self._run += 1
-            self._unsent = []  # a step planned before is not amendable
+            self._unsent, self._blooms = [], []  # a step planned before is not amendable
             self.primary, self.fallback = self.modes[mode]
             self.voices = tuple(self.primary.voices)
             self._sounding = {v: None for v in self.voices}
@@ -286,7 +293,7 @@ class Engine(PlayerInput, Planning, Rendering):
             if self.running:
                 self.release_all()
             self._run += 1
-            self._unsent = []  # a step planned before is not amendable
+            self._unsent, self._blooms = [], []  # a step planned before is not amendable
             self.primary, self.fallback = pair
             self.voices = tuple(self.primary.voices)
             self._sounding = {v: None for v in self.voices}

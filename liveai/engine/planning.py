@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from liveai.engine.player import PLAYER_WINDOW
 from liveai.engine.render import part_of
-from liveai.engine.unsent import UnsentStep, derive, keep_to, waiting
+from liveai.engine.unsent import SplitHandle, UnsentStep, derive, keep_to, waiting
 from liveai.generators.base import HOLD, StepContext, StepPlan, visible_player
 from liveai.timing.clock import Timer
 
@@ -36,8 +36,9 @@ class Planning:
 
     def context(self, step: int) -> StepContext:
         """What the generators may know when they plan `step`, with the chord plan of that step.
-        Called once a step, in order (the planner keeps its own state)."""
-        known = step - self.settings.lookahead_steps - 1
+        Called once a step, in order (the planner keeps its own state). The entry step (the
+        player's first note starts the song) is planned as the note arrives, hearing it."""
+        known = step if step == self._entry_step else step - self.settings.lookahead_steps - 1
         spb = self.transport.steps_per_bar
         player = visible_player(self._player[-PLAYER_WINDOW:], known)
         # The rules accompanist, when it is the chosen generator, keeps its own chord logic (it is
@@ -71,6 +72,9 @@ class Planning:
         if self.primary is self.fallback:
             self._commit(step, ctx, fallback_plan, primary=True)
             return
+        if step == self._entry_step:  # due now: asked here, with nothing else on the worker at the start
+            self._commit_entry(step, ctx, fallback_plan)
+            return
         if self._busy:  # the primary is still working on an earlier step
             self.stats.late_steps += 1
             self._commit(step, ctx, fallback_plan, primary=False)
@@ -83,6 +87,38 @@ class Planning:
         self.clock.run_worker(lambda: self.primary.plan(ctx),
                               lambda res, err: self._if_current(run, self._primary_done, step, ctx, res, err,
                                                                 deadline, fallback_plan))
+
+    def _held_parts(self) -> frozenset[str]:
+        """The band's parts that hold their chords (a pad, a comp that rings): they bloom."""
+        if self.band is None or self.settings.bloom_ms <= 0.0 or self.scheduler.early:
+            return frozenset()
+        return frozenset(p for p, spec in self.band.style.parts.items()
+                         if p not in ("bass", "drums") and (p == "pad" or getattr(spec, "legato", False)))
+
+    def _send_step(self, when: float, bloom: float, events: list, held: frozenset[str]) -> Any:
+        """Hand a step's events to the sender, amendable until they go: the held parts' a moment
+        later (SplitHandle) when they have any."""
+        late = [ev for ev in events if ev.part in held]
+        if not late:
+            return self.scheduler.at_amendable(when, events)
+        first = self.scheduler.at_amendable(when, [ev for ev in events if ev.part not in held])
+        return SplitHandle(first, self.scheduler.at_amendable(bloom, late), held)
+
+    def _commit_entry(self, step: int, ctx: StepContext, fallback_plan: StepPlan) -> None:
+        """The first note's own step: the primary plans it at once, here (a model takes a few ms, so
+        the band's first downbeat is that much behind the note rather than a beat late); a
+        failure or garbage plays the fallback's plan."""
+        try:
+            plan = self.primary.plan(ctx)
+            err = check_plan(plan, self.voices)
+        except Exception as e:
+            plan, err = None, f"{type(e).__name__}: {e}"
+        if err:
+            self.stats.errors += 1
+            log.warning("generator %s failed at step %d (%s); rules played it", self.primary.name, step, err)
+            self._commit(step, ctx, fallback_plan, primary=False)
+        else:
+            self._commit(step, ctx, plan, primary=True)
 
     def _listen(self, ctx: StepContext) -> None:
         """A band style plays: the model listens on the worker (one step at a time; a step it
@@ -161,14 +197,20 @@ class Planning:
             when = max([when] + [self._floor.get(ev.part, when) for ev in offs + ons])
             if self.settings.humanize_ms > 0 or self.settings.humanize_velocity > 0:
                 self._humanized(when, offs, ons)
-                self._unsent = []  # what follows cannot be derived again from a step sent unamendable
+                self._unsent, self._blooms = [], []  # what follows cannot be derived again from a step sent unamendable
             else:
+                held = self._held_parts()
+                bloom = when + self.settings.bloom_ms / 1000.0
                 for ev in offs + ons:
-                    self._floor[ev.part] = when
-                handle = self.scheduler.at_amendable(when, offs + ons)
+                    self._floor[ev.part] = bloom if ev.part in held else when
+                handle = self._send_step(when, bloom, offs + ons, held)
                 kept = waiting(self._unsent)  # every step still to send: dropping one would hang its notes
-                self._unsent = [] if handle.sent or kept is None else kept + [
-                    UnsentStep(step, when, handle, full, before_emitted, before, ctx.chord_new)]
+                u = UnsentStep(step, when, handle, full, before_emitted, before, ctx.chord_new)
+                self._unsent = [] if handle.sent or kept is None else kept + [u]
+                # a step whose held parts bloom stays changeable there until they go out
+                self._blooms = [b for b in self._blooms if not b.handle.late.sent]
+                if isinstance(handle, SplitHandle) and self._unsent:
+                    self._blooms.append(u)
         self._history.append(full)
         if self.primary is not self.fallback:
             self.clock.run_worker(lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))

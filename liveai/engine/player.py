@@ -15,13 +15,15 @@ from typing import Any
 import mido
 
 from liveai.engine.render import part_of
-from liveai.engine.unsent import UnsentStep, derive, keep_to, sent_anyway, waiting
-from liveai.generators.base import PlayerNote, note
+from liveai.engine.unsent import SplitHandle, UnsentStep, derive, keep_to, sent_anyway, waiting
+from liveai.generators.base import HOLD, PlayerNote, note
 from liveai.harmony.voicing import parallels_with, repair, revoice
 from liveai.io.output import OutEvent
 from liveai.vocab import DRUM_CHANNEL
 
 log = logging.getLogger(__name__)
+
+MIN_SOUND_S = 0.03  # the shortest a band note struck on a step sounds when the player moves the chord at once
 
 PLAYER_WINDOW = 256  # the player's most recent notes a generator is shown (keys and chords decay long before)
 SYNC_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
@@ -121,7 +123,7 @@ class PlayerInput:
         if not self.transport.running:
             if self.settings.external_clock:
                 return False  # waiting for the clock source to start the transport
-            self.start(t)
+            self.start(t, entry=True)
         step = max(0, self.transport.step_at(t))
         if msg.note in self._open:
             self._note_off(msg, t)
@@ -170,6 +172,7 @@ class PlayerInput:
                 moves = revoice(after, chord, ranges=ranges, melody=melody, soprano=soprano)
             if self._rewrite(moves, chord, own):
                 return
+        self._rebloom(chord, ranges, melody, soprano)
         unsent = waiting(self._unsent) or []
         moves = revoice(unsent[0].sounding if unsent else self._sounding, chord, ranges=ranges,
                         melody=melody, soprano=soprano)
@@ -187,15 +190,68 @@ class PlayerInput:
                 self._emitted[v] = (on.channel, on.data1)
             self._sounding[v] = pitch
         if evs:
-            # a reaction: it goes out at once (the reactive path), unless events of the same part
-            # that cannot be rewritten (humanized, or sent early) are still to come (a note-off
-            # must not overtake its note-on): then just after them
-            now = self.clock.now()
-            floor = max(self._floor.get(part_of(v), 0.0) for v in moves)
-            for v in moves:
-                self._floor[part_of(v)] = max(now, floor)
-            if floor > now:
-                self.scheduler.at(floor, evs)
+            self._at_once(evs)  # a reaction (the reactive path): at once, after what it must not overtake
+
+    def _rebloom(self, chord: Any, ranges: Any, melody: tuple, soprano: Any) -> None:
+        """A step just went out but its held parts have not (they bloom, liveai.engine.unsent.
+        SplitHandle): their voices that do not fit the new chord are changed in that send, so the
+        old chord never sounds there. What follows is derived from the moved voices."""
+        u = next((u for u in self._blooms if u.handle.sent and not u.handle.late.sent), None)
+        if u is None:
+            return
+        parts = u.handle.parts
+        held = [v for v in self.voices if part_of(v) in parts]
+        _, _, _, after = derive(u.full, u.emitted, u.sounding, self._part_note)
+        moves = {v: p for v, p in revoice(after, chord, ranges=ranges, melody=melody, soprano=soprano).items()
+                 if v in held}
+        if not moves:
+            return
+        vel = self._velocity()
+        full = {v: u.full.get(v, HOLD) for v in held}
+        full.update({v: note(p, self._voice_vel.get(v, vel)) for v, p in moves.items()})
+        offs, ons, emitted, sounding = derive(full, u.emitted, u.sounding, self._part_note)
+        if not u.handle.late.amend(offs + ons):
+            return  # it went out meanwhile: the voices move at once, as after any sent step
+        u.full = {**u.full, **full}
+        nxt = [w for w in waiting(self._unsent) or () if w.step > u.step]
+        for w in (nxt[:1] or [self]):  # the state the rest is derived from: held voices moved
+            e = w.emitted if w is not self else self._emitted
+            snd = w.sounding if w is not self else self._sounding
+            for v in held:
+                if v in emitted:
+                    e[v] = emitted[v]
+                else:
+                    e.pop(v, None)
+                snd[v] = sounding.get(v)
+
+    def _just_struck(self) -> dict[str, float]:
+        """Part -> the earliest it may change: a part struck by the step now sounding keeps its
+        notes at least MIN_SOUND_S (a chord struck and cut at once is a click on a synth, issue
+        28), and at most half a step (the change stays before the next step, derived after it)."""
+        now = self.clock.now()
+        least = min(MIN_SOUND_S, 0.5 * self.transport.step_seconds)
+        for j, full in enumerate(reversed(self._history)):
+            t = self.transport.time_of_step(self._committed_step - j)
+            if t > now + 1e-9:
+                continue  # not sounding yet
+            if t < now - least:
+                break
+            return {part_of(v): t + least for v, a in full.items() if a.kind == "note"}
+        return {}
+
+    def _at_once(self, events: list[OutEvent], floors: bool = True) -> None:
+        """Send a reaction now, each part's after what it must not overtake: its notes just struck
+        (_just_struck) and (floors) its events that cannot be rewritten (humanized, or sent early)."""
+        now = self.clock.now()
+        wait = self._just_struck()
+        groups: dict[float, list[OutEvent]] = {}
+        for ev in events:
+            at = max(now, wait.get(ev.part, now), self._floor.get(ev.part, now) if floors else now)
+            groups.setdefault(at, []).append(ev)
+            self._floor[ev.part] = max(self._floor.get(ev.part, now), at)
+        for at, evs in sorted(groups.items()):
+            if at > now:
+                self.scheduler.at(at, evs)
             else:
                 self.scheduler.now(evs)
 
@@ -246,7 +302,7 @@ class PlayerInput:
         when `own` went out meanwhile (the caller then moves the voices at once)."""
         unsent = waiting(self._unsent)
         if unsent is None:
-            self._unsent = []  # taken out of order: the old way (at once, after the part's last events)
+            self._unsent, self._blooms = [], []  # taken out of order: the old way (at once, after the part's last events)
             return False
         if not unsent or (own is not None and own not in unsent):
             return False
@@ -259,7 +315,7 @@ class PlayerInput:
             chain = unsent
             offs, ons, emitted, sounding = derive(moved, unsent[0].emitted, unsent[0].sounding, self._part_note)
             if offs or ons:
-                self.scheduler.now(offs + ons)
+                self._at_once(offs + ons, floors=False)  # (the unsent steps after it are derived again)
         for u in chain:
             old = (u.full, u.emitted, u.sounding)
             full = {**u.full, **moved} if u is own else (keep_to(u.full, chord) if chord is not None else u.full)

@@ -49,6 +49,7 @@ def settings_from(cfg: Config, chord_model: Any = None) -> EngineSettings:
                           external_clock=getattr(cfg, "clock", "internal") != "internal",
                           temperature=float(cfg.temperature), style_blend=float(cfg.style_blend),
                           harmony=PlannerSettings(harmonic_rhythm=cfg.harmonic_rhythm, split=cfg.split,
+                                                  commit_beats=cfg.commit_beats,
                                                   model_weight=float(weight), evidence=evidence))
 
 

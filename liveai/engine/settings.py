@@ -31,6 +31,9 @@ class EngineSettings:
     temperature: float = 1.0  # the generators' sampling temperature (set over OSC; saved by /liveai/config/save)
     style_blend: float = 0.0  # how much the call mode's answers lean on the learnt style (idem)
     external_clock: bool = False  # the transport follows a clock source (MIDI clock, Link), not the first note
+    # a band's held parts (pad, ringing comp) sound this long after the beat: a downbeat note heard
+    # meanwhile still changes their chord in place (0: on the beat, and such a note cuts them)
+    bloom_ms: float = 20.0
     humanize_ms: float = 0.0  # standard deviation of timing variation (0: off)
     humanize_velocity: float = 0.0  # standard deviation of velocity variation (0: off)
     swing: float = 0.0  # 0 straight .. 1 full triplet swing of off-beat 8ths (and 16ths)

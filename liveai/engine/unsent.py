@@ -38,6 +38,31 @@ class UnsentStep:
     chord_new: bool
 
 
+class SplitHandle:
+    """One step's events in two sends: on time, and the held parts (a pad, ringing chords) `bloom`
+    seconds later. A held chord that blooms a moment after the beat sounds the same, and a downbeat
+    note heard meanwhile still changes it in place: the old chord is never struck and cut (issue 28).
+    As a PendingEvents, the step counts as sent once its first send went out."""
+
+    __slots__ = ("first", "late", "parts")
+
+    def __init__(self, first: Any, late: Any, parts: frozenset[str]) -> None:
+        self.first, self.late, self.parts = first, late, parts
+
+    @property
+    def sent(self) -> bool:
+        return self.first.sent
+
+    def amend(self, events: list[OutEvent]) -> bool:
+        """Replace the step's events (each to its send) if neither has gone out; False if too late."""
+        with self.first.lock, self.late.lock:
+            if self.first.sent or self.late.sent:
+                return False
+            self.first.events = [e for e in events if e.part not in self.parts]
+            self.late.events = [e for e in events if e.part in self.parts]
+            return True
+
+
 def waiting(unsent: list[UnsentStep]) -> list[UnsentStep] | None:
     """The steps the sender has not taken yet, oldest first (those it took are dropped from the
     front). None when it took one out of order, behind one still waiting: the chain of states

@@ -47,11 +47,28 @@ class SurfaceRun:
     first_player_step: int | None  # the transport's step 0 is the player's first note
     first_band_step: int | None
     legato: set[str] = field(default_factory=set)
+    unpaired: int = 0  # hung notes and stray note-offs on the wire
     take_start: float = 0.0  # the clock time of the take's tick 0
     tick_s: float = 1.0  # seconds per tick of the take
 
     def tick(self, t: float) -> int:
         return int(round((t - self.take_start) / self.tick_s))
+
+
+def unpaired(events: Sequence[tuple[float, Any]]) -> int:
+    """Note-ons the wire never ended (a hung note) and note-offs of nothing sounding."""
+    open_: dict[tuple[int, int], int] = {}
+    stray = 0
+    for _, ev in events:
+        k = (ev.channel, ev.data1)
+        if ev.kind == "on":
+            open_[k] = open_.get(k, 0) + 1
+        elif ev.kind == "off":
+            if open_.get(k, 0) > 0:
+                open_[k] -= 1
+            else:
+                stray += 1
+    return stray + sum(open_.values())
 
 
 def wire_notes(events: Sequence[tuple[float, Any]]) -> list[WireNote]:
@@ -152,7 +169,7 @@ def run(inp: str | Path, band: str | None, harmonic_rhythm: str | None = None, s
     return SurfaceRun(step_s, eng.transport.steps_per_bar, band_notes,
                       [x for x in tnotes if x[0] != "player"],
                       [chords.get(k, ("", ""))[0] for k in range(n)], [chords.get(k, ("", ""))[1] for k in range(n)],
-                      0, first(band_notes), legato, rec.start or 0.0, tick_s)
+                      0, first(band_notes), legato, unpaired(events), rec.start or 0.0, tick_s)
 
 
 def measure(r: SurfaceRun, harmonic_rhythm: str | None = None) -> dict[str, float]:
@@ -160,6 +177,7 @@ def measure(r: SurfaceRun, harmonic_rhythm: str | None = None) -> dict[str, floa
     out: dict[str, float] = {}
     out["notes"] = len(r.wire)
     out["zero_length"] = sum(1 for n in r.wire if n.end - n.start <= 1e-9)
+    out["unpaired"] = r.unpaired
     held = [n for n in r.wire if n.part in HELD or n.part in r.legato and n.part != "bass"]
     out["held_notes"] = len(held)
     out["held_short"] = sum(1 for n in held if (n.end - n.start) / r.step_s <= SHORT + 1e-6)
@@ -186,7 +204,7 @@ def summary(rows: Sequence[dict[str, float]]) -> dict[str, float]:
     for row in rows:
         for k, v in row.items():
             tot[k] = tot.get(k, 0) + v
-    s = {k: tot[k] for k in ("notes", "zero_length", "held_notes", "held_short", "take_missing", "take_extra",
+    s = {k: tot[k] for k in ("notes", "zero_length", "unpaired", "held_notes", "held_short", "take_missing", "take_extra",
                              "changes", "announced") if k in tot}
     s["held_short_share"] = tot.get("held_short", 0) / max(1, tot.get("held_notes", 0))
     s["announced_share"] = tot.get("announced", 0) / max(1, tot.get("changes", 0))

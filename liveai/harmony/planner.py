@@ -96,7 +96,11 @@ class PlannerSettings:
     learnt_progressions: float = 1.0
     model_only: bool = False  # the chord model alone decides (the hand-written evidence is not used)
     model_voicing: bool = True  # play the model's seventh, sus or slash bass of the chosen triad
-    commit_beats: float = 0.0  # the next segment's chord is committed (and shown as next) this many beats ahead; 0: at its first step
+    # the next segment's chord is committed (and shown as next) this many beats ahead; 0: at its
+    # first step; None: 1 under a set harmonic rhythm (the predictable band, whose next chord is the
+    # one that comes), 0 under auto (the listening band corrects at once; plansim: 0.32 of beats
+    # right against 0.24 committed a beat ahead)
+    commit_beats: float | None = None
     # when a committed chord may change (liveai.evaluation.plansim measured each on real songs):
     # "auto" is "any" under the auto harmonic rhythm, else "clash"; "any": wherever the melody
     # contradicts it, at once; "clash": only on a segment's first step, for a note that clashes
@@ -111,7 +115,7 @@ class PlannerSettings:
             raise ValueError(f"split must be a MIDI note 0-127, not {self.split}")
         if not 0.0 <= self.form_weight <= 1.0:
             raise ValueError(f"form_weight must be 0-1, not {self.form_weight}")
-        if not 0.0 <= self.commit_beats <= 4.0:
+        if self.commit_beats is not None and not 0.0 <= self.commit_beats <= 4.0:
             raise ValueError(f"commit_beats must be 0-4, not {self.commit_beats}")
         if self.correct not in CORRECTIONS:
             raise ValueError(f"correct must be one of {', '.join(CORRECTIONS)}, not {self.correct!r}")
@@ -455,7 +459,10 @@ class HarmonyPlanner:
     def _commit_due(self, step: int, next_start: int) -> bool:
         """The next segment's chord is committed commit_beats before it begins (ReaLJam's commit
         horizon): from then on it is what will sound, and what /liveai/chord/next shows."""
-        ahead = round(self.settings.commit_beats * STEPS_PER_BEAT)
+        beats = self.settings.commit_beats
+        if beats is None:
+            beats = 0.0 if self.settings.harmonic_rhythm == "auto" else 1.0
+        ahead = round(beats * STEPS_PER_BEAT)
         return ahead > 0 and step >= next_start - ahead
 
     @property

@@ -254,6 +254,31 @@ def revoice(sounding: Mapping[str, int | None], chord: ChordSymbol, bass_voices:
         q = min((q for q in range(p - 6, p + 7) if q % 12 in free), key=lambda q: (abs(q - p), q))
         taken.add(q % 12)
         moves[v] = q
+    return _complete(sounding, moves, chord, (*bass_voices, *skip))
+
+
+def _complete(sounding: Mapping[str, int | None], moves: dict[str, int], chord: ChordSymbol,
+              skip: Sequence[str]) -> dict[str, int]:
+    """Each part's chord made whole after the clashing voices moved: a root or third that no voice
+    of the part plays is taken by the voice nearest it among those doubling a pitch class (a pad
+    left with A F A under D minor plays A F D, not a partial chord struck right again later)."""
+    after = {v: moves.get(v, p) for v, p in sounding.items() if p is not None and v.split(".", 1)[0] not in skip}
+    parts: dict[str, list[str]] = {}
+    for v in after:
+        parts.setdefault(v.split(".", 1)[0], []).append(v)
+    for voices in parts.values():
+        if len(voices) < 3:
+            continue
+        for pc in chord.triad[:2]:
+            pcs = [after[v] % 12 for v in voices]
+            if pc in pcs:
+                continue
+            doubled = [v for v in voices if pcs.count(after[v] % 12) > 1]
+            if not doubled:
+                break
+            v, q = min(((v, q) for v in doubled for q in range(after[v] - 6, after[v] + 7) if q % 12 == pc),
+                       key=lambda x: (abs(x[1] - after[x[0]]), x[1]))
+            after[v] = moves[v] = q
     return moves
 
 

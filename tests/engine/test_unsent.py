@@ -88,6 +88,17 @@ def f_major_struck_near_step_8(offset):
     return out, sink
 
 
+def _lengths(events):
+    """(on, off) step of every note, per part and pitch."""
+    on, out = {}, []
+    for step, kind, part, pitch in events:
+        if kind == "on":
+            on[(part, pitch)] = step
+        elif kind == "off" and (part, pitch) in on:
+            out.append((on.pop((part, pitch)), step))
+    return out
+
+
 def _mono(events):
     """No voice ever sounds two notes at once."""
     on = {}
@@ -104,9 +115,15 @@ def test_a_chord_heard_while_two_steps_wait_sounds_at_the_notes_own_step(offset)
     events, sink = f_major_struck_near_step_8(offset)
     assert sounding_after(sink) == set()
     _mono(events)
-    at = 8.0 if offset < 0 else round(8.0 + offset / (60.0 / 100.0 / 4), 3)
-    moved = {(part, pitch) for step, kind, part, pitch in events if kind == "on" and step == at and pitch % 12 in (5, 9, 0)}
+    step_s = 60.0 / 100.0 / 4
+    at = 8.0 if offset < 0 else round(8.0 + offset / step_s, 3)
+    # struck just after step 8 went out: the tenor that step struck keeps its note MIN_SOUND_S
+    # (never struck and cut at once, issue 28); the other voices move at once
+    from liveai.engine.player import MIN_SOUND_S
+    least = {at} if offset < 0 else {at, round(8.0 + MIN_SOUND_S / step_s, 3)}
+    moved = {(part, pitch) for step, kind, part, pitch in events if kind == "on" and step in least and pitch % 12 in (5, 9, 0)}
     assert ("bass", 53) in moved and len(moved) == 3, events  # F major, the bass on F, from step 8
+    assert all(b - a > 0 for a, b in _lengths(events)), events  # no note of zero length
     # nothing of the old plan after it: no alto G4 at step 9, nor any note at all there
     assert not [e for e in events if e[0] == 9.0], events
     if offset < 0:  # struck before step 8 was sent: its planned tenor E3 never sounds (no flam)
