@@ -250,7 +250,7 @@ class JackWatch:
             except Exception:
                 log.exception("JACK watch: a port would not let go")
         why = (f"JACK server {self.name} stopped: {len(members)} MIDI port(s) gone; waiting for it to "
-               "return (the take goes on)" if now is None else
+               "return (the band and any take go on)" if now is None else
                f"JACK server {self.name} was restarted: {len(members)} MIDI port(s) gone; rejoining")
         log.error(why)
         self._report(why)

@@ -284,7 +284,8 @@ class MidiOutput(OutputDevice):
         self._send = self._out.send_message
         self.state: WireState | None = None
         self.generation = 0
-        if spec.api == "jack" and watch:
+        self._watched = spec.api == "jack" and watch
+        if self._watched:
             w = jack_watch()
             self.generation = w.generation
             self.state = WireState()
@@ -337,7 +338,7 @@ class MidiOutput(OutputDevice):
         log.info("MIDI out %s: %d programs and notes sent again to %s", self.jack_port, len(msgs), port)
 
     def close(self) -> None:
-        if self.state is not None:
+        if self._watched:
             jack_watch().remove(self)
             with self._lock:
                 out, self._out, self._wire = self._out, None, _nowhere
