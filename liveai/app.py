@@ -243,10 +243,17 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
         server = OscServer(cfg.osc_port, cfg.osc_host, allow=getattr(cfg, "osc_allow", None) or None)
         control = attach_osc(session, server)
         session.closers.append(control.close)
+        def tell_listeners(why: str) -> None:
+            for d in {d for ds in control.listeners.values() for d in ds}:
+                server.error(d, why)
         for dev in session.scheduler.outputs:  # a synth that dies says so to every OSC listener too
             if hasattr(dev, "on_fault"):
-                dev.on_fault = lambda why: [server.error(d, why) for d in
-                                            {d for ds in control.listeners.values() for d in ds}]
+                dev.on_fault = tell_listeners
+        if cfg.midi_api == "jack":  # and so does the JACK server (liveai.io.jackwatch)
+            from liveai.io.jackwatch import jack_watch
+            watch = jack_watch()
+            watch.reporters.append(tell_listeners)
+            session.closers.append(lambda: watch.reporters.remove(tell_listeners))
         from liveai.box.wire import attach_box
         inp = attach_box(session, server, midi_in, midi_out, box)  # hot-plug, /liveai/config/save
         server.start()

@@ -15,7 +15,8 @@ from typing import Any, Callable
 import mido
 import rtmidi
 
-from liveai.io.output import OutEvent, OutputDevice
+from liveai.io.jackwatch import jack_watch, release
+from liveai.io.output import OutEvent, OutputDevice, WireState, reset_messages
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,9 @@ class MidiInput:
         self.handler = handler
         self.clock = clock
         self.dropped = 0
+        self.spec = spec
+        self.held: set[tuple[int, int]] = set()  # (channel, note) the player holds: released if JACK dies
+        self.generation = jack_watch().generation if spec.api == "jack" else 0
         from liveai.timing.realtime import short_slice, thread_ids
         before = thread_ids()
         self._in, self.name = open_port("input", spec.api, spec.port_name, spec.name,
@@ -159,6 +163,7 @@ class MidiInput:
                 self._poller = threading.Thread(target=self._poll, name="midi-in", daemon=True)
                 self._poller.start()
                 short_slice(thread_ids() - before)  # JACK's client thread, when JACK is not real-time
+                jack_watch().add(self, [] if spec.virtual or spec.name is None else [(self.name, self.jack_port)])
             else:
                 self._in.set_callback(self._callback)
         except BaseException:
@@ -167,8 +172,33 @@ class MidiInput:
 
     @property
     def port(self) -> Any:
-        """The rtmidi MidiIn behind this input (hot-plug lists JACK's ports with it)."""
+        """The rtmidi MidiIn behind this input (hot-plug lists JACK's ports with it); None while
+        the JACK server is away."""
         return self._in
+
+    # -- the JACK server's watch (liveai.io.jackwatch)
+    @property
+    def jack_port(self) -> str:
+        return f"{client_name('jack', self.spec.port_name)}:{self.spec.port_name}"
+
+    def jack_ports(self) -> list[tuple[str, bool]]:
+        return [(self.jack_port, False)]
+
+    def server_lost(self) -> None:
+        old, self._in = self._in, None
+        release(old, -1)  # dead: buried, never closed
+        held, self.held = sorted(self.held), set()
+        t = self.clock()
+        for ch, note in held:  # the player's keyboard went with the server: nothing it held hangs
+            self._deliver([0x80 | ch, note, 0], t)
+
+    def server_back(self) -> None:
+        if self._in is None:
+            self._in, _ = open_port("input", "jack", self.spec.port_name, virtual=True)
+            self.generation = jack_watch().generation
+
+    def reconnected(self, port: str) -> None:
+        pass
 
     POLL_ACTIVE_S = 0.00025  # while the player plays: a note waits 0.125 ms on average (issue 16 part 4)
     POLL_IDLE_S = 0.002  # after 5 s of quiet: 500 wake-ups a second, under 1% CPU
@@ -177,12 +207,12 @@ class MidiInput:
         """Drain rtmidi's queue. Arrival times come from rtmidi's delta times (JACK's clock, taken
         in the process cycle) chained from the previous message, so they are as exact as a
         callback's; only the first message after opening is stamped at poll time."""
-        get = self._in.get_message
         last_active = 0.0
         last_t: float | None = None
         while self._polling:
             burst = []
-            while (m := get()) is not None:
+            port = self._in  # None while the JACK server is away (swapped by the watch)
+            while port is not None and (m := port.get_message()) is not None:
                 burst.append(m)
             now = self.clock()
             if burst:
@@ -216,6 +246,10 @@ class MidiInput:
             if self.dropped <= 5:
                 log.warning("dropped bad MIDI input %s: %s", data_bytes[:8], e)
             return
+        if msg.type == "note_on" and msg.velocity > 0:
+            self.held.add((msg.channel, msg.note))
+        elif msg.type in ("note_off", "note_on"):
+            self.held.discard((msg.channel, msg.note))
         try:
             self.handler(msg, t)
         except Exception:
@@ -223,20 +257,42 @@ class MidiInput:
 
     def close(self) -> None:
         if self._poller is not None:
+            jack_watch().remove(self)
             self._polling = False
             self._poller.join(1.0)
-        else:
-            self._in.cancel_callback()
+            if self._in is not None:
+                release(self._in, self.generation)
+            self._in = None
+            return
+        self._in.cancel_callback()
         self._in.close_port()
         self._in.delete()
 
 
 class MidiOutput(OutputDevice):
-    """A MIDI output port. send() hands pre-built bytes to rtmidi."""
+    """A MIDI output port. send() hands pre-built bytes to rtmidi.
 
-    def __init__(self, spec: PortSpec) -> None:
+    Under JACK the port is watched (liveai.io.jackwatch, unless watch is False): what it has told
+    the wire is kept (WireState), a dead server stops its sends at once (a dead rtmidi client
+    blocks once its buffer fills), and when the server is back the port opens again with the same
+    name; each connection the watch restores gets the reset, the programs and the notes that
+    should be sounding."""
+
+    def __init__(self, spec: PortSpec, watch: bool = True) -> None:
+        self.spec = spec
         self._out, self.name = open_port("output", spec.api, spec.port_name, spec.name, virtual=spec.virtual)
         self._send = self._out.send_message
+        self.state: WireState | None = None
+        self.generation = 0
+        self._watched = spec.api == "jack" and watch
+        if self._watched:
+            w = jack_watch()
+            self.generation = w.generation
+            self.state = WireState()
+            self._lock = threading.Lock()  # the sender and the watch's replay write one ring buffer
+            self._wire = self._out.send_message
+            self._send = self._tracked
+            w.add(self, [] if spec.virtual or spec.name is None else [(self.jack_port, self.name)])
 
     def send(self, ev: OutEvent) -> None:
         self._send(ev.midi)
@@ -244,6 +300,54 @@ class MidiOutput(OutputDevice):
     def send_raw(self, data: list[int] | tuple[int, ...]) -> None:
         self._send(data)
 
+    def _tracked(self, data) -> None:
+        m = list(data)
+        with self._lock:
+            self.state.note(m)
+            self._wire(m)
+
+    # -- the JACK server's watch (liveai.io.jackwatch)
+    @property
+    def jack_port(self) -> str:
+        return f"{client_name('jack', self.spec.port_name)}:{self.spec.port_name}"
+
+    def jack_ports(self) -> list[tuple[str, bool]]:
+        return [(self.jack_port, True)]
+
+    def server_lost(self) -> None:
+        with self._lock:
+            old, self._out, self._wire = self._out, None, _nowhere
+        release(old, -1)  # dead: buried, never closed
+
+    def server_back(self) -> None:
+        if self._out is None:
+            out, _ = open_port("output", "jack", self.spec.port_name, virtual=True)
+            with self._lock:
+                self._out, self._wire = out, out.send_message
+                self.generation = jack_watch().generation
+
+    def reconnected(self, port: str) -> None:
+        """A connection is back: a reset (the other end may hold notes from before), then each
+        channel's bank and program, then the notes that should be sounding."""
+        with self._lock:
+            for ev in reset_messages(channels=sorted(self.state.channels)):
+                self._wire(list(ev.midi))
+            msgs = self.state.replay()
+            for m in msgs:
+                self._wire(m)
+        log.info("MIDI out %s: %d programs and notes sent again to %s", self.jack_port, len(msgs), port)
+
     def close(self) -> None:
+        if self._watched:
+            jack_watch().remove(self)
+            with self._lock:
+                out, self._out, self._wire = self._out, None, _nowhere
+            if out is not None:
+                release(out, self.generation)
+            return
         self._out.close_port()
         self._out.delete()
+
+
+def _nowhere(data: Any) -> None:
+    """Where a port's sends go while the JACK server is away."""

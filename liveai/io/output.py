@@ -159,3 +159,36 @@ class NoteTracker:
         self.count.clear()
         self.parts.clear()
         return evs
+
+
+class WireState:
+    """What an output was told that a device coming back must be told again: each channel's bank
+    and program, and the notes sounding on the wire (a raw byte view, so it sees every send,
+    reactive or scheduled). The synth's watchdog and the JACK rejoin replay it."""
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[int, int], list[int]] = {}  # (channel, note) -> its note-on
+        self.setup: dict[tuple[int, int], list[int]] = {}  # (channel, CC 0/32 or -1 program) -> message
+        self.channels: set[int] = set()
+
+    def note(self, m: list[int]) -> None:
+        if not m:
+            return
+        kind, ch = m[0] & 0xF0, m[0] & 0x0F
+        if kind == 0x90 and len(m) > 2 and m[2] > 0:
+            self.held[(ch, m[1])] = m
+            self.channels.add(ch)
+        elif kind in (0x80, 0x90) and len(m) > 1:
+            self.held.pop((ch, m[1]), None)
+        elif kind == 0xC0:
+            self.setup[(ch, -1)] = m
+        elif kind == 0xB0 and len(m) > 2 and m[1] in (0, 32):
+            self.setup[(ch, m[1])] = m
+        elif kind == 0xB0 and len(m) > 1 and m[1] in (CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF):
+            for k in [k for k in self.held if k[0] == ch]:
+                del self.held[k]
+
+    def replay(self) -> list[list[int]]:
+        """Banks before programs, then the notes that should be sounding."""
+        setup = [self.setup[k] for k in sorted(self.setup, key=lambda k: (k[0], k[1] == -1))]
+        return setup + list(self.held.values())

@@ -125,7 +125,7 @@ def sender_main(argv: list[str] | None = None) -> int:
     import select
     import sys
 
-    from liveai.io.midi import open_port
+    from liveai.io.midi import MidiOutput, PortSpec
     ap = argparse.ArgumentParser(prog="python -m liveai.io.sender")
     ap.add_argument("--api", default="alsa")
     ap.add_argument("--port-name", default="out")
@@ -137,7 +137,10 @@ def sender_main(argv: list[str] | None = None) -> int:
     from liveai.timing import realtime
     before = realtime.thread_ids()
     try:
-        out, name = open_port("output", a.api, a.port_name, a.connect, virtual=a.virtual)
+        # a MidiOutput: under JACK the server's watch stops its sends when the server dies (a dead
+        # rtmidi client would spin at our real-time priority once its buffer filled) and reopens it
+        out = MidiOutput(PortSpec(a.api, a.connect, a.virtual or a.connect is None, a.port_name))
+        name = out.name
     except Exception as e:
         print(f"error {e}".replace("\n", " "), flush=True)
         return 2
@@ -156,7 +159,7 @@ def sender_main(argv: list[str] | None = None) -> int:
     import gc
     gc.collect()
     gc.freeze()
-    send = out.send_message
+    send = out.send_raw
     perf = time.perf_counter
     fd = sys.stdin.fileno()
     heap: list[tuple[float, int, list[int]]] = []
@@ -209,7 +212,7 @@ def sender_main(argv: list[str] | None = None) -> int:
         with open(a.stats, "w") as f:
             json.dump({"lateness": list(lateness or ())}, f)
     time.sleep(0.05)  # let JACK/ALSA deliver the last messages
-    out.close_port()
+    out.close()
     return 0
 
 

@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from liveai.io.jackwatch import bury, jack_watch, release
 from liveai.io.midi import MidiOutput, PortSpec, list_ports
+from liveai.io.output import WireState
 
 log = logging.getLogger(__name__)
 
@@ -110,22 +112,27 @@ class SynthOutput(MidiOutput):
     on_fault: OSC /liveai/error), starts it again with the same soundfont and audio, reopens our
     output onto it and restores what the band had set up: each channel's bank and program, and the
     notes sounding (so a held chord sounds again rather than vanishing). The take is not this
-    output's: it goes on throughout."""
+    output's: it goes on throughout. Under JACK it is also a member of the server's watch
+    (liveai.io.jackwatch): a dead server stops its sends at once, and its port is buried, never
+    closed; FluidSynth dies with the server, and this watchdog brings both back."""
 
     WATCH_S = 0.2
     RETRY_S = 2.0
 
     def __init__(self, spec: PortSpec, proc: subprocess.Popen, audio: str, soundfont: str,
                  midi_api: str = "alsa") -> None:
-        super().__init__(spec)
+        super().__init__(spec, watch=False)  # its own watchdog restores the port and its state
         self.proc, self.audio, self.soundfont, self.midi_api = proc, audio, soundfont, midi_api
         self.name = f"{self.name} (FluidSynth on {audio}, {Path(soundfont).name})"
         self.on_fault: Callable[[str], None] | None = None
         self.restarts = 0
         self._lock = threading.Lock()  # the port is swapped under it
-        self._held: dict[tuple[int, int], list[int]] = {}  # (channel, note) -> its note-on
-        self._setup: dict[tuple[int, int], list[int]] = {}  # (channel, CC 0/32 or -1 program) -> message
+        self.state = WireState()
+        self._rejoin = False  # the JACK server died under us: restart FluidSynth when it is back
         self._closing = threading.Event()
+        if midi_api == "jack":
+            jack_watch().add(self)
+            self.generation = jack_watch().generation
         self._watch = threading.Thread(target=self._watchdog, name="synth-watch", daemon=True)
         self._watch.start()
 
@@ -134,19 +141,7 @@ class SynthOutput(MidiOutput):
 
     def send_raw(self, data) -> None:
         m = list(data)
-        if m:
-            kind, ch = m[0] & 0xF0, m[0] & 0x0F
-            if kind == 0x90 and len(m) > 2 and m[2] > 0:
-                self._held[(ch, m[1])] = m
-            elif kind in (0x80, 0x90) and len(m) > 1:
-                self._held.pop((ch, m[1]), None)
-            elif kind == 0xC0:
-                self._setup[(ch, -1)] = m
-            elif kind == 0xB0 and len(m) > 2 and m[1] in (0, 32):
-                self._setup[(ch, m[1])] = m
-            elif kind == 0xB0 and len(m) > 1 and m[1] in (120, 123):
-                for k in [k for k in self._held if k[0] == ch]:
-                    del self._held[k]
+        self.state.note(m)
         with self._lock:
             try:
                 self._send(m)
@@ -156,18 +151,25 @@ class SynthOutput(MidiOutput):
     def _watchdog(self) -> None:
         while not self._closing.wait(self.WATCH_S):
             rc = self.proc.poll()
-            if rc is None:
+            if self._rejoin:  # the JACK server went (the watch said so): a new FluidSynth on its return
+                if not jack_watch().up:
+                    continue
+                log.warning("JACK is back: starting FluidSynth again on it")
+                stop_process(self.proc)  # one that outlived its server plays nowhere
+            elif rc is None:
                 continue
-            why = f"FluidSynth stopped (exit {rc}): starting it again"
-            log.error(why)
-            if self.on_fault:
-                try:
-                    self.on_fault(why)
-                except Exception:
-                    log.exception("reporting the synth's fault")
+            else:
+                why = f"FluidSynth stopped (exit {rc}): starting it again"
+                log.error(why)
+                if self.on_fault:
+                    try:
+                        self.on_fault(why)
+                    except Exception:
+                        log.exception("reporting the synth's fault")
             while not self._closing.is_set():
                 try:
                     self._restart()
+                    self._rejoin = False
                     break
                 except Exception as e:
                     log.error("FluidSynth would not start again (%s); trying again in %g s", e, self.RETRY_S)
@@ -184,26 +186,55 @@ class SynthOutput(MidiOutput):
         with self._lock:
             old = self._out
             self._out, self._send, self.proc = out, out.send_message, proc
-            for k in sorted(self._setup, key=lambda k: (k[0], k[1] == -1)):  # bank before program
-                self._send(self._setup[k])
-            for m in list(self._held.values()):
+            for m in self.state.replay():  # bank before program, then the notes sounding
                 self._send(m)
-        try:
-            old.close_port()
-            old.delete()
-        except Exception:
-            pass
+            old_gen, self.generation = self.generation, jack_watch().generation if self.midi_api == "jack" else 0
+        if old is not None:
+            if self.midi_api == "jack":
+                release(old, old_gen)  # buried if the JACK server died since it opened
+            else:
+                try:
+                    old.close_port()
+                    old.delete()
+                except Exception:
+                    pass
         self.restarts += 1
         log.warning("FluidSynth is back (%d restart%s): programs and %d sounding notes restored",
-                    self.restarts, "" if self.restarts == 1 else "s", len(self._held))
+                    self.restarts, "" if self.restarts == 1 else "s", len(self.state.held))
+
+    # -- the JACK server's watch: FluidSynth dies with the server; the watchdog above restarts both
+    def jack_ports(self) -> list[tuple[str, bool]]:
+        return []
+
+    def server_lost(self) -> None:
+        with self._lock:
+            old, self._out, self._send = self._out, None, _nowhere
+            self._rejoin = True
+        bury(old)
+
+    def server_back(self) -> None:
+        pass
+
+    def reconnected(self, port: str) -> None:
+        pass
 
     def close(self) -> None:
         self._closing.set()
         try:
             with self._lock:
-                super().close()
+                if self.midi_api == "jack":
+                    jack_watch().remove(self)
+                    if self._out is not None:
+                        release(self._out, self.generation)
+                    self._out, self._send = None, _nowhere
+                else:
+                    super().close()
         finally:
             stop_process(self.proc)
+
+
+def _nowhere(data) -> None:
+    """Where the synth's sends go while the JACK server is away."""
 
 
 def stop_process(proc: subprocess.Popen) -> None:
