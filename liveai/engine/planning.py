@@ -38,7 +38,7 @@ class Planning:
         """What the generators may know when they plan `step`, with the chord plan of that step.
         Called once a step, in order (the planner keeps its own state). The entry step (the
         player's first note starts the song) is planned as the note arrives, hearing it."""
-        known = step if step == self._entry_step else step - self.settings.lookahead_steps - 1
+        known = step if step == self._entry_step and self._entry_heard() else step - self.settings.lookahead_steps - 1
         spb = self.transport.steps_per_bar
         player = visible_player(self._player[-PLAYER_WINDOW:], known)
         # The rules accompanist, when it is the chosen generator, keeps its own chord logic (it is
@@ -104,6 +104,12 @@ class Planning:
         first = self.scheduler.at_amendable(when, [ev for ev in events if ev.part not in held])
         return SplitHandle(first, self.scheduler.at_amendable(bloom, late), held)
 
+    def _entry_heard(self) -> bool:
+        """The first note's step names a chord: a chord struck, or one note in a key set beforehand.
+        One melody note alone does not (the first note of a song is its chord's fifth, root or
+        third about equally often in POP909 and the lead sheets): the planner waits for more."""
+        return self.settings.key_lock is not None or sum(1 for n in self._player if n.start_step == 0) >= 2
+
     def _commit_entry(self, step: int, ctx: StepContext, fallback_plan: StepPlan) -> None:
         """The first note's own step: the primary plans it at once, here (a model takes a few ms, so
         the band's first downbeat is that much behind the note rather than a beat late); a
@@ -113,12 +119,14 @@ class Planning:
             err = check_plan(plan, self.voices)
         except Exception as e:
             plan, err = None, f"{type(e).__name__}: {e}"
+        primary = not err
         if err:
             self.stats.errors += 1
             log.warning("generator %s failed at step %d (%s); rules played it", self.primary.name, step, err)
-            self._commit(step, ctx, fallback_plan, primary=False)
-        else:
-            self._commit(step, ctx, plan, primary=True)
+            plan = fallback_plan
+        if not self._entry_heard():  # the drums come in on it, the harmony once a chord is heard
+            plan = {v: a if part_of(v) == "drums" else HOLD for v, a in plan.items()}
+        self._commit(step, ctx, plan, primary=primary)
 
     def _listen(self, ctx: StepContext) -> None:
         """A band style plays: the model listens on the worker (one step at a time; a step it

@@ -23,10 +23,19 @@ def test_transport_starts_at_first_note_and_notes_land_on_the_grid():
     for t in ons:
         k = (t - 1.0) / step
         assert abs(k - round(k)) < 1e-9, f"note at {t} is off the grid anchored at the first note"
-    # the band comes in on the first note's downbeat (issue 28): step 0 is planned as the note arrives
-    assert min(ons) == pytest.approx(1.0)
+    assert min(ons) >= 1.0 - 1e-9
+
+
+def test_with_the_key_set_the_band_comes_in_on_the_first_notes_downbeat():
+    """Issue 28: step 0 is planned as the first note arrives, hearing it; in a key set beforehand
+    one note names the chord, so the harmony sounds on that downbeat (one melody note alone does
+    not: then the drums come in on it and the harmony once a chord is heard)."""
+    _, eng, sink = play_tune(key_lock=0)  # Ode to Joy in C
     first = [e for t, e in sink.events if e.kind == "on" and t == pytest.approx(1.0)]
-    assert {e.part for e in first} - {"player"}, "no band part on the first downbeat"
+    assert {e.data1 % 12 for e in first if e.part == "bass"} == {0}, first  # C, the tonic
+    assert len({e.part for e in first}) >= 3, first
+    plain = play_tune()[2]
+    assert not [e for t, e in plain.events if e.kind == "on" and t == pytest.approx(1.0)]  # no key, no drums
 
 
 def test_same_seed_same_music_and_no_note_left_sounding():
