@@ -160,6 +160,9 @@ PARAMS: tuple[Param, ...] = (
     Param("chord/source", (Arg("s", "source", doc="plan, corrected or played"),),
           "Where the chord comes from: the plan, a correction from the melody, or a chord you played.", (),
           writable=False),
+    Param("chord/corrections", (Arg("i", "count", doc="since the song began"),),
+          "How many times the melody corrected a chord the band had planned (and shown as next).", (),
+          writable=False),
     Param("recording", (_i("recording", 0, 1),), "1 while /liveai/record/start is recording.", (), writable=False),
 )
 

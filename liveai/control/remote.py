@@ -125,6 +125,7 @@ class Control(ControlQueue, TakeRecording):
         g["chord"] = lambda: (str(eng.status().get("chord", "")),)
         g["chord/next"] = lambda: (str(eng.status().get("next_chord", "")),)
         g["chord/source"] = lambda: (str(eng.status().get("chord_source", "")),)
+        g["chord/corrections"] = lambda: (int(eng.status().get("corrections", 0)),)
         g["recording"] = lambda: (int(self.take is not None),)
         missing = [p.name for p in PARAMS if p.name not in g or (p.writable and p.name not in s)]
         if missing:

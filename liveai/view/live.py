@@ -38,6 +38,8 @@ def render_lines(snap: dict[str, Any], ports: dict[str, str] | None = None, tota
     tempo = f"{float(snap.get('tempo', 0.0)):.1f} BPM ({follow})"
     key = _dash(snap.get("key"))
     chord = f"chord {_dash(snap.get('chord'))}  next {_dash(snap.get('next_chord'))}"
+    if snap.get("corrections"):  # the plan shown as next, changed by the melody: so many times
+        chord += f" ({snap['corrections']} corrected)"
     playing = {str(v).split(".")[0] for v in snap.get("playing", ())}  # "comp.2" sounds: comp does
     parts = list(snap.get("parts") or PART_ORDER)
     part_s = "  ".join(f"{p} {'*' if p in playing else '.'}" for p in parts)

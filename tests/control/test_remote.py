@@ -160,6 +160,9 @@ def test_the_harmony_plan_is_pushed_chord_now_and_next(tmp_path):
         assert any(v[0] for _, p, v in rig.replies("/liveai/chord/next", to=dest))
         sources = {v[0] for _, p, v in rig.replies("/liveai/chord/source", to=dest)}
         assert sources & {"plan", "corrected"} and sources <= {"", "plan", "corrected", "played"}
+        # the corrections are counted where a performer sees them (issue 28), as the engine counts them
+        counts = [v[0] for _, p, v in rig.replies("/liveai/chord/corrections", to=dest)]
+        assert counts and counts == sorted(counts) and counts[-1] <= rig.ctl.engine.planner.corrections
     finally:
         rig.close()
 

@@ -26,6 +26,8 @@ def test_lines_show_position_tempo_key_chords_parts_counters_ports():
     for want in ("bar 5 of 32", "beat 3/3", "96.0 BPM (follows the player)", "key D major", "chord Bm",
                  "next G", "bass *", "tenor .", "fallback 2", "late 1", "osc in :9000", "out liveai:out"):
         assert want in text, (want, text)
+    corrected = "\n".join(render_lines({**snap, "corrections": 3}))
+    assert "next G (3 corrected)" in corrected, corrected
     idle = "\n".join(render_lines({"running": False, "tempo": 120.0, "follow": "clock", "clock": "midi"}))
     assert "waiting for the first note" in idle and "follows the midi clock" in idle and "chord -  next -" in idle
 
