@@ -205,9 +205,15 @@ class JackWatch:
             self._links.update(peers)
 
     def remove(self, member: JackMember) -> None:
+        """Stop watching a member; the last one out (with the server up) ends the watch, so a
+        later port in this process watches the server of its own time (a test process opens ports
+        on several servers one after another)."""
         with self._lock:
             if member in self.members:
                 self.members.remove(member)
+            last = not self.members and self.up
+        if last:
+            _drop(self)
 
     def _report(self, why: str) -> None:
         for fn in list(self.reporters):
@@ -329,6 +335,15 @@ def jack_watch() -> JackWatch:
         if _watch is None:
             _watch = JackWatch()
         return _watch
+
+
+def _drop(w: JackWatch) -> None:
+    """End a watch no port needs (its thread and its passive client) and forget it."""
+    global _watch
+    with _watch_lock:
+        if _watch is w:
+            _watch = None
+    w.close()
 
 
 def release(obj: object, generation: int) -> None:
