@@ -121,6 +121,7 @@ class BandGenerator:
         self._crash = False
         self._chord_key: tuple | None = None  # the chord sounding and the step it began
         self._chord_since = 0
+        self._joined: set[str] = set()  # pitched parts that have sounded in this song
         self.log: deque[tuple[int, str, str]] = deque(maxlen=512)  # (bar, kind, variation): what played
 
     @property
@@ -298,7 +299,21 @@ class BandGenerator:
             hit = render_part(part, cell, idx, cells, chord, next_chord, spec, prev, pos == 0, pos % beat == 0,
                               ctx.velocity, scale, self.rng, drum_note, left, changed,
                               ctx.step - self._chord_since < beat)
-            out.update(self._actions(hit, voices, ctx))
+            acts = self._actions(hit, voices, ctx)
+            if part in PITCHED and part not in self._joined:
+                if any(a.kind == "note" for a in acts.values()):
+                    self._joined.add(part)
+                elif grid is not None and chord is not None and pos % beat == 0 and not prev:
+                    # the song began before the chord was known (one melody note names none): a
+                    # part comes in on the first beat it knows it, not at its next pattern hit
+                    # (issue 28: the pad and comp waited for bar 2, the bass for beat 3)
+                    hit = render_part(part, "R" if part == "bass" else "x", idx, cells, chord, next_chord, spec,
+                                      prev, pos == 0, True, ctx.velocity, scale, self.rng, drum_note,
+                                      left, True, True)
+                    acts = self._actions(hit, voices, ctx)
+                    if any(a.kind == "note" for a in acts.values()):
+                        self._joined.add(part)
+            out.update(acts)
         return out
 
     @staticmethod

@@ -42,3 +42,17 @@ def test_wire_notes_pair_ons_and_offs_first_in_first_out():
            (1.0, OutEvent.note_off(0, 60, "pad.1")), (2.0, OutEvent.note_off(0, 60, "pad.2"))]
     notes = surface.wire_notes(evs)
     assert [(n.part, n.velocity, n.end - n.start) for n in notes] == [("pad", 80, 1.0), ("pad", 70, 2.0)]
+
+
+def test_the_harmony_comes_in_on_the_first_beat_it_knows_the_chord(tmp_path):
+    """Without a key, the first melody note names no chord: the drums come in on it, and every
+    harmony part on the next beat (not at its next pattern hit: the pad waited for bar 2)."""
+    case = all_tune_cases(variants=("melody",))[0]
+    r = surface.run(case.write_input(tmp_path / "in.mid"), "pop")
+    t0 = r.take_start
+    first = {}
+    for n in r.wire:
+        first[n.part] = min(first.get(n.part, 1e9), round((n.start - t0) / r.step_s))
+    assert first["drums"] == 0, first
+    assert first["bass"] <= 4 and first["pad"] <= 4, first
+
