@@ -12,7 +12,7 @@ import mido
 import pytest
 
 from latency_bench.common import JackServer
-from liveai.io.jackwatch import bury, server_id, socket_path
+from liveai.io.jackwatch import server_id, socket_path
 
 pytestmark = pytest.mark.integration
 
@@ -42,35 +42,49 @@ def _need_jack() -> None:
             pytest.skip(f"{tool} is not installed (apt-get install jackd2)")
 
 
-class Receiver:
-    """A real JACK MIDI input on the private server (rtmidi), read by a thread: (time, bytes)."""
+_RECEIVER = r"""
+import json, sys, time
+import rtmidi
+port = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=sys.argv[1])
+port.open_virtual_port("in")
+print("ready", flush=True)
+while True:
+    m = port.get_message()
+    if m is None:
+        time.sleep(0.001)
+        continue
+    print(json.dumps([time.monotonic(), m[0]]), flush=True)
+"""
 
-    def __init__(self, name: str = "lvrecv") -> None:
-        import rtmidi
-        self.port = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=name)
-        self.port.open_virtual_port("in")
+
+class Receiver:
+    """A real JACK MIDI input (rtmidi) on the private server, in a process of its own: its server
+    is stopped under it, and a libjack client whose server died may crash its process (see
+    liveai.io.jackwatch), which must not be the test's. got: (CLOCK_MONOTONIC time, bytes)."""
+
+    def __init__(self, server: str, name: str = "lvrecv") -> None:
+        import json
+        import os
+        import sys
+        env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-c", _RECEIVER, name], env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.got: list[tuple[float, list[int]]] = []
-        self._on = True
-        self._thread = threading.Thread(target=self._poll, daemon=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+        def read() -> None:
+            for line in self.proc.stdout:
+                t, m = json.loads(line)
+                self.got.append((t, m))
+        self._thread = threading.Thread(target=read, daemon=True)
         self._thread.start()
 
-    def _poll(self) -> None:
-        while self._on:
-            m = self.port.get_message()
-            if m is None:
-                time.sleep(0.001)
-                continue
-            self.got.append((time.monotonic(), m[0]))
-
-    def stop(self, dead: bool) -> None:
-        if not self._on:
-            return  # stopped already (and buried or closed)
-        self._on = False
-        self._thread.join(1)
-        if dead:
-            bury(self.port)  # its server died: closing it could crash (liveai.io.jackwatch)
-        else:
-            self.port.delete()
+    def stop(self, dead: bool = False) -> None:
+        """Stop reading (before its server goes, or at the end)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._thread.join(2)
 
 
 def _note_ons(msgs, after: float = 0.0, before: float = float("inf")):
@@ -108,7 +122,7 @@ def test_a_stopped_jack_server_is_reported_and_rejoined_mid_take(tmp_path, free_
                         "--no-realtime", "--generator", "rules", "--osc-port", str(port), "--oscquery-port", "-1",
                         "--tempo", "120", "--idle-bars", "0", "--sender", sender, env=env)
     peer = OscPeer()
-    recv = Receiver()
+    recv = Receiver(server.name)
     again = None
     try:
         eng.wait_for_line("ready in", 40)
@@ -119,9 +133,7 @@ def test_a_stopped_jack_server_is_reported_and_rejoined_mid_take(tmp_path, free_
             peer.send(port, "/liveai/player/note", n, 90)
         time.sleep(3.0)
         assert _note_ons(recv.got), "the band did not sound before the stop"
-        # our receiver stops reading before its server goes (a read on a dead client once a new
-        # client has opened is a segfault in libjack: liveai.io.jackwatch); it is buried, never closed
-        recv.stop(dead=True)
+        recv.stop()  # our receiver goes before its server (it is one of the outputs that come back)
         heard_before = list(recv.got)
         t_stop = time.monotonic()
         server._stop()
@@ -131,7 +143,7 @@ def test_a_stopped_jack_server_is_reported_and_rejoined_mid_take(tmp_path, free_
         time.sleep(1.5)
         again = JackServer(period=256, prefix="lvjw", log_path=tmp_path / "jackd.log").__enter__()
         t_up = time.monotonic()
-        recv = Receiver()  # our receiver returns too: liveai connects to it again
+        recv = Receiver(again.name)  # our receiver returns too: liveai connects to it again
         t_back, line = eng.wait_for_line("is back", 5)
         back = eng.t_start + t_back - t_up
         ports = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout.split()
@@ -158,7 +170,7 @@ def test_a_stopped_jack_server_is_reported_and_rejoined_mid_take(tmp_path, free_
         finally:
             eng.kill()
         time.sleep(0.3)
-        recv.stop(dead=again is None)
+        recv.stop()
         if again is not None:
             again.__exit__(None, None, None)
         server.__exit__(None, None, None)
