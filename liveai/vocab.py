@@ -64,3 +64,8 @@ def check_latency(latency: dict[str, float]) -> dict[str, float]:
             raise ValueError(f"latency offset of {k} must be 0..500 ms, not {v!r}")
         out[k] = float(v)
     return out
+
+
+def part_of(voice: str) -> str:
+    """The part (channel, mix, track) a voice plays in: 'comp.2' -> 'comp'; 'bass' -> 'bass'."""
+    return voice.split(".", 1)[0]

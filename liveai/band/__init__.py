@@ -51,7 +51,8 @@ the bass sounds the new chord's root on its first beat (approach notes belong be
 Drum instruments: kick stick snare clap hat pedal open ride bell crash tom_low tom_mid tom_high
 floor tamb cowbell shaker clave (General MIDI notes, channel 10).
 """
-from liveai.band.generator import BAND_PARTS, VOICES, BandGenerator, RulesChords, make_band, part_of
+from liveai.band.generator import BAND_PARTS, VOICES, BandGenerator, RulesChords, make_band
+from liveai.vocab import part_of
 from liveai.band.style import Style, StyleError, builtin_names, load_style, parse_style
 
 __all__ = ["BandGenerator", "RulesChords", "Style", "StyleError", "VOICES", "BAND_PARTS", "builtin_names",

@@ -19,6 +19,7 @@ from liveai.band.render import HOLD_HIT, REST_HIT, Hit, render_part
 from liveai.band.style import GM_DRUMS, PITCHED, Grid, Section, Style, StyleError, load_style
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, StepContext, StepPlan, VoiceAction, note
 from liveai.harmony.chords import ChordSymbol
+from liveai.vocab import part_of
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,6 @@ VOICES: tuple[str, ...] = ("bass", *(f"comp.{i}" for i in range(1, 5)), *(f"pad.
                            *(f"drums.{k}" for k in GM_DRUMS))
 BAND_PARTS = ("bass", "comp", "pad", "arp", "drums")
 _QUALITY = {"maj": "maj", "min": "min", "dim": "dim"}
-
-
-def part_of(voice: str) -> str:
-    """The part a voice belongs to: 'comp.2' -> 'comp', 'bass' -> 'bass'."""
-    return voice.split(".", 1)[0]
 
 
 class RulesChords:

@@ -18,7 +18,8 @@ import mido
 
 from liveai.engine.planning import COMMIT_SHARE, Planning, check_plan
 from liveai.engine.player import PLAYER_WINDOW, SYNC_TYPES, PlayerInput
-from liveai.engine.render import Rendering, part_of
+from liveai.engine.render import Rendering
+from liveai.vocab import part_of
 from liveai.engine.settings import EngineSettings, EngineStats, PartMix
 from liveai.engine.unsent import UnsentStep
 from liveai.generators.base import Generator, PlayerNote, StepPlan
@@ -56,7 +57,7 @@ class Engine(PlayerInput, Planning, Rendering):
         self.harmonizer: Any = None  # liveai.engine.modes.Harmonizer, for the reactive harmonize mode
         self._harmony: dict[int, list[OutEvent]] = {}
         self.input_map: Callable[[mido.Message], list[mido.Message]] | None = None
-        self.tempo_follower: Any = None  # liveai.listening.TempoFollower with --follow-tempo
+        self.tempo_follower: Any = None  # liveai.timing.tempo.TempoFollower with --follow-tempo
         self.programs: Any = None  # liveai.view.programs.PartPrograms: GM program per part (None: none sent)
         self._rng = random.Random(self.settings.seed)
         self.stats = EngineStats()

@@ -11,7 +11,7 @@ import logging
 from typing import Any, Callable
 
 from liveai.engine.player import PLAYER_WINDOW
-from liveai.engine.render import part_of
+from liveai.vocab import part_of
 from liveai.engine.unsent import SplitHandle, UnsentStep, derive, keep_to, waiting
 from liveai.generators.base import HOLD, StepContext, StepPlan, visible_player
 from liveai.timing.clock import Timer

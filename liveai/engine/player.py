@@ -14,8 +14,8 @@ from typing import Any
 
 import mido
 
-from liveai.engine.render import part_of
-from liveai.engine.unsent import SplitHandle, UnsentStep, derive, keep_to, sent_anyway, waiting
+from liveai.vocab import part_of
+from liveai.engine.unsent import UnsentStep, derive, keep_to, sent_anyway, waiting
 from liveai.generators.base import HOLD, PlayerNote, note
 from liveai.harmony.voicing import parallels_with, repair, revoice
 from liveai.io.output import OutEvent

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from liveai.io.output import OutEvent
 from liveai.engine.settings import PartMix
+from liveai.vocab import part_of
 
 
 class Rendering:
@@ -93,8 +94,3 @@ class Rendering:
             at = max(now, when + dt, self._floor.get(part, now))
             self._floor[part] = at
             self.scheduler.at(at, out)
-
-
-def part_of(voice: str) -> str:
-    """The part (channel, mix, track) a voice plays in: 'comp.2' -> 'comp'; 'bass' -> 'bass'."""
-    return voice.split(".", 1)[0]

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from liveai.band.generator import make_band
 from liveai.control.config import Config, ConfigError
-from liveai.engine.core import Engine, EngineSettings, PartMix, part_of
+from liveai.engine.core import Engine, EngineSettings, PartMix
+from liveai.vocab import part_of
 from liveai.engine.modes import CallResponse, Harmonizer, Silent
 from liveai.generators import make_generator
 from liveai.generators.rules import RulesAccompanist

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from liveai.engine.render import part_of
+from liveai.vocab import part_of
 from liveai.generators.base import HOLD, VoiceAction
 from liveai.io.output import OutEvent
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Iterable
 
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+from liveai.music.theory import NOTE_NAMES
+
 
 # quality -> (intervals above the root, suffix). Triads first: the plan's vocabulary.
 QUALITIES: dict[str, tuple[tuple[int, ...], str]] = {

@@ -27,7 +27,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -395,44 +395,6 @@ def sample_token(logits: np.ndarray, rng: np.random.Generator, temperature: floa
     cdf = pr.cumsum()
     cdf /= cdf[-1]
     return int(cdf.searchsorted(rng.random(), side="right"))
-
-
-_PC_OF_NOTE_TOKEN = (np.arange(N_PITCH) + PITCH_LO) % 12
-_LOG_HALF = float(np.log(0.5))
-
-
-def chord_aware_scores(logits: np.ndarray, chord: np.ndarray, sounding: int | None, weight: float,
-                       mask: np.ndarray | None = None, avoid: Mapping[int, float] | None = None) -> np.ndarray:
-    """Voice log-probabilities plus weight * log P(pitch class in the chord) for each token: notes
-    by their pitch class, hold by the sounding note's (a silent voice / rest count as 0.5).
-    avoid: pitch class -> factor (< 1) multiplied into its chord probability, so that voices spread
-    over the chord instead of all doubling its likeliest pitch class."""
-    z = logits.astype(np.float64, copy=True)
-    if mask is not None:
-        z[~mask] = -np.inf
-    z -= np.max(z)
-    logq = z - np.log(np.exp(z).sum())
-    pin = chord.astype(np.float64).copy()
-    for pc, f in (avoid or {}).items():
-        pin[pc % 12] *= f
-    lp = np.log(np.clip(pin, 1e-4, 1.0))
-    bonus = np.empty(VOCAB)
-    bonus[2:] = lp[_PC_OF_NOTE_TOKEN]
-    bonus[REST] = _LOG_HALF
-    bonus[HOLD] = lp[sounding % 12] if sounding is not None else _LOG_HALF
-    return logq + weight * bonus
-
-
-def guess_minor(tonic: int, pitches_durations: Sequence[tuple[int, int]]) -> bool:
-    """Minor if the minor third above tonic was heard more (by duration) than the major third."""
-    w3 = w4 = 0
-    for p, d in pitches_durations:
-        iv = (p - tonic) % 12
-        if iv == 3:
-            w3 += d
-        elif iv == 4:
-            w4 += d
-    return w3 > w4
 
 
 # --------------------------------------------------------------------------- benchmark

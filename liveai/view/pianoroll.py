@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import mido
 
+from liveai.music.theory import NOTE_NAMES
 from liveai.view.chordname import chord_name, parse_chord, recognise
 
 PLAYER = "player"
@@ -29,7 +30,6 @@ COLOURS = {  # part -> fill (colour-blind-safe Okabe-Ito hues where they go)
     "pad": "#F0E442", "arp": "#D55E00", "drums": "#999999", "lead": "#882255", PLAYER: "#222222",
 }
 PALETTE = ("#44AA99", "#AA4499", "#117733", "#332288", "#DDCC77", "#88CCEE", "#661100")
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 @dataclass(frozen=True)
