@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 INNER = ("alto", "tenor")  # the accompanist's inner voices (the bass keeps its root)
 COMMIT_SHARE = 0.25  # a step is committed at the latest a quarter step before it sounds: slack for a busy loop
+ENTRY_WAIT_S = 0.015  # the first note's own step: how long the primary may take before the rules play it
 
 
 class Planning:
@@ -72,9 +73,6 @@ class Planning:
         if self.primary is self.fallback:
             self._commit(step, ctx, fallback_plan, primary=True)
             return
-        if step == self._entry_step:  # due now: asked here, with nothing else on the worker at the start
-            self._commit_entry(step, ctx, fallback_plan)
-            return
         if self._busy:  # the primary is still working on an earlier step
             self.stats.late_steps += 1
             self._commit(step, ctx, fallback_plan, primary=False)
@@ -82,8 +80,10 @@ class Planning:
         self._busy = True
         run = self._run
         margin = max(s.commit_margin, COMMIT_SHARE * self.transport.step_seconds)
-        deadline = self.clock.call_at(self.transport.time_of_step(step) - margin,
-                                      self._if_current, run, self._deadline, step, ctx, fallback_plan)
+        due = self.transport.time_of_step(step) - margin
+        if step == self._entry_step:  # due as the first note arrives: the band's downbeat waits this much for it
+            due = self.clock.now() + min(ENTRY_WAIT_S, margin)
+        deadline = self.clock.call_at(due, self._if_current, run, self._deadline, step, ctx, fallback_plan)
         self.clock.run_worker(lambda: self.primary.plan(ctx),
                               lambda res, err: self._if_current(run, self._primary_done, step, ctx, res, err,
                                                                 deadline, fallback_plan))
@@ -109,24 +109,6 @@ class Planning:
         One melody note alone does not (the first note of a song is its chord's fifth, root or
         third about equally often in POP909 and the lead sheets): the planner waits for more."""
         return self.settings.key_lock is not None or sum(1 for n in self._player if n.start_step == 0) >= 2
-
-    def _commit_entry(self, step: int, ctx: StepContext, fallback_plan: StepPlan) -> None:
-        """The first note's own step: the primary plans it at once, here (a model takes a few ms, so
-        the band's first downbeat is that much behind the note rather than a beat late); a
-        failure or garbage plays the fallback's plan."""
-        try:
-            plan = self.primary.plan(ctx)
-            err = check_plan(plan, self.voices)
-        except Exception as e:
-            plan, err = None, f"{type(e).__name__}: {e}"
-        primary = not err
-        if err:
-            self.stats.errors += 1
-            log.warning("generator %s failed at step %d (%s); rules played it", self.primary.name, step, err)
-            plan = fallback_plan
-        if not self._entry_heard():  # the drums come in on it, the harmony once a chord is heard
-            plan = {v: a if part_of(v) == "drums" else HOLD for v, a in plan.items()}
-        self._commit(step, ctx, plan, primary=primary)
 
     def _listen(self, ctx: StepContext) -> None:
         """A band style plays: the model listens on the worker (one step at a time; a step it
@@ -179,6 +161,10 @@ class Planning:
 
     def _commit(self, step: int, ctx: StepContext, plan: StepPlan, primary: bool) -> None:
         """Turn one step's plan into events at the step's time, and tell the generators."""
+        if step == self._entry_step and not self._entry_heard():
+            # the first note's own step, no chord named yet: the drums come in on it, the harmony
+            # once a chord is heard
+            plan = {v: a if part_of(v) == "drums" else HOLD for v, a in plan.items()}
         self._committed_step = step
         self.stats.steps += 1
         if primary:
