@@ -14,7 +14,7 @@ import time
 
 def main(argv: list[str]) -> int:
     out_path, args = argv[0], argv[1:]
-    import liveai.app as app
+    import liveai.app.run as app
     import liveai.cli as cli
 
     holder: list = []

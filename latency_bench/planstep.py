@@ -39,10 +39,10 @@ def step_costs(case, chord_model: str | None) -> dict[str, list[float]]:
     """Microseconds of each call of the engine's step planner while one case plays ("step"), and
     of its parts: the chord planner with the chord model ("planner"), the accompanist's voicing
     of the step ("accompanist")."""
-    from liveai.app import schedule_player
+    from liveai.app.run import schedule_player
     from liveai.control.config import make_config
-    from liveai.engine.session import build_session
-    from liveai.timing.transport import Meter
+    from liveai.app.session import build_session
+    from liveai.music.meter import Meter
     from liveai.music.tunes import read_midi
     from liveai.timing.clock import SimClock
 

@@ -123,7 +123,7 @@ def sim_soak(seconds: float = 3600.0, generator: str = "model", mark_s: float = 
     notes still sounding after the end."""
     import tracemalloc
 
-    from liveai.app import build_session
+    from liveai.app.run import build_session
     from liveai.timing.clock import SimClock
     from liveai.control.config import Config
 
@@ -212,7 +212,7 @@ def sim_soak(seconds: float = 3600.0, generator: str = "model", mark_s: float = 
 def engine_main(argv: list[str]) -> int:
     """In the engine's process: latency_bench.engine_proc, plus the OSC server's counters on exit."""
     osc_out, rest = argv[0], argv[1:]
-    import liveai.app as app
+    import liveai.app.run as app
     from latency_bench import engine_proc
     servers: list = []
     base = app.OscServer

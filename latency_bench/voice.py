@@ -3,9 +3,9 @@ engine, and what the analysis costs.
 
     python -m latency_bench.voice [--takes 2]
 
-A feeder thread plays synthesized sung takes (liveai.voice.synth, 20 dB SNR) into the voice
+A feeder thread plays synthesized sung takes (liveai.singing.synthetic, 20 dB SNR) into the voice
 input's ring buffer in real time, 64 samples (4 ms) at 16 kHz per block, as a sound card's callback
-would; the real analysis thread (liveai.voice.audio_in.VoiceInput) tracks and segments them and
+would; the real analysis thread (liveai.singing.audio_in.VoiceInput) tracks and segments them and
 hands note-ons to a real engine (liveai.app.build_session on the real-time clock), whose loop
 stamps each on arrival (Engine.on_player, the recorder's hook). Latency = that stamp minus the
 wall time at which the note's first sample was captured. Reported for every note (scoops and
@@ -26,11 +26,11 @@ SR = 16000
 
 
 def measure(takes: int = 2, notes_per_take: int = 20, seed: int = 2) -> dict:
-    from liveai.app import build_session
+    from liveai.app.run import build_session
     from liveai.timing.clock import RealtimeClock
     from liveai.control.config import make_config
-    from liveai.voice.audio_in import RingBuffer, VoiceInput
-    from liveai.voice.synth import sung_set
+    from liveai.singing.audio_in import RingBuffer, VoiceInput
+    from liveai.singing.synthetic import sung_set
     tks = sung_set(seed=seed, takes=takes, notes_per_take=notes_per_take, snr_db=20.0, sr=SR)
     gap = np.zeros(int(0.5 * SR), dtype=np.float32)
     audio = np.concatenate([x for tk in tks for x in (tk.audio, gap)])
@@ -110,7 +110,7 @@ def measure(takes: int = 2, notes_per_take: int = 20, seed: int = 2) -> dict:
 
 def section(r: dict) -> str:
     ok = lambda b: "ok" if b else "MISSED"  # noqa: E731
-    lines = ["voice (sing to play; liveai/voice, YIN tracker, 16 kHz, synthetic sung takes at 20 dB SNR):",
+    lines = ["voice (sing to play; liveai/singing, YIN tracker, 16 kHz, synthetic sung takes at 20 dB SNR):",
              f"  notes sung {r['voice_notes']}, reached the engine as the right note {r['voice_matched']}",
              f"  sung-note start -> note-on at the engine, clean onsets ({r['voice_clean_notes']}): "
              f"p50 {r['voice_clean_latency_p50_ms']:.1f} ms [{ok(r['voice_clean_latency_p50_ms'] <= 40)} <= 40], "

@@ -71,7 +71,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--answer-max-bars", dest="answer_max_bars", type=int, help="longest answer in bars (default 4)")
     p.add_argument("--program", action="append", metavar="PART=N",
                    help="General MIDI program (0-127, or BANK:PROGRAM) of a part, e.g. bass=33; repeatable "
-                        "(defaults: liveai/view/programs.py)")
+                        "(defaults: liveai/io/programs.py)")
     p.add_argument("--no-program", dest="program_change", action="store_const", const=False,
                    help="send no bank select or program change (the synth keeps its own sounds)")
     p.add_argument("--synth", action="store_const", const=True,
@@ -93,12 +93,12 @@ def _midi(p: argparse.ArgumentParser) -> None:
 
 def _voice_range(text: str) -> tuple[int, int]:
     """'48-72' or 'C3-G5' -> (low, high) MIDI notes."""
-    from liveai.voice.segment import parse_range
+    from liveai.singing.segment import parse_range
     return parse_range(text)
 
 
 def _voice(p: argparse.ArgumentParser) -> None:
-    """Sing or hum to play (liveai/voice; needs the audio extra)."""
+    """Sing or hum to play (liveai/singing; needs the audio extra)."""
     p.add_argument("--audio-in", dest="audio_in", metavar="NAME",
                    help="sing or hum to play: the audio input whose name contains NAME (a JACK port or a "
                         "sound card); auto: the first capture input (needs liveai[audio])")
@@ -219,7 +219,7 @@ def _overrides(args: argparse.Namespace) -> dict:
     if isinstance(o.get("split"), str) and o["split"].isdigit():
         o["split"] = int(o["split"])
     if getattr(args, "program", None):
-        from liveai.view.programs import parse_assignments
+        from liveai.io.programs import parse_assignments
         o["programs"] = {k: str(v) for k, v in parse_assignments(args.program).items()}
     o.pop("program", None)
     if getattr(args, "voice_range", None):
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["train"]:
         try:
             import music21, onnx, torch  # noqa: F401,E401  (the train extra)
-            from liveai.train.cli import main as train_main
+            from liveai.train.traincli import main as train_main
         except ImportError as e:
             print(f"liveai: error: training needs the train extra (pip install 'liveai[train]'): {e}", file=sys.stderr)
             return 2
@@ -263,7 +263,7 @@ def cmd_bands(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from liveai.view.synth import SynthMissing, render
+    from liveai.io.fluidsynth import SynthMissing, render
     try:
         path = render(args.midi, args.out, args.soundfont)
     except (SynthMissing, FileNotFoundError) as e:
@@ -286,7 +286,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_ports(args: argparse.Namespace) -> int:
     if getattr(args, "audio", False):
-        from liveai.voice.audio_in import list_audio_inputs
+        from liveai.singing.audio_in import list_audio_inputs
         ins = list_audio_inputs()
         print("audio inputs (for --audio-in):")
         for api, n in ins:
@@ -313,7 +313,7 @@ def cmd_ports(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from liveai.app import run_realtime
+    from liveai.app.run import run_realtime
     from liveai.io.midi import PortSpec
     if args.box:  # never a dead box: a broken config file is logged and the defaults used
         from liveai.box.persist import default_config_path, load_or_defaults
@@ -329,14 +329,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.no_midi:
         midi_in = midi_out = None
     if cfg.realtime:
-        from liveai.timing.sources import realtime_engine
+        from liveai.app.sources import realtime_engine
         realtime_engine(cfg.midi_api)  # before any engine thread starts: they inherit it
     run_realtime(cfg, midi_in, midi_out, box=args.box)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from liveai.app import run_realtime, run_simulated, summary
+    from liveai.app.run import run_realtime, run_simulated, summary
     from liveai.music.tunes import BUILTIN, read_midi, tune_events
     o = _overrides(args)
     part = None

@@ -6,7 +6,7 @@ from liveai.engine.core import Engine, EngineSettings
 from liveai.generators.rules import RulesAccompanist
 from liveai.io.output import ListOutput
 from liveai.io.scheduler import Scheduler
-from liveai.timing.transport import Meter
+from liveai.music.meter import Meter
 
 
 def sim_engine(generator=None, fallback=None, **settings):

@@ -18,7 +18,7 @@ import time
 
 from pythonosc.osc_message import OscMessage
 
-from liveai.app import Stop, run_realtime
+from liveai.app.run import Stop, run_realtime
 from liveai.control.config import make_config
 from liveai.music.tunes import ODE_TO_JOY, tune_events
 

@@ -291,7 +291,7 @@ def test_live_session_on_a_full_disk_logs_the_error_and_stops_cleanly(full_dir, 
     if full_dir is None:
         pytest.skip("cannot mount a tmpfs here")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    from liveai.app import run_realtime
+    from liveai.app.run import run_realtime
     from liveai.control.config import make_config
     cfg = make_config(None, {"generator": "rules", "osc_port": free_udp_port(), "osc_out": [], "tempo": 200.0})
     events = tune_events(ODE_TO_JOY.notes()[:6], 200.0)
@@ -309,7 +309,7 @@ def test_live_session_on_a_full_disk_logs_the_error_and_stops_cleanly(full_dir, 
 def test_start_up_reset_silences_every_channel():
     """What a killed predecessor left sounding is unknown: at start every opened MIDI output gets
     sustain off, all notes off and all sound off on all 16 channels, before anything else."""
-    from liveai.app import reset_output
+    from liveai.app.run import reset_output
     out = ListOutput()
     reset_output(out)
     got = [(e.kind, e.channel, e.data1, e.data2) for _, e in out.events]
@@ -317,7 +317,7 @@ def test_start_up_reset_silences_every_channel():
 
 
 def test_start_up_reset_survives_a_failing_output():
-    from liveai.app import reset_output
+    from liveai.app.run import reset_output
     reset_output(Vanishing(0, OSError("gone")))  # logged, no exception
 
 

@@ -6,6 +6,7 @@ imports that used to hide cycles) count exactly like module-level ones.
 from __future__ import annotations
 
 import ast
+import re
 import os
 from pathlib import Path
 
@@ -158,3 +159,115 @@ def test_long_module_check_catches_one(tmp_path: Path) -> None:
     (pkg / "justified.py").write_text('"""One cohesive thing: a table."""\n' + body)
     (pkg / "short.py").write_text('"""Short."""\n' + "x = 1\n" * (MAX_LINES - 1))
     assert long_modules_without_a_reason(tmp_path, ("pkg",)) == [f"pkg{os.sep}long.py ({MAX_LINES + 2} lines)"]
+
+
+# The layers, top first: each folder (or top-level module) may import only those below it. The
+# README's "Layout" section lists the same order (test_readme_layout_is_the_tested_order).
+LAYERS: tuple[str, ...] = (
+    "__main__", "cli",         # the entry point: flags
+    "train", "evaluation",     # building models (which measures them), measuring the band
+    "corpus",                  # the songs read by both
+    "app",                     # wiring a run: the Session, real-time and simulated runs, clock sources, box
+    "box",                     # the headless box: service unit, hot-plug, persistence, recordings
+    "control",                 # the OSC address table, remote control, OSCQuery, the config
+    "view",                    # what the player sees: live view, piano roll, chord names
+    "engine",                  # life cycle, listening, planning, rendering, the unsent steps
+    "singing",                 # singing as the player's input: audio, pitch trackers, segmenter
+    "io",                      # MIDI and OSC ports, the scheduler, sender, recorder, takes, FluidSynth
+    "band",                    # band styles and the style renderer
+    "generators",              # what plays: rules and model accompanists
+    "neural",                  # the ONNX runtimes
+    "harmony",                 # chords, the chord planner, voicing
+    "timing",                  # clocks, transport, tempo following, MIDI clock, Link, thread priorities
+    "music",                   # pure musical logic on note lists: notes, the grid, theory, tunes
+    "vocab", "liveai",         # the shared vocabulary; the package itself (its version)
+)
+# Imports that run up the order on purpose, each with its reason. None are needed today.
+ALLOWED_UP: dict[tuple[str, str], str] = {}
+
+
+def layer_of(module: str) -> str | None:
+    """The layer a liveai module belongs to (its folder, or its own name at the top level)."""
+    parts = module.split(".")
+    if parts[0] != "liveai":
+        return None  # latency_bench sits above the package and may import any of it
+    return parts[1] if len(parts) > 1 else "liveai"
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import from a layer to one above it (or to a layer the order does not name)."""
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    bad = []
+    for a, targets in sorted(graph.items()):
+        la = layer_of(a)
+        if la is None:
+            continue
+        for b in sorted(targets):
+            lb = layer_of(b)
+            if lb is None:
+                bad.append(f"{a} -> {b} (the package imports the benchmark)")
+            elif la not in rank or lb not in rank:
+                bad.append(f"{a} -> {b} (layer {la if la not in rank else lb} is not in LAYERS)")
+            elif la != lb and rank[lb] < rank[la] and (la, lb) not in ALLOWED_UP:
+                bad.append(f"{a} -> {b} ({lb} is above {la})")
+    return bad
+
+
+def test_no_import_runs_up_the_layers() -> None:
+    """Issue 26: data flows one way; lazy imports (inside functions) count like the others."""
+    bad = upward_imports(import_graph())
+    assert bad == [], "imports up the layer order:\n  " + "\n  ".join(bad)
+
+
+def test_layer_check_catches_an_upward_lazy_import() -> None:
+    src = "def f():\n    from liveai.engine import core\n"
+    graph = {"liveai.music.x": set(), "liveai.engine.core": set()}
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.ImportFrom):
+            graph["liveai.music.x"].add(f"{node.module}.{node.names[0].name}")
+    assert upward_imports(graph) == ["liveai.music.x -> liveai.engine.core (engine is above music)"]
+    assert upward_imports({"liveai.engine.core": {"liveai.music.x"}, "liveai.music.x": set()}) == []
+
+
+def test_every_folder_has_a_layer() -> None:
+    names = {p.name for p in (ROOT / "liveai").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    names |= {p.stem for p in (ROOT / "liveai").glob("*.py") if p.stem != "__init__"} | {"liveai"}
+    assert names == set(LAYERS), f"in the package, not in LAYERS: {names - set(LAYERS)}; " \
+                                 f"in LAYERS, not in the package: {set(LAYERS) - names}"
+
+
+def test_readme_layout_is_the_tested_order() -> None:
+    """The README names each layer, top first, in a numbered list; it must be this test's order."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed: list[str] = []
+    numbers: list[int] = []
+    for line in section.splitlines():
+        m = re.match(r"\s+(\d+)\s+liveai/(\w+)(?:/|\.py)", line)
+        if m:
+            listed.append("liveai" if m.group(2) == "__init__" else m.group(2))
+            numbers.append(int(m.group(1)))
+    assert listed == list(LAYERS), f"README Layout lists {listed}"
+    assert numbers == list(range(len(LAYERS), 0, -1)), f"README Layout numbers {numbers}"
+
+
+def duplicate_module_names(root: Path = ROOT / "liveai") -> dict[str, list[str]]:
+    """Module names (other than __init__ and __main__) used in more than one folder."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        if path.stem in ("__init__", "__main__"):
+            continue
+        seen.setdefault(path.stem, []).append(str(path.relative_to(root)))
+    return {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def test_one_module_name_per_job() -> None:
+    dups = duplicate_module_names()
+    assert dups == {}, f"one name, two modules: {dups}"
+
+
+def test_duplicate_name_check_catches_one(tmp_path: Path) -> None:
+    for f in ("a/render.py", "b/render.py", "b/other.py"):
+        (tmp_path / f).parent.mkdir(exist_ok=True)
+        (tmp_path / f).write_text("")
+    assert duplicate_module_names(tmp_path) == {"render": ["a/render.py", "b/render.py"]}

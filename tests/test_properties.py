@@ -203,7 +203,7 @@ class Harness:
             tempo=case.tempo, thru=case.thru, start_now=case.start_now, idle_bars=case.idle_bars,
             lookahead_steps=case.lookahead, channels=dict(case.channels), swing=case.swing))
         if case.modes:  # call and harmonize beside accompany, as the app registers them
-            from liveai.app import add_modes
+            from liveai.app.run import add_modes
             from liveai.control.config import Config
             add_modes(self.engine, Config(seed=case.seed))
         self.out_state: dict[tuple[int, int], str] = {}
@@ -501,7 +501,7 @@ class _Input:
 
 
 def fuzz_session(seed: int, n_osc: int, n_midi: int, seconds: float = 20.0):
-    from liveai.app import attach_osc, build_session
+    from liveai.app.run import attach_osc, build_session
     from liveai.control.config import make_config
     from liveai.io.osc import OscServer
     cfg = make_config(None, {"generator": "rules", "osc_out": [], "start_now": True, "tempo": 120.0,

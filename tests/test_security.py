@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from liveai.app import build_session
+from liveai.app.run import build_session
 from liveai.timing.clock import SimClock
 from liveai.control.config import ConfigError, make_config
 from liveai.control.addresses import TABLE
@@ -181,7 +181,7 @@ def test_allowlist_rejects_a_sender_on_another_host(other_host):
 
 def test_the_running_app_applies_the_allowlist(free_udp_port):
     """run_realtime wires --osc-allow into its server: 127.0.0.2 is ignored, 127.0.0.1 answered."""
-    from liveai.app import run_realtime
+    from liveai.app.run import run_realtime
     from liveai.music.tunes import ODE_TO_JOY, tune_events
     port = free_udp_port()
     cfg = make_config(None, {"generator": "rules", "osc_port": port, "osc_out": [], "tempo": 240.0,

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import replace
 from typing import Callable
 
-from liveai.band.render import HOLD_HIT, REST_HIT, Hit, render_part
+from liveai.band.stylerender import HOLD_HIT, REST_HIT, Hit, render_part
 from liveai.band.style import GM_DRUMS, PITCHED, Grid, Section, Style, StyleError, load_style
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, StepContext, StepPlan, VoiceAction, note
 from liveai.harmony.chords import ChordSymbol

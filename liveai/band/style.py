@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from liveai.timing.transport import Meter
+from liveai.music.meter import Meter
 
 PITCHED = ("bass", "comp", "pad", "arp")
 GM_DRUMS: dict[str, int] = {

@@ -189,7 +189,7 @@ class HotplugOutput(_Endpoint, OutputDevice):
             self.sounding.discard((ev.channel, ev.data1))
         elif ev.kind == CONTROL:
             self.channels.add(ev.channel)
-            if ev.data1 == 0:  # bank select MSB starts a program selection (liveai.view.programs)
+            if ev.data1 == 0:  # bank select MSB starts a program selection (liveai.io.programs)
                 self.programs[ev.channel] = [ev.midi]
             elif ev.data1 == 32 and ev.channel in self.programs:
                 self.programs[ev.channel].append(ev.midi)

@@ -5,7 +5,7 @@ bad config file logged and the defaults used), restarts it whatever happens, ord
 sound devices, and leaves logging to the journal (liveai logs to stderr, unbuffered).
 
 Real time: a system unit raises LimitRTPRIO and LimitMEMLOCK; liveai then puts only its note
-sender's thread on SCHED_FIFO and locks its memory (liveai/box/rt.py), and carries on at normal
+sender's thread on SCHED_FIFO and locks its memory (liveai/timing/rtlimits.py), and carries on at normal
 priority if the system says no. A user unit cannot raise limits (the unit would fail to start with
 205/LIMITS), so there the limits come from PAM: /etc/security/limits.d/audio.conf, user in `audio`.
 """

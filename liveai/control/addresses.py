@@ -24,6 +24,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from liveai.io.osc import AddressTable
 from liveai.neural.personal import NAME_RE
 from liveai.vocab import BAND_PARTS, DEFAULT_CHANNELS, GENERATORS, MAX_BPM, MIN_BPM, MODES, PARTS
 
@@ -181,7 +182,7 @@ def _build() -> tuple[Address, ...]:
                 "sanitised and confined to it).", example=("take",)),
         Address(f"{PREFIX}/record/stop", (), "Stop recording and write the file; replies /liveai/record/saved."),
         Address(f"{PREFIX}/config/save", (PORT,), "Write the current settings (tempo, mode, density, ...) to the "
-                "config file atomically; the box loads it at start-up. Replies /liveai/config/saved (liveai/box/wire.py).",
+                "config file atomically; the box loads it at start-up. Replies /liveai/config/saved (liveai/app/boxwire.py).",
                 owner="box"),
         Address(f"{PREFIX}/player/note", (_i("pitch", 0, 127), _i("velocity", 0, 127)),
                 "Play a note into the engine as the player (velocity 0 is its note-off).", example=(60, 90)),
@@ -282,3 +283,6 @@ def check_args(path: str, args: tuple) -> str:
     except ValueError as e:
         return str(e)
     return ""
+
+
+OSC_TABLE = AddressTable(ADDRESSES, parse_args)  # what an OscServer bound to liveai accepts

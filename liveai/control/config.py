@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from liveai.timing.transport import Meter
+from liveai.music.meter import Meter
 from liveai.vocab import DEFAULT_CHANNELS, GENERATORS, MODES, SYNTH_AUDIO, check_clock_source, check_latency, check_mode, check_tempo
 
 
@@ -67,27 +67,27 @@ class Config:
     auto_out: str | None = None  # the same for `midi_out = "auto"`
     hotplug_poll: float = 1.5  # seconds between looks at the MIDI port lists (hot-plug)
     record_cap_mb: float = 0.0  # recordings directory cap: oldest .mid files removed beyond it (0 = no cap)
-    clock: str = "internal"  # clock source: internal | midi | link (liveai.timing.sources)
+    clock: str = "internal"  # clock source: internal | midi | link (liveai.app.sources)
     clock_in: str | None = None  # MIDI port the clock comes from (default: the player's input)
     clock_out: str | None = None  # MIDI port to send MIDI clock to ("virtual": our own liveai:clock)
     latency: dict[str, float] = field(default_factory=dict)  # ms early per output: midi, osc, clock
     link_start_stop: bool = False  # with --clock link: follow the Link session's start/stop
     sender: str = "thread"  # MIDI sender: thread (in the engine's process) | process (one of its own, liveai/io/sender.py)
-    programs: dict[str, Any] = field(default_factory=dict)  # GM program per part, e.g. {bass = 33, pad = "1:89"} (liveai.view.programs)
+    programs: dict[str, Any] = field(default_factory=dict)  # GM program per part, e.g. {bass = 33, pad = "1:89"} (liveai.io.programs)
     program_change: bool = True  # send (and record) each part's bank select and program change; --no-program
-    synth: bool = False  # start FluidSynth and play into it (liveai.view.synth)
+    synth: bool = False  # start FluidSynth and play into it (liveai.io.fluidsynth)
     soundfont: str | None = None  # the .sf2 FluidSynth plays (default: the system's GM soundfont)
     synth_audio: str | None = None  # FluidSynth's audio driver: jack, pulseaudio, pipewire, alsa (default: chosen)
     show: bool = False  # the terminal live view (liveai.view.live), when stdout is a terminal
     audio_in: str | None = None  # sing to play: the audio input (substring of a JACK port or device; auto)
     audio_api: str = "auto"  # auto (JACK if a server runs, else sounddevice) | jack | sounddevice
-    voice_tracker: str = "yin"  # pitch tracker: yin | crepe (liveai/voice, models/crepe_tiny.md)
+    voice_tracker: str = "yin"  # pitch tracker: yin | crepe (liveai/singing, models/crepe_tiny.md)
     voice_model: str | None = None  # path of crepe_tiny.onnx for voice_tracker = "crepe"
     voice_snap: str = "chromatic"  # chromatic | key (the locked --key, else the key heard so far)
     voice_low: int = 36  # the singer's range, MIDI notes (C2)
     voice_high: int = 84  # (C6)
     voice_min_note_ms: float = 12.0  # voiced and steady this long before a note starts (= SegmenterSettings.onset_ms)
-    realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.timing.sources.realtime_engine)
+    realtime: bool = True  # every engine thread on SCHED_FIFO 50, the sender 70, where allowed (liveai.app.sources.realtime_engine)
     mute: dict[str, bool] = field(default_factory=dict)  # per part (OSC /liveai/<part>/mute); absent: heard
     volume: dict[str, float] = field(default_factory=dict)  # per part, 0..1; absent: 1
     octave: dict[str, int] = field(default_factory=dict)  # per part, -3..3; absent: 0
@@ -202,7 +202,7 @@ class Config:
             raise ConfigError("temperature must be in (0, 5] and top_p in (0, 1]")
         if not isinstance(self.programs, dict):
             raise ConfigError("programs must be a table of part = program (e.g. bass = 33)")
-        from liveai.view.programs import DEFAULT_PROGRAMS, parse_program
+        from liveai.io.programs import DEFAULT_PROGRAMS, parse_program
         known = list(DEFAULT_CHANNELS) + [p for p in DEFAULT_PROGRAMS if p not in DEFAULT_CHANNELS]
         unknown = sorted(set(self.programs) - set(known))
         if unknown:  # a misspelt part was silently ignored (issue 29)

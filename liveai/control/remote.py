@@ -12,21 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 import mido
 
 from liveai.engine.settings import PartMix
 from liveai.control.queue import ControlQueue, Dest
 from liveai.control.recording import TakeRecording
-from liveai.control.addresses import ADDRESSES, BAND_PARTS, PARAMS, PARTS, TABLE, TOPICS
+from liveai.control.addresses import ADDRESSES, BAND_PARTS, OSC_TABLE, PARAMS, PARTS, TABLE, TOPICS
 from liveai.io.osc import OscOutput, OscServer
 from liveai.io.recorder import Recorder
 from liveai.io.takes import Journal, default_recordings_dir
-from liveai.timing.transport import TICKS_PER_BEAT, Meter
-
-if TYPE_CHECKING:
-    from liveai.engine.session import Session
+from liveai.music.meter import TICKS_PER_BEAT, Meter
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +34,7 @@ class Control(ControlQueue, TakeRecording):
     """The remote control of one session: parameters, bindings, feedback, life (flood control in
     queue.py, takes in recording.py)."""
 
-    def __init__(self, session: "Session", server: OscServer, recordings: str | Path | None = None) -> None:
+    def __init__(self, session: Any, server: OscServer, recordings: str | Path | None = None) -> None:
         self.session, self.server = session, server
         self.engine, self.clock = session.engine, session.control
         cfg = session.cfg
@@ -133,13 +130,13 @@ class Control(ControlQueue, TakeRecording):
 
     def _programs(self):
         if self.engine.programs is None:
-            from liveai.view.programs import PartPrograms
+            from liveai.io.programs import PartPrograms
             self.engine.programs = PartPrograms()
         return self.engine.programs
 
     def _set_program(self, part: str, program: int) -> None:
         """A part's GM program (its bank kept), sent at once on the part's channel."""
-        from liveai.view.programs import Program
+        from liveai.io.programs import Program
         table = self._programs()
         table.set(part, Program(int(program), table.get(part).bank))
         self.engine.send_programs((part,))
@@ -222,7 +219,7 @@ class Control(ControlQueue, TakeRecording):
     def _set_model(self, name: str, dest: Dest) -> None:
         """Load a chord model off the engine loop; it plans from the next song on (Engine.set_chord_model)."""
         def load() -> None:
-            from liveai.engine.session import chord_model_named
+            from liveai.control.engineconfig import chord_model_named
             try:
                 model, harmony = chord_model_named(name, self.engine.settings.harmony, self.session.cfg)
             except Exception as e:
@@ -381,9 +378,11 @@ class Control(ControlQueue, TakeRecording):
         self._save_take_on_close()
 
 
-def attach_osc(session: "Session", server: OscServer, oscquery: bool = True) -> Control:
+def attach_osc(session: Any, server: OscServer, oscquery: bool = True) -> Control:
     """Bind the whole address table to the session's engine and start feedback (and OSCQuery on
     cfg.oscquery_port, unless oscquery is False). Handlers run on the engine's loop."""
+    if server.table is None:
+        server.table = OSC_TABLE  # the server checks every message against liveai's table
     ctl = Control(session, server)
     session.osc = ctl
     from liveai.io.takes import recover

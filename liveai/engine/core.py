@@ -27,7 +27,8 @@ from liveai.harmony.planner import HarmonyPlanner
 from liveai.io.output import OutEvent
 from liveai.io.scheduler import Scheduler
 from liveai.timing.clock import Clock, Timer
-from liveai.timing.transport import Meter, Transport
+from liveai.timing.transport import Transport
+from liveai.music.meter import Meter
 from liveai.vocab import check_mode, check_tempo
 
 __all__ = ["Engine", "EngineSettings", "EngineStats", "PartMix", "part_of", "check_plan",
@@ -58,7 +59,7 @@ class Engine(PlayerInput, Planning, Rendering):
         self._harmony: dict[int, list[OutEvent]] = {}
         self.input_map: Callable[[mido.Message], list[mido.Message]] | None = None
         self.tempo_follower: Any = None  # liveai.timing.tempo.TempoFollower with --follow-tempo
-        self.programs: Any = None  # liveai.view.programs.PartPrograms: GM program per part (None: none sent)
+        self.programs: Any = None  # liveai.io.programs.PartPrograms: GM program per part (None: none sent)
         self._rng = random.Random(self.settings.seed)
         self.stats = EngineStats()
         # One chord plan for every part, the fallback included (a missed step never changes the

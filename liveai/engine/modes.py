@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, PlayerNote, StepContext, StepPlan, note
-from liveai.music.style import StyleMemory
+from liveai.music.stylememory import StyleMemory
 from liveai.music.theory import Chord, Key, chord_scores, detect_key, nearest_pitch
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from liveai.generators.base import LOOKAHEAD_STEPS
 from liveai.harmony.planner import PlannerSettings
-from liveai.timing.transport import Meter
+from liveai.music.meter import Meter
 from liveai.vocab import DEFAULT_CHANNELS, PARTS
 
 

@@ -24,7 +24,7 @@ from liveai.evaluation.harmony import FOUR_PART_METRICS, METRICS
 from liveai.evaluation.runner import (GENERATORS, all_tune_cases, evaluate_cases, means, per_case_table,
                                       piano_roll, table)
 from liveai.evaluation.targets import summary
-from liveai.evaluation.tunes import TUNES, VARIANTS
+from liveai.evaluation.annotated import TUNES, VARIANTS
 
 
 def build_parser() -> argparse.ArgumentParser:

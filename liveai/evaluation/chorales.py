@@ -1,6 +1,6 @@
 """Held-out Bach chorales as evaluation cases (needs the train extra: music21 and the chorale cache).
 
-The chorales are the training test split (liveai.train.data.split_pieces, seed 1234), so the
+The chorales are the training test split (liveai.corpus.pieces.split_pieces, seed 1234), so the
 model never saw them. The player plays the soprano; the true chord of every beat is the triad that
 Bach's four voices imply (liveai.evaluation.harmony.implied_chords; a beat with no single best
 triad has no chord and is not scored), so the implied-chord figures measure agreement with Bach's
@@ -19,7 +19,7 @@ TEMPO = 80.0
 
 
 def piece_notes(piece: Any, start: int = 0) -> dict[str, list[Note]]:
-    """Notes of each of the four voices from a liveai.train.data.Piece, steps shifted by -start."""
+    """Notes of each of the four voices from a liveai.corpus.pieces.Piece, steps shifted by -start."""
     out: dict[str, list[Note]] = {}
     for row, v in enumerate(ROWS):
         r, o = piece.roll[row], piece.onset[row]
@@ -78,7 +78,7 @@ def chorale_case(piece: Any):
 
 def held_out_chorales(n: int, split_seed: int = 1234) -> list[Any]:
     """The first n pieces (by name) of the training test split, 4/4 and 3/4 only."""
-    from liveai.train import data as D
+    from liveai.corpus import pieces as D
     _, _, test = D.split_pieces(D.load_chorales(), seed=split_seed)
     test = sorted((p for p in test if p.steps_per_bar in (12, 16)), key=lambda p: p.name)
     return test[:n]

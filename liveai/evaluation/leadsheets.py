@@ -1,6 +1,6 @@
 """Chord-annotated songs from music21's corpus as evaluation cases (needs the train extra: music21).
 
-The tunes of liveai.evaluation.tunes were written for liveai, and the planner's settings were
+The tunes of liveai.evaluation.annotated were written for liveai, and the planner's settings were
 chosen on them; these were not: the two lead sheets music21 ships (Berlin's "Alexander's Ragtime
 Band", Foster's "Jeanie with the Light Brown Hair") and the two Nottingham Music Database tunes in
 its corpus (ABC with guitar chords). Repeats are written out; the tune is cut to its first bar
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from liveai.evaluation.harmony import Note
-from liveai.evaluation.tunes import chords_from_markers
+from liveai.evaluation.annotated import chords_from_markers
 from liveai.harmony.chords import NOTE_NAMES, ChordSymbol
 
 SOURCES = ("leadSheet/berlinAlexandersRagtime.mxl", "leadSheet/fosterBrownHair.mxl",

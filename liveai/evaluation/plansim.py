@@ -34,7 +34,7 @@ class SimSong:
 
 
 def sim_songs(path: Any, split: str, limit: int | None = None) -> list[SimSong]:
-    from liveai.train.realsongs import split_of
+    from liveai.corpus.realsongset import split_of
     from liveai.harmony.chordvocab import QUALITIES
     d = np.load(str(path))
     off = d["offsets"]

@@ -75,7 +75,7 @@ def case_of_song(view, bars: int | None = None, key_prefix: str = "real"):
 def real_cases(n: int, bars: int | None = 32, path: str | Path | None = None,
                sources: tuple[str, ...] = ("pop909", "cmd")) -> list:
     """Up to n validation songs of each source (in order of their ids, spread over the split)."""
-    from liveai.train.realsongs import DEFAULT_PATH, load
+    from liveai.corpus.realsongset import DEFAULT_PATH, load
     rs = load(path or DEFAULT_PATH)
     out = []
     for src in sources:

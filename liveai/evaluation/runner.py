@@ -21,7 +21,7 @@ import mido
 
 from liveai.evaluation import references
 from liveai.evaluation.harmony import METRICS, FOUR_PART_METRICS, Note, mean_scores, score
-from liveai.evaluation.tunes import TUNES, VARIANTS, AnnotatedTune, write_midi
+from liveai.evaluation.annotated import TUNES, VARIANTS, AnnotatedTune, write_midi
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATORS = ("model", "rules")

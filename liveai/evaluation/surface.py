@@ -105,12 +105,12 @@ def take_notes(path: str | Path) -> list[tuple[str, int, int, int, int]]:
 def run(inp: str | Path, band: str | None, harmonic_rhythm: str | None = None, seed: int = 1,
         extra: dict[str, Any] | None = None) -> SurfaceRun:
     """The demo of `inp` on the simulated clock, with a take, watched."""
-    from liveai.app import schedule_player
+    from liveai.app.run import schedule_player
     from liveai.control.config import make_config
-    from liveai.engine.session import build_session
+    from liveai.app.session import build_session
     from liveai.music.tunes import read_midi
     from liveai.timing.clock import SimClock
-    from liveai.timing.transport import Meter
+    from liveai.music.meter import Meter
 
     part = read_midi(inp)
     o: dict[str, Any] = {"tempo": part.tempo, "start_now": False, "show": False, "seed": seed, **(extra or {})}

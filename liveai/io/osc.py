@@ -16,12 +16,12 @@ import socket
 import struct
 import threading
 import time
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from liveai.control.addresses import ADDRESSES, parse_args
 from liveai.io.output import OutEvent, OutputDevice
 
 log = logging.getLogger(__name__)
@@ -89,11 +89,24 @@ def normal_priority_thread() -> None:
     set_thread_priority(0)
 
 
+@dataclass(frozen=True)
+class AddressTable:
+    """What a server accepts: each address's spec (its `args`, the last of which may be a reply
+    `port`) and the function that checks and converts a message's arguments (raises ValueError)."""
+
+    specs: Mapping[str, Any]
+    parse: Callable[[str, tuple], tuple]
+
+
 class OscServer:
     """Receives control messages on a UDP port and calls the handler registered for each address."""
 
     def __init__(self, port: int = 9000, host: str = "127.0.0.1", max_rate: float = 5000.0,
-                 allow: Iterable[str] | None = None) -> None:
+                 allow: Iterable[str] | None = None, table: "AddressTable | None" = None) -> None:
+        """table: the application's addresses and their argument checks (liveai.control.addresses
+        passes its own); io/ sits below control/ and knows no address. Without one, every address
+        may be bound and its arguments reach the handler as sent."""
+        self.table = table
         self.handlers: dict[str, Handler] = {}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:  # no SO_REUSEADDR/SO_REUSEPORT: on UDP they let a second engine share the port silently
@@ -118,7 +131,7 @@ class OscServer:
         self._thread: threading.Thread | None = None
 
     def on(self, address: str, handler: Handler) -> None:
-        if address not in ADDRESSES:
+        if self.table is not None and address not in self.table.specs:
             raise KeyError(f"{address} is not in the address table")
         self.handlers[address] = handler
 
@@ -221,14 +234,14 @@ class OscServer:
             self.error(addr, f"unknown address {address}")
             return
         try:
-            values = parse_args(address, args)
+            values = self.table.parse(address, args) if self.table is not None else tuple(args)
         except ValueError as e:
             self.dropped += 1
             self.error(addr, f"{address}: {e}")
             return
-        spec = ADDRESSES[address]
+        spec = self.table.specs[address] if self.table is not None else None
         dest = addr
-        if spec.args and spec.args[-1].name == "port" and len(values) == len(spec.args):
+        if spec is not None and spec.args and spec.args[-1].name == "port" and len(values) == len(spec.args):
             dest = (addr[0], values[-1])  # answer on the named port of the sender's host
             self.named_ports[addr[0]] = values[-1]
             values = values[:-1]

@@ -56,7 +56,7 @@ class OutEvent:
 
     @classmethod
     def program(cls, channel: int, program: int, part: str = "") -> "OutEvent":
-        """A program change (liveai.view.programs sends it with its bank select)."""
+        """A program change (liveai.io.programs sends it with its bank select)."""
         return cls(PROGRAM, channel, program, 0, part, (0xC0 | channel, program), None)
 
 

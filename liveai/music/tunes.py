@@ -8,7 +8,7 @@ from pathlib import Path
 import mido
 
 from liveai.music.notes import PlayerNote
-from liveai.timing.transport import Meter
+from liveai.music.meter import Meter
 
 _NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _QUAL = {"": (0, 4, 7), "m": (0, 3, 7), "7": (0, 4, 7, 10), "m7": (0, 3, 7, 10), "dim": (0, 3, 6)}

@@ -15,7 +15,7 @@ from typing import Any
 import mido
 
 from liveai.timing.clock import Timer
-from liveai.timing.transport import TICKS_PER_BEAT
+from liveai.music.meter import TICKS_PER_BEAT
 from liveai.vocab import clamp_tempo
 
 log = logging.getLogger(__name__)

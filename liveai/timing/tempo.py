@@ -10,7 +10,9 @@ from collections import deque
 
 import numpy as np
 
-from liveai.timing.transport import STEP_TICKS, Transport
+from liveai.timing.transport import Transport
+
+from liveai.music.meter import STEP_TICKS
 from liveai.vocab import check_tempo
 
 UNIT_STEPS = 2  # positions are 8th notes

@@ -6,40 +6,8 @@ at a given tick, so everything already planned keeps its time and nothing jumps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from liveai.music.meter import STEP_TICKS, TICKS_PER_BEAT, Meter  # noqa: F401 (the grid, re-exported for Transport's callers)
 from liveai.vocab import check_tempo  # noqa: F401 (re-exported for callers of Transport)
-
-TICKS_PER_BEAT = 480
-from liveai.music.notes import STEPS_PER_BEAT  # noqa: E402
-STEP_TICKS = TICKS_PER_BEAT // STEPS_PER_BEAT
-
-
-@dataclass(frozen=True, slots=True)
-class Meter:
-    beats: int = 4
-    unit: int = 4  # the note value of a beat; steps per bar follow from beats and unit
-
-    @classmethod
-    def parse(cls, text: str) -> "Meter":
-        """'3/4' -> Meter(3, 4). Raises ValueError with a clear message."""
-        try:
-            a, b = text.split("/")
-            m = cls(int(a), int(b))
-        except ValueError:
-            raise ValueError(f"meter must look like 4/4 or 3/4, not {text!r}") from None
-        if not 1 <= m.beats <= 32 or m.unit not in (2, 4, 8, 16):
-            raise ValueError(f"unsupported meter {text!r}")
-        return m
-
-    @property
-    def steps_per_bar(self) -> int:
-        return self.beats * 16 // self.unit
-
-    def __str__(self) -> str:
-        return f"{self.beats}/{self.unit}"
-
-
 
 
 class Transport:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from liveai.neural import chordmodel as cm
-from liveai.train.realsongs import split_of
+from liveai.corpus.realsongset import split_of
 
 
 def data_counts(path: str | Path) -> dict[str, dict[str, int]]:
@@ -59,7 +59,7 @@ often, and corrects it when a note just played makes another clearly likelier.
 - File: `{int8.name}`, format `{cm.CHORD_MODEL_VERSION}`, {int8.stat().st_size} bytes, {100 * wb['int8_share']:.1f}% of weight bytes int8
 - sha256: `{sha}`
 - Architecture: {_arch_text(info['net'])}; linear heads for {cm.HORIZONS} horizons x {cm.N_CLASSES} chord classes and 12 bass intervals; onnxruntime quantize_dynamic (int8 weights)
-- Vocabulary: 12 roots x {{{', '.join(cm.QUALITIES)}}} and no chord; richer labels folded (sus2 -> maj, dim7 -> dim, 6 -> maj, 9 -> 7, ...: `liveai/train/realsongs.py`)
+- Vocabulary: 12 roots x {{{', '.join(cm.QUALITIES)}}} and no chord; richer labels folded (sus2 -> maj, dim7 -> dim, 6 -> maj, 9 -> 7, ...: `liveai/corpus/realsongset.py`)
 - One step (onnxruntime, one thread, this machine while the card was written): p50 {cost['p50_ms']:.3f} ms, p99 {cost['p99_ms']:.3f} ms
 
 ## Data (data/realsongs.npz, see data/README.md)

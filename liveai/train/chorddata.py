@@ -15,7 +15,7 @@ import numpy as np
 from liveai.harmony.modelears import key_anchors
 from liveai.music.notes import notes_from_frames
 from liveai.neural import chordmodel as cm
-from liveai.train.realsongs import split_of
+from liveai.corpus.realsongset import split_of
 
 IGNORE = -100
 

@@ -110,7 +110,7 @@ def harmony_tables(int8_path: str | Path, chorale_pieces: Sequence[Any] = (), tu
     from liveai.evaluation.chorales import chorale_case
     from liveai.evaluation.runner import all_tune_cases, evaluate_cases, means
     from liveai.evaluation.targets import check
-    from liveai.evaluation.tunes import TUNES, VARIANTS
+    from liveai.evaluation.annotated import TUNES, VARIANTS
     keys = list(tunes) if tunes is not None else list(TUNES)
     spec = model_generator_spec(int8_path)
     gens = [spec if g == "model" else g for g in generators]
@@ -157,7 +157,7 @@ def evaluate_all(fp32_path, int8_path, val_seqs, test_seqs, chorale_pieces, *, t
                  generators: Sequence[str] = GENERATORS, seed: int = 1, cost_steps: int = 4000, jobs: int = 1,
                  log=print) -> dict:
     """Every figure of the model card (see the module docstring). chorale_pieces: held-out
-    chorales (liveai.train.data.Piece); tunes: keys of liveai.evaluation.tunes.TUNES (None: all)."""
+    chorales (liveai.corpus.pieces.Piece); tunes: keys of liveai.evaluation.annotated.TUNES (None: all)."""
     res: dict = {}
     t0 = time.time()
     for tag, path in (("fp32", fp32_path), ("int8", int8_path)):

@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from liveai.io.safefile import write_file
 from liveai.harmony.chordvocab import NO_CHORD, QUALITIES, index_chord
 from liveai.music.notes import notes_from_frames
 from liveai.neural import personal
@@ -207,7 +208,7 @@ def learn(paths: list[str], name: str, settings: ft.FineTuneSettings = ft.FineTu
             # the model's own card tells the planner how much to trust it and the melody
             ft.write_model(base_path, w, new / "chords.onnx", {"personal": name, "model_weight": best[0],
                                                                "evidence": best[1], "progressions": prog})
-        _style(songs).save(new / "style.json")
+        write_file(new / "style.json", _style(songs).encode())
         card["seconds"] = time.perf_counter() - t0
         (new / "card.json").write_text(json.dumps(card, indent=1))
         (new / "card.md").write_text(card_text(card))
@@ -227,7 +228,7 @@ def _install(new: Path, dest: Path) -> None:
 
 
 def _style(songs: list[Song]):
-    from liveai.music.style import StyleMemory
+    from liveai.music.stylememory import StyleMemory
     mem = StyleMemory()
     for s in songs:
         notes = notes_from_frames(s.mel, s.onset)

@@ -34,10 +34,11 @@ def cmd_learn(args: argparse.Namespace) -> int:
         return run_command(args.paths, args.name, args.updates, args.minutes, args.max_files)
     if not args.out:
         raise ValueError("learn needs --name NAME (your own model) or --out FILE (a style profile only)")
-    from liveai.music.style import learn_files
+    from liveai.io.safefile import write_file
+    from liveai.music.stylememory import learn_files
     t0 = time.perf_counter()
     mem = learn_files(args.paths)
-    mem.save(args.out)
+    write_file(args.out, mem.encode())
     print(f"learned {mem.n_symbols} notes in {time.perf_counter() - t0:.2f} s; wrote {args.out}")
     return 0
 

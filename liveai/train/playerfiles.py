@@ -85,7 +85,7 @@ def read_file(path: Path) -> Found:
 
 
 def _read_xml(path: Path) -> Found:
-    from liveai.train.musicxml import parse_musicxml
+    from liveai.corpus.musicxml import parse_musicxml
     try:
         if path.suffix.lower() == ".mxl":
             with zipfile.ZipFile(path) as z:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from liveai.neural import runtime as rt
-from liveai.train.data import Piece
+from liveai.corpus.pieces import Piece
 from liveai.train.network import Accompanist
 
 # transposed pieces must keep every part inside these ranges (soprano, alto, tenor, bass)

@@ -9,7 +9,7 @@ import pytest
 
 from liveai.band.style import builtin_names
 from liveai.evaluation.runner import evaluate_cases, means, tune_case
-from liveai.evaluation.tunes import TUNES
+from liveai.evaluation.annotated import TUNES
 
 TUNE_KEYS = ("pop-g", "waltz-c")  # a 4/4 pop I-V-vi-IV and a 3/4 waltz
 BANDS = [b for b in builtin_names() if b != "chorale"]

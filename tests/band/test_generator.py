@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from liveai.app import run_simulated
+from liveai.app.run import run_simulated
 from liveai.band import BandGenerator, builtin_names, load_style
 from liveai.cli import main as cli_main
 from liveai.control.config import make_config
@@ -156,8 +156,8 @@ class Recording(BandGenerator):
 
 @pytest.mark.parametrize("band", [s for s in STYLES if s != "chorale"])
 def test_every_pitched_note_is_a_chord_tone(band):
-    from liveai.app import build_session
-    from liveai.app import schedule_player
+    from liveai.app.run import build_session
+    from liveai.app.run import schedule_player
     from liveai.timing.clock import SimClock
     cfg = make_config(None, {"generator": "rules", "tempo": BUILTIN.tempo, "meter": "4/4"})
     clock = SimClock()
@@ -200,8 +200,8 @@ def test_the_model_keeps_listening_while_a_band_plays():
     """With the model as the accompany generator, a band style takes over the sound but the model's
     network keeps stepping unheard, so the chord planner keeps its neural guess (the band plans with
     the same ears as the chorale style); nothing of the model's own voices sounds."""
-    from liveai.app import build_session
-    from liveai.app import schedule_player
+    from liveai.app.run import build_session
+    from liveai.app.run import schedule_player
     from liveai.timing.clock import SimClock
     cfg = make_config(None, {"generator": "model", "tempo": BUILTIN.tempo, "meter": "4/4"})
     clock = SimClock()

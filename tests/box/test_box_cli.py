@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-import liveai.app
+import liveai.app.run
 from liveai.box.aarch64_check import _wheels, pin_installed, platform_ok, runtime_requirements
 from liveai.cli import main
 
@@ -14,7 +14,7 @@ def captured(monkeypatch):
 
     def fake_run(cfg, midi_in, midi_out, **kw):
         got.update(cfg=cfg, midi_in=midi_in, midi_out=midi_out, **kw)
-    monkeypatch.setattr(liveai.app, "run_realtime", fake_run)
+    monkeypatch.setattr(liveai.app.run, "run_realtime", fake_run)
     return got
 
 

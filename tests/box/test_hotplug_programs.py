@@ -4,7 +4,7 @@ from __future__ import annotations
 from liveai.box.hotplug import HotplugOutput
 from liveai.io.midi import PortSpec
 from liveai.io.output import OutEvent
-from liveai.view.programs import PartPrograms
+from liveai.io.programs import PartPrograms
 
 
 class Wire:

@@ -11,11 +11,11 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from liveai.box.persist import load_or_defaults, save_config, snapshot, to_toml
-from liveai.box.wire import attach_config_save
+from liveai.app.boxwire import attach_config_save
 from liveai.control.config import Config, make_config
 from liveai.engine.core import EngineSettings
 from liveai.io.osc import OscServer
-from liveai.timing.transport import Meter
+from liveai.music.meter import Meter
 
 
 def test_round_trip(tmp_path):
@@ -177,7 +177,7 @@ def test_a_flood_of_saves_is_a_few_writes_of_the_latest_state(tmp_path, monkeypa
     lagged by seconds. Now a burst is one snapshot per turn of the loop, one write in flight, at
     most one a second, of the latest state; every sender is answered; a control message after the
     flood applies on the next turn."""
-    import liveai.box.wire as wire
+    import liveai.app.boxwire as wire
     from tests.control.test_remote import Rig
     target = tmp_path / "liveai.toml"
     monkeypatch.setenv("LIVEAI_CONFIG", str(target))

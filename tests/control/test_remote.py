@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from liveai.app import build_session, schedule_player
+from liveai.app.run import build_session, schedule_player
 from liveai.timing.clock import SimClock
 from liveai.control.config import make_config
 from liveai.control.remote import attach_osc

@@ -183,7 +183,7 @@ def test_messages_without_a_channel_pass_the_drum_check():
 def test_drums_in_the_input_do_not_steer_the_band_but_are_recorded(tmp_path):
     """Issue 12 item 8: a drum track (channel 10) is left out of listening and kept in the take."""
     import mido as _mido
-    from liveai.app import run_simulated
+    from liveai.app.run import run_simulated
     from liveai.control.config import make_config
     from liveai.music.tunes import ODE_TO_JOY, tune_events
     melody = tune_events(ODE_TO_JOY.notes()[:32], 100.0)

@@ -128,7 +128,7 @@ def test_harmonizer_voices_below_the_melody_in_the_chord():
 
 
 def test_harmonize_mode_answers_each_note_at_once_and_closes_it():
-    from liveai.app import build_session
+    from liveai.app.run import build_session
     from liveai.timing.clock import SimClock
     from liveai.control.config import make_config
     from tests.helpers import sounding_after

@@ -55,7 +55,7 @@ def test_chorale_case_cuts_the_pickup_and_takes_bachs_harmony():
 @pytest.mark.skipif("not __import__('importlib').util.find_spec('music21')")
 def test_held_out_chorales_come_from_the_test_split(monkeypatch):
     from liveai.evaluation import chorales
-    from liveai.train import data as D
+    from liveai.corpus import pieces as D
     pieces = [_piece() for _ in range(30)]
     for i, p in enumerate(pieces):
         p.name = f"bach/bwv{i:03d}"

@@ -3,7 +3,7 @@ import pytest
 
 from liveai.evaluation.harmony import score, triad_key
 from liveai.evaluation.references import ceiling, drone
-from liveai.evaluation.tunes import TUNES
+from liveai.evaluation.annotated import TUNES
 
 
 @pytest.mark.parametrize("tune", list(TUNES.values()), ids=list(TUNES))

@@ -8,7 +8,7 @@ import pytest
 from liveai.evaluation.harmony import Note
 from liveai.evaluation.runner import (Case, demo_command, means, piano_roll, read_output, reference_sessions,
                                       score_output, score_tune_output, table, tune_case)
-from liveai.evaluation.tunes import TUNES
+from liveai.evaluation.annotated import TUNES
 from liveai.harmony.chords import ChordSymbol
 
 
@@ -75,7 +75,7 @@ def test_table_and_roll_show_every_accompanist():
 
 
 def test_case_writes_its_input_with_markers(tmp_path):
-    from liveai.evaluation.tunes import read_chord_markers
+    from liveai.evaluation.annotated import read_chord_markers
     case = tune_case(TUNES["song-a"], "chords")
     p = case.write_input(tmp_path / "in.mid")
     marks, spb, total = read_chord_markers(p)

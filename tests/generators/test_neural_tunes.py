@@ -14,7 +14,7 @@ from liveai.evaluation import bars_with_notes
 from liveai.evaluation import harmony as H
 from liveai.evaluation.references import drone
 from liveai.evaluation.runner import read_output, run_demo
-from liveai.evaluation.tunes import parse_chord, write_midi
+from liveai.evaluation.annotated import parse_chord, write_midi
 
 ALL = {**TU.PLAIN_TUNES, **TU.TUNES}
 PRECISION_MIN = 0.6  # most of what the band sounds is a tone of the true chord

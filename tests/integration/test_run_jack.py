@@ -203,7 +203,7 @@ def test_run_over_jack_plays_on_the_grid_and_closes_every_note(jack_ends, free_u
     # What reached synth:in is the engine's output only (no --thru) and is all engine parts.
     assert synth_ev, "nothing arrived on synth:in"
     # Before its first note the engine may reset the output (CC64/123/120 on all 16 channels), and
-    # it selects each part's GM program (bank select CC0/CC32, program change; liveai.view.programs).
+    # it selects each part's GM program (bank select CC0/CC32, program change; liveai.io.programs).
     first_on = next(i for i, (_, b) in enumerate(synth_ev) if is_note_on(b))
     assert all(b[0] & 0xF0 in (0xB0, 0xC0) for _, b in synth_ev[:first_on]), synth_ev[:first_on]
     programmed = {b[0] & 0x0F for _, b in synth_ev[:first_on] if b[0] & 0xF0 == 0xC0}

@@ -27,7 +27,7 @@ import pytest
 rtmidi = pytest.importorskip("rtmidi")
 
 from liveai.evaluation.surface import take_notes  # noqa: E402
-from liveai.view.synth import SynthMissing, find_soundfont  # noqa: E402
+from liveai.io.fluidsynth import SynthMissing, find_soundfont  # noqa: E402
 
 from .support import EngineProcess  # noqa: E402
 

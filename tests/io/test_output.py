@@ -5,7 +5,7 @@ from __future__ import annotations
 def test_a_live_session_keeps_a_bounded_tail_of_its_output():
     """On stage the session's own sink must not grow with the hours (it did: ~0.4 MB a minute):
     a live session keeps its last LIVE_SINK_EVENTS events and counts its notes per part."""
-    from liveai.app import LIVE_SINK_EVENTS
+    from liveai.app.run import LIVE_SINK_EVENTS
     from liveai.io.output import ListOutput, OutEvent
     sink = ListOutput(keep=LIVE_SINK_EVENTS)
     for i in range(3 * LIVE_SINK_EVENTS):
@@ -36,7 +36,7 @@ def test_every_silencing_routine_sends_reset_messages():
     list reset_messages builds (one implementation)."""
     from types import SimpleNamespace
 
-    from liveai.app import emergency_off, reset_output
+    from liveai.app.run import emergency_off, reset_output
     from liveai.io.output import ListOutput, NoteTracker, OutEvent, reset_messages
     tr = NoteTracker()
     for ev in (OutEvent.note_on(2, 50, 90, "bass"), OutEvent.note_on(4, 67, 90, "alto")):

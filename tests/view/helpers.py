@@ -5,7 +5,7 @@ from pathlib import Path
 
 import mido
 
-from liveai.app import run_simulated
+from liveai.app.run import run_simulated
 from liveai.control.config import make_config
 from liveai.music.tunes import BUILTIN, tune_events
 

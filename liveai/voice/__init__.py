@@ -1,1 +1,0 @@
-"""Voice as the player: audio input, pitch trackers, note segmentation (issue 17)."""
