@@ -256,7 +256,7 @@ class OscServer:
 
 class OscOutput(OutputDevice):
     """Sends every engine note as /liveai/<part>/note ii to each target (--osc-out) and to each
-    notes listener, at the moment its MIDI goes out (the datagram was built at planning time). With
+    notes listener, at the moment its MIDI goes out (the datagram is built on the first send of that note and kept). With
     bundle_latency (seconds) > 0 each goes in a bundle timetagged now + latency, for synths that
     honour timetags. Nobody listening is fine: UDP fails quietly."""
 
@@ -273,10 +273,14 @@ class OscOutput(OutputDevice):
         self.listeners = tuple(d for d in dict.fromkeys(dests) if d not in self.targets)
 
     def send(self, ev: OutEvent) -> None:
-        if ev.osc is None:
+        dests = (*self.targets, *self.listeners)
+        if not dests:
+            return  # nobody to send to: the datagram is not even built
+        osc = ev.osc
+        if osc is None:
             return
-        data = bundle(ev.osc, time.time() + self.bundle_latency) if self.bundle_latency > 0 else ev.osc
-        for t in (*self.targets, *self.listeners):
+        data = bundle(osc, time.time() + self.bundle_latency) if self.bundle_latency > 0 else osc
+        for t in dests:
             try:
                 self.sock.sendto(data, t)
             except OSError:

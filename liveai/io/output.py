@@ -5,6 +5,7 @@ sender does nothing at the deadline but hand bytes to the devices.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter, deque
@@ -19,8 +20,11 @@ NOTE_ON, NOTE_OFF, CONTROL, PROGRAM = "on", "off", "cc", "pc"
 CC_SUSTAIN, CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF = 64, 120, 123
 
 
+@functools.lru_cache(maxsize=4096)
 def osc_note_datagram(part: str, pitch: int, velocity: int) -> bytes:
-    """`/liveai/<part>/note ii` (velocity 0 is the note-off), as sent over UDP."""
+    """`/liveai/<part>/note ii` (velocity 0 is the note-off), as sent over UDP. Built only when
+    an OSC output sends it (issue 25: a run without OSC builds none), then kept: a song has few
+    distinct (part, pitch, velocity)."""
     b = OscMessageBuilder(address=f"/liveai/{part}/note")
     b.add_arg(int(pitch), "i")
     b.add_arg(int(velocity), "i")
@@ -37,27 +41,31 @@ class OutEvent:
     data2: int
     part: str = ""
     midi: tuple[int, ...] = field(default=(), compare=False)
-    osc: bytes | None = field(default=None, compare=False)
+
+    @property
+    def osc(self) -> bytes | None:
+        """The note as an OSC datagram (None for what is not a part's note)."""
+        if not self.part or self.kind not in (NOTE_ON, NOTE_OFF):
+            return None
+        return osc_note_datagram(self.part, self.data1, self.data2 if self.kind == NOTE_ON else 0)
 
     @classmethod
     def note_on(cls, channel: int, pitch: int, velocity: int, part: str) -> "OutEvent":
         velocity = max(1, min(127, int(velocity)))
-        return cls(NOTE_ON, channel, pitch, velocity, part, (0x90 | channel, pitch, velocity),
-                   osc_note_datagram(part, pitch, velocity) if part else None)
+        return cls(NOTE_ON, channel, pitch, velocity, part, (0x90 | channel, pitch, velocity))
 
     @classmethod
     def note_off(cls, channel: int, pitch: int, part: str) -> "OutEvent":
-        return cls(NOTE_OFF, channel, pitch, 0, part, (0x80 | channel, pitch, 0),
-                   osc_note_datagram(part, pitch, 0) if part else None)
+        return cls(NOTE_OFF, channel, pitch, 0, part, (0x80 | channel, pitch, 0))
 
     @classmethod
     def control(cls, channel: int, cc: int, value: int, part: str = "") -> "OutEvent":
-        return cls(CONTROL, channel, cc, value, part, (0xB0 | channel, cc, value), None)
+        return cls(CONTROL, channel, cc, value, part, (0xB0 | channel, cc, value))
 
     @classmethod
     def program(cls, channel: int, program: int, part: str = "") -> "OutEvent":
         """A program change (liveai.io.programs sends it with its bank select)."""
-        return cls(PROGRAM, channel, program, 0, part, (0xC0 | channel, program), None)
+        return cls(PROGRAM, channel, program, 0, part, (0xC0 | channel, program))
 
 
 def reset_messages(sounding: Iterable[tuple[int, int, str]] = (), channels: Iterable[int] = range(16),
