@@ -55,6 +55,7 @@ class Engine(PlayerInput, Planning, Rendering):
         self.band: Any = None  # liveai.band.BandGenerator while a band style plays (None: the generator's voices)
         self._plain: tuple[Generator, Generator] | None = None  # the accompany pair a band replaces
         self._listening = False  # the model is stepping on the worker while a band plays
+        self._guesses: dict[int, tuple[Any, Any]] = {}  # id(generator) -> (it, its listener's last guess)
         self.harmonizer: Any = None  # liveai.engine.modes.Harmonizer, for the reactive harmonize mode
         self._harmony: dict[int, list[OutEvent]] = {}
         self.input_map: Callable[[mido.Message], list[mido.Message]] | None = None
@@ -129,8 +130,10 @@ class Engine(PlayerInput, Planning, Rendering):
             fn(True, t)
 
     def _listener_guess(self) -> Any:
-        guess = getattr(self._listening_model() or self.primary, "listener_guess", None)
-        return guess() if guess is not None else None
+        """The listening generator's latest guess, as the worker handed it over (Planning._on_worker)."""
+        gen = self._listening_model() or self.primary
+        mine = self._guesses.get(id(gen))
+        return mine[1] if mine is not None and mine[0] is gen else None
 
     def _listening_model(self) -> Any:
         """While a band style plays: the accompany mode's model, which keeps listening (its network

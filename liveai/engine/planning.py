@@ -84,7 +84,7 @@ class Planning:
         if step == self._entry_step:  # due as the first note arrives: the band's downbeat waits this much for it
             due = self.clock.now() + min(ENTRY_WAIT_S, margin)
         deadline = self.clock.call_at(due, self._if_current, run, self._deadline, step, ctx, fallback_plan)
-        self.clock.run_worker(lambda: self.primary.plan(ctx),
+        self._on_worker(self.primary, lambda: self.primary.plan(ctx),
                               lambda res, err: self._if_current(run, self._primary_done, step, ctx, res, err,
                                                                 deadline, fallback_plan))
 
@@ -123,7 +123,26 @@ class Planning:
             if err is not None:
                 log.warning("listening model failed at step %d: %s", ctx.step, err)
 
-        self.clock.run_worker(lambda: model.listen(ctx), done)
+        self._on_worker(model, lambda: model.listen(ctx), done)
+
+    def _on_worker(self, gen: Any, job: Callable[[], Any], on_done: Callable[[Any, BaseException | None], None]) -> None:
+        """Run a generator's step on the worker; its listener's guess (the model's P(pitch class
+        in the coming chord), if it has one) is read on the worker right after the step and handed
+        back with the result, so the planner on this thread never reads a model's state that the
+        worker is writing (issue 26)."""
+        guess = getattr(gen, "listener_guess", None)
+
+        def work() -> tuple[Any, Any]:
+            return job(), (guess() if guess is not None else None)
+
+        def done(pair: Any, err: BaseException | None) -> None:
+            result = None
+            if err is None and pair is not None:
+                result, heard = pair
+                self._guesses[id(gen)] = (gen, heard)
+            on_done(result, err)
+
+        self.clock.run_worker(work, done)
 
     def _if_current(self, run: int, fn: Callable[..., None], *args: Any) -> None:
         """Call fn unless the transport restarted (or the mode changed) since the step was planned:
@@ -207,7 +226,7 @@ class Planning:
                     self._blooms.append(u)
         self._history.append(full)
         if self.primary is not self.fallback:
-            self.clock.run_worker(lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))
+            self._on_worker(self.primary, lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))
         try:
             self.fallback.observe(ctx, full)
         except Exception:
