@@ -85,8 +85,8 @@ _PROFILES_Z = (_PROFILES - _PROFILES.mean(axis=1, keepdims=True)) / _PROFILES.st
 _BIAS = np.array([MINOR_BIAS if k.minor else 0.0 for k in _KEYS])
 
 
-def key_scores(hist: np.ndarray) -> list[tuple[float, Key]]:
-    """Correlation of hist with all 24 key profiles (minor ones less MINOR_BIAS), best first."""
+def key_scores(hist: np.ndarray, minor_bias: float = MINOR_BIAS) -> list[tuple[float, Key]]:
+    """Correlation of hist with all 24 key profiles (minor ones less minor_bias), best first."""
     if not np.any(hist):
         return []
     sd = hist.std()
@@ -94,7 +94,7 @@ def key_scores(hist: np.ndarray) -> list[tuple[float, Key]]:
         r = np.full(24, -1.0)
     else:
         r = _PROFILES_Z @ ((hist - hist.mean()) / sd) / 12.0
-    r = r - _BIAS
+    r = r - (_BIAS if minor_bias == MINOR_BIAS else np.array([minor_bias if k.minor else 0.0 for k in _KEYS]))
     order = np.argsort(-r, kind="stable")
     return [(float(r[i]), _KEYS[i]) for i in order]
 

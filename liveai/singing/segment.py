@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from liveai.music.theory import key_scores
+
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
 
@@ -120,10 +122,8 @@ def snap_pitch(midi: float, snap: str, key: tuple[int, bool] | None) -> int:
 
 class KeyEstimator:
     """The key of what was sung so far: duration-weighted pitch-class profile against the
-    Krumhansl-Kessler major and minor profiles (a listener's sense of key, good after a few notes)."""
-
-    KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-    KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+    Krumhansl-Kessler major and minor profiles (a listener's sense of key, good after a few notes),
+    by the one key finder of liveai.music.theory; a sung key has no bias towards major."""
 
     def __init__(self) -> None:
         self.hist = np.zeros(12)
@@ -135,13 +135,8 @@ class KeyEstimator:
     def key(self) -> tuple[int, bool] | None:
         if self.hist.sum() < 4:
             return None
-        best, arg = -2.0, None
-        for minor, prof in ((False, self.KK_MAJOR), (True, self.KK_MINOR)):
-            for t in range(12):
-                c = float(np.corrcoef(self.hist, np.roll(prof, t))[0, 1])
-                if c > best:
-                    best, arg = c, (t, minor)
-        return arg
+        scores = key_scores(self.hist, minor_bias=0.0)
+        return (scores[0][1].tonic, scores[0][1].minor) if scores else None
 
 
 class Segmenter:
