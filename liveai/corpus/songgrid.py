@@ -11,12 +11,13 @@ import numpy as np
 
 from liveai.harmony.chords import QUALITIES as CHORD_TABLE
 from liveai.harmony.chordvocab import QUALITIES
+from liveai.music.theory import LETTER_PCS
 
 Q_INDEX = {q: i for i, q in enumerate(QUALITIES)}
 STEPS_PER_BEAT = 4
 STEPS_PER_BAR = 16
 
-PC_OF_NAME = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+PC_OF_NAME = LETTER_PCS  # the one table of letter names (liveai.music.theory)
 
 
 def pc_of(name: str) -> int:

@@ -22,13 +22,14 @@ import mido
 from liveai.evaluation.harmony import Note
 from liveai.harmony.chords import NOTE_NAMES, QUALITIES, ChordSymbol
 from liveai.music.tunes import parse_melody, pitch
+from liveai.music.theory import LETTER_PCS
 
 PPQ = 480
 STEP_TICKS = PPQ // 4
 VARIANTS = ("melody", "chords")
 """melody: the melody alone; chords: the melody with left-hand block chords."""
 
-_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_LETTERS = LETTER_PCS
 _SUFFIX = {suffix: q for q, (_, suffix) in QUALITIES.items()}
 _SUFFIX.update({"maj": "maj", "min": "min", "M7": "maj7", "-": "min", "-7": "m7", "ø": "m7b5",
                 "o": "dim", "o7": "dim7", "mMaj7": "mmaj7"})

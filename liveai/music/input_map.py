@@ -119,7 +119,7 @@ def make_input_map(name: str, key: Key) -> Callable[[mido.Message], list[mido.Me
 
 def parse_key(text: str) -> Key:
     """'D', 'Bb', 'F#m', 'A minor' -> Key."""
-    from liveai.music.tunes import _NAMES
+    from liveai.music.theory import LETTER_PCS as _NAMES
     t = text.strip()
     minor = t.endswith("m") or t.lower().endswith("minor")
     name = t.split()[0].rstrip("m") if t else ""

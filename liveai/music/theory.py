@@ -18,6 +18,31 @@ from liveai.music.notes import PlayerNote
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+LETTER_PCS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def parse_note(text: str) -> int:
+    """'60', 'C4' (middle C), 'F#3', 'Bb5' -> MIDI note: the one note parser (tunes, sung
+    ranges, config) so that a name means the same note everywhere."""
+    t = text.strip()
+    if t.lstrip("-").isdigit():
+        n = int(t)
+    else:
+        if not t or t[0].upper() not in LETTER_PCS:
+            raise ValueError(f"not a note: {text!r} (write e.g. C3, F#4, Bb2 or a MIDI number)")
+        pc, rest = LETTER_PCS[t[0].upper()], t[1:]
+        while rest[:1] in ("#", "b"):
+            pc += 1 if rest[0] == "#" else -1
+            rest = rest[1:]
+        try:
+            n = 12 * (int(rest) + 1) + pc
+        except ValueError:
+            raise ValueError(f"not a note: {text!r} (write e.g. C3, F#4, Bb2 or a MIDI number)") from None
+    if not 0 <= n <= 127:
+        raise ValueError(f"note {text!r} is outside MIDI's 0..127")
+    return n
+
+
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor; V and vii use the raised 7th
 

@@ -9,19 +9,14 @@ import mido
 
 from liveai.music.notes import PlayerNote
 from liveai.music.meter import Meter
+from liveai.music.theory import LETTER_PCS, parse_note
 
-_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _QUAL = {"": (0, 4, 7), "m": (0, 3, 7), "7": (0, 4, 7, 10), "m7": (0, 3, 7, 10), "dim": (0, 3, 6)}
 
 
 def pitch(name: str) -> int:
-    """'F#4' -> 66 (C4 = 60)."""
-    pc = _NAMES[name[0]]
-    i = 1
-    while i < len(name) and name[i] in "#b":
-        pc += 1 if name[i] == "#" else -1
-        i += 1
-    return 12 * (int(name[i:]) + 1) + pc
+    """'F#4' -> 66 (C4 = 60), by music.theory.parse_note."""
+    return parse_note(name)
 
 
 def parse_melody(text: str) -> list[tuple[int | None, int, int]]:
@@ -42,7 +37,7 @@ def parse_melody(text: str) -> list[tuple[int | None, int, int]]:
 
 def chord_pcs(symbol: str) -> frozenset[int]:
     """'F#m' -> {6, 9, 1}."""
-    root = _NAMES[symbol[0]]
+    root = LETTER_PCS[symbol[0]]
     i = 1
     while i < len(symbol) and symbol[i] in "#b":
         root += 1 if symbol[i] == "#" else -1

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from liveai.music.theory import key_scores
+from liveai.music.theory import key_scores, parse_note
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
@@ -73,30 +73,6 @@ class NoteEvent:
     note: int
     velocity: int
     onset: float  # estimated start of the sung note (note-ons); = t for note-offs
-
-
-NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
-def parse_note(text: str) -> int:
-    """'60', 'C4' (middle C), 'F#3', 'Bb5' -> MIDI note."""
-    t = text.strip()
-    if t.lstrip("-").isdigit():
-        n = int(t)
-    else:
-        if not t or t[0].upper() not in NOTE_NAMES:
-            raise ValueError(f"not a note: {text!r} (write e.g. C3, F#4, Bb2 or a MIDI number)")
-        pc, rest = NOTE_NAMES[t[0].upper()], t[1:]
-        while rest[:1] in ("#", "b"):
-            pc += 1 if rest[0] == "#" else -1
-            rest = rest[1:]
-        try:
-            n = 12 * (int(rest) + 1) + pc
-        except ValueError:
-            raise ValueError(f"not a note: {text!r} (write e.g. C3, F#4, Bb2 or a MIDI number)") from None
-    if not 0 <= n <= 127:
-        raise ValueError(f"note {text!r} is outside MIDI's 0..127")
-    return n
 
 
 def parse_range(text: str) -> tuple[int, int]:

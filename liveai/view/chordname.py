@@ -12,9 +12,10 @@ import re
 from typing import Mapping
 
 from liveai.harmony.chords import NOTE_NAMES, QUALITIES, ChordSymbol
+from liveai.music.theory import LETTER_PCS
 
 _SIMPLE = ("maj", "min", "dim", "aug", "7", "m7", "maj7", "sus4", "sus2", "m7b5", "dim7", "6", "m6")
-_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_PC = LETTER_PCS
 _BY_SUFFIX = sorted(((suffix, q) for q, (_, suffix) in QUALITIES.items()), key=lambda x: -len(x[0]))
 _ALIASES = {"M": "maj", "maj": "maj", "min": "min", "-": "min", "mi": "min", "M7": "maj7", "Δ": "maj7",
             "ø": "m7b5", "o": "dim", "o7": "dim7", "+": "aug", "sus": "sus4", "-7": "m7", "dom7": "7"}
