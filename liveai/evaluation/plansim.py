@@ -117,7 +117,7 @@ def evaluate(songs: Sequence[SimSong], make: Callable[[], HarmonyPlanner]) -> di
     tot: dict[str, float] = {}
     t0 = time.perf_counter()
     steps = 0
-    from liveai.harmony.planner import segment_steps
+    from liveai.harmony.evidence import segment_steps
     for s in songs:
         shown: list[ChordSymbol | None] = []
         played = run_song(planner, s, shown=shown)

@@ -5,7 +5,8 @@ import pytest
 from liveai.generators.base import PlayerNote, visible_player
 from liveai.harmony.chords import ChordSymbol
 from liveai.harmony.forms import FORMS, N_CHORDS, FormListener, parse_form, parse_numeral
-from liveai.harmony.planner import HarmonyPlanner, PlannerSettings, form_fit
+from liveai.harmony.evidence import form_fit
+from liveai.harmony.planner import HarmonyPlanner, PlannerSettings
 
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 

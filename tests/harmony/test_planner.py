@@ -4,7 +4,9 @@ import pytest
 
 from liveai.generators.base import PlayerNote, visible_player
 from liveai.harmony.chords import ChordSymbol
-from liveai.harmony.planner import HarmonyPlanner, PlannerSettings, melody_key, segment_steps
+from liveai.harmony.evidence import segment_steps
+from liveai.harmony.keyfinding import melody_key
+from liveai.harmony.planner import HarmonyPlanner, PlannerSettings
 from liveai.music.theory import Key
 from liveai.music.tunes import PLAIN_TUNES, TUNES
 from tests.helpers import feed, sim_engine, sounding_after
@@ -154,7 +156,7 @@ def test_a_players_learnt_progressions_move_the_transition_table_as_far_as_their
     built-in table stays where the player said nothing."""
     import numpy as np
 
-    from liveai.harmony.planner import _KeyTables
+    from liveai.harmony.evidence import _KeyTables
     from liveai.music.theory import Key
     key = Key(0)
     plain = _KeyTables(key, 1.0)
