@@ -24,6 +24,11 @@ wrapped by latency_bench.engine_proc to collect the sender's lateness record), t
   voice: sung-note start to note-on at the engine, and the analysis thread's CPU
       (latency_bench/voice.py; alone: python -m latency_bench.voice).
 
+Every target is judged against a control of the same run (latency_bench/verdicts.py): a miss in a
+run whose control stalled (cyclictest p99 over 2 ms, or the rig's cycles) is WITHHELD, and the run
+is repeated (--repeats); the model's sender lateness is compared with the rules generator's, run
+right after it in the same rig (--no-control skips it).
+
 `--band STYLE` has the engine play a band style (`liveai run --band STYLE`): `rock` is the fullest
 built-in one (drums, bass, comp and pad, and the most notes a second of them all), the load a band
 puts on the sender and the CPU (issue 14). `--show` turns the engine's live terminal view on
@@ -33,14 +38,13 @@ buffer), escapes stripped before it looks for "liveai: ready". Both apply to the
 harmonize and voice sections run their own engines as before.
 
 One cohesive thing, though long: the run, the checks and the report share the run's figures by
-name (the dict `run` fills is what `checks`, `table` and `--json` read); the generic parts (JACK
+name (the dict `run` fills is what latency_bench.verdicts, `table` and `--json` read); the generic parts (JACK
 server, cyclictest, CPU, the pseudo-terminal reader) live in latency_bench.common.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import pty
@@ -84,6 +88,7 @@ print(n, time.perf_counter() - t0, flush=True)
 """
 
 
+from latency_bench.verdicts import exit_status, noisy, verdicts
 from latency_bench.common import (REPO, VIEW_MARK, JackServer, cpu_percent, cpu_seconds, cyclictest,  # noqa: F401
                                   cyclictest_result, free_udp_port, read_pty_lines,
                                   normal_priority, pct, rss_mb, tree)
@@ -325,31 +330,6 @@ KEYS = ("scheduler_jitter_p50_us", "scheduler_jitter_p99_us", "os_timer_p99_us",
         "startup_s")
 
 
-OPEN_TARGETS = ("(issue 16)",)
-"""Targets of issues still open: printed as OPEN when missed, and counted in the exit status only
-with --strict, so the bench keeps guarding the targets the project meets (they fail the run)."""
-
-
-def is_open(text: str) -> bool:
-    return any(tag in text for tag in OPEN_TARGETS)
-
-
-def checks(r: dict) -> list[tuple[str, bool]]:
-    lim = max(1000.0, 1.5 * r.get("os_timer_p99_us", float("nan")) if not math.isnan(r.get("os_timer_p99_us", float("nan"))) else 1000.0)
-    return [
-        (f"scheduler jitter p99 <= max(1 ms, 1.5 x cyclictest p99) = {lim / 1000:.3f} ms", r["scheduler_jitter_p99_us"] <= lim),
-        ("reactive latency p99 <= 10 ms", r["reactive_latency_p99_us"] <= 10000),
-        ("harmonize latency p99 <= 10 ms", r.get("harmonize_latency_p99_us", float("inf")) <= 10000),
-        ("reactive (--thru) p50 <= 1.4 ms and p99 <= 2.0 ms at 32 frames (issue 16)",
-         r["reactive_latency_p50_us"] <= 1400 and r["reactive_latency_p99_us"] <= 2000),
-        ("harmonize p50 <= 1.4 ms and p99 <= 2.0 ms at 32 frames (issue 16)",
-         r.get("harmonize_latency_p50_us", float("inf")) <= 1400 and r.get("harmonize_latency_p99_us", float("inf")) <= 2000),
-        ("model step p99 <= 1 ms", r["model_step_p99_us"] <= 1000),
-        ("CPU while playing <= 25% of one core", r["cpu_percent_playing"] <= 25),
-        ("start-up <= 3 s", r["startup_s"] <= 3.0),
-    ]
-
-
 def table(r: dict) -> str:
     ms = lambda us: f"{us / 1000:.3f} ms"  # noqa: E731
     rows = [
@@ -382,17 +362,10 @@ def table(r: dict) -> str:
     w = max(len(a) for a, _ in rows)
     out = [f"{a:<{w}}  {b}" for a, b in rows]
     out.append("")
-    for text, ok in checks(r):
-        out.append(f"{'PASS' if ok else 'OPEN' if is_open(text) else 'FAIL'}  {text}")
-    for key, rt in (("peer_rt", True), ("peer_nort", False)):
-        if key in r:
-            res = r[key]
-            lim = res.get("target", 1.0 if rt else 1.2)
-            if "error" in res:
-                out.append(f"OPEN  isobar side by side, server {'real-time' if rt else 'not real-time'} (issue 16): {res['error']}")
-            else:
-                out.append(f"{'PASS' if res['pass'] else 'OPEN'}  liveai p99 / isobar p99 <= {lim:.1f}, server "
-                           f"{'real-time' if rt else 'not real-time'} (issue 16): median ratio {res['median_ratio']:.2f}")
+    why = noisy(r)
+    if why:
+        out.append(f"machine noisy in this run ({why}): a missed timing target is withheld, not failed")
+    out += [v.line() for v in verdicts(r)]
     return "\n".join(out)
 
 
@@ -407,7 +380,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-rt", dest="rt", action="store_false",
                     help="no real-time scheduling (JACK, the sender and cyclictest at normal priority)")
     ap.add_argument("--strict", action="store_true",
-                    help="also fail on the targets of open issues (issue 16: isobar ratio, reactive 1.4/2.0 ms)")
+                    help="every target must be measured and pass (a withheld or unmeasured one fails the run too)")
+    ap.add_argument("--repeats", type=int, default=2, metavar="N",
+                    help="run the main measurement again, up to N more times, while its control is noisy (default 2)")
+    ap.add_argument("--no-control", dest="control", action="store_false",
+                    help="skip the rules-generator control run (the model-over-rules sender lateness ratio)")
     ap.add_argument("--no-peer", dest="peer", action="store_false",
                     help="skip the isobar side by side (latency_bench.peer; needs the bench extra)")
     ap.add_argument("--band", metavar="STYLE",
@@ -420,7 +397,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    r = run(args.quick, args.generator, args.rt, args.sender, band=args.band, show=args.show)
+    r = measure(args)
     from latency_bench.harmonize import measure as harmonize_latency
     r.update(harmonize_latency(140 if args.quick else 280, args.rt))
     from latency_bench.voice import measure as voice_latency, section as voice_section
@@ -453,9 +430,30 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(flat, f, indent=2, sort_keys=True)
         print(f"wrote {args.json}")
-    peers_ok = all(r[k].get("pass", False) for k in ("peer_rt", "peer_nort") if k in r)
-    gates = [ok for text, ok in checks(r) if args.strict or not is_open(text)]
-    return 0 if all(gates) and (peers_ok or not args.strict) else 1
+    return exit_status(verdicts(r), args.strict)
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """The main run with its rules-generator control right after it (same rig, same load), again
+    while the control is noisy (up to --repeats more times): the quietest run is reported."""
+    best: dict | None = None
+    for attempt in range(1 + max(0, args.repeats)):
+        r = run(args.quick, args.generator, args.rt, args.sender, band=args.band, show=args.show)
+        if args.control and args.generator != "rules":
+            c = run(args.quick, "rules", args.rt, args.sender, band=args.band, show=args.show)
+            r["control_scheduler_jitter_p99_us"] = c["scheduler_jitter_p99_us"]
+            r["control_os_timer_p99_us"] = c.get("os_timer_p99_us", float("nan"))
+            # the pair is judged on the noisier of its two controls
+            r["os_timer_p99_us"] = max(r.get("os_timer_p99_us", float("nan")), r["control_os_timer_p99_us"])
+        r["attempts"] = attempt + 1
+        if best is None or (noisy(best) and not noisy(r)):
+            best = r
+        why = noisy(r)
+        if why is None:
+            break
+        print(f"withheld: machine noisy ({why}); repeating ({attempt + 1} of {1 + args.repeats})", flush=True)
+    assert best is not None
+    return best
 
 
 if __name__ == "__main__":
