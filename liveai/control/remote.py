@@ -56,6 +56,7 @@ class Control(ControlQueue, TakeRecording):
             session.scheduler.outputs.insert(0, self.osc_out)
             session.closers.append(self.osc_out.close)
         self.getters: dict[str, Callable[[], tuple]] = {}
+        self.watchers: list[Callable[[], None]] = []  # called on every poll (the web page's LISTEN)
         self.setters: dict[str, Callable[..., None]] = {}
         self._init_queue()
         self._params()
@@ -332,6 +333,8 @@ class Control(ControlQueue, TakeRecording):
             for t in TOPICS:
                 if t != "notes" and self.listeners[t]:
                     self.push(t)
+            for watch in self.watchers:
+                watch()
         except Exception:
             log.exception("OSC feedback failed")
         tr = self.engine.transport
