@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 
-from liveai.control.config import ConfigError, make_config
+from liveai.control.config import ConfigError, make_config, web_flags
 from liveai.vocab import GENERATORS, MODES
 
 log = logging.getLogger("liveai")
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-midi", dest="no_midi", action="store_true",
                      help="no MIDI ports at all: play over OSC only (player notes from /liveai/player/note)")
     _voice(run)
-    _web(run)
+    web_flags(run)
     run.add_argument("--thru", action="store_const", const=True, help="echo the player's notes to the output")
     run.add_argument("--record", metavar="DIR", help="record the session to a new .mid file in DIR")
     run.add_argument("--clock", choices=["internal", "midi", "link"],
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play a built-in tune (or --input) with no hardware", description="Play a tune as the player, through the same path as live input.")
     _common(demo)
     _midi(demo)
-    _web(demo)
+    web_flags(demo)
     demo.add_argument("--input", help="a MIDI file to play as the player (default: the built-in tune)")
     demo.add_argument("--out", help="write the session to this .mid file")
     demo.add_argument("--fast", action="store_true", help="run on the simulated clock, as fast as possible (no sound)")
@@ -314,15 +314,6 @@ def cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
-def _web(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--web", action="store_const", const=True, help="serve the web page to see and steer the band "
-                   "(and OSCQuery's WebSocket; needs liveai[web]); on by default with --box")
-    p.add_argument("--no-web", dest="web", action="store_const", const=False, help="no web page")
-    p.add_argument("--web-port", dest="web_port", type=int, help="its HTTP port (default 9003; 0 any free port)")
-    p.add_argument("--web-host", dest="web_host", metavar="HOST", help="address it binds to (default 127.0.0.1; "
-                   "another address prints a URL with a random token, needed by every request)")
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from liveai.app.run import run_realtime
     from liveai.io.midi import PortSpec
@@ -331,8 +322,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg, _ = load_or_defaults(args.config or default_config_path(), _overrides(args))
         if not cfg.virtual:
             cfg.midi_in, cfg.midi_out = cfg.midi_in or "auto", cfg.midi_out or "auto"
-        if cfg.web is None:
-            cfg.web = True
     else:
         cfg = make_config(args.config, _overrides(args))
     def hot(name: str | None) -> bool:  # follow the device (liveai/box/hotplug.py)

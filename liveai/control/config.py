@@ -256,6 +256,16 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def web_flags(p: Any) -> None:
+    """The web page's flags (liveai.control.web), for `liveai run` and `liveai demo`."""
+    p.add_argument("--web", action="store_const", const=True, help="serve the web page to see and steer the band "
+                   "(and OSCQuery's WebSocket; needs liveai[web]); on by default with --box")
+    p.add_argument("--no-web", dest="web", action="store_const", const=False, help="no web page")
+    p.add_argument("--web-port", dest="web_port", type=int, help="its HTTP port (default 9003; 0 any free port)")
+    p.add_argument("--web-host", dest="web_host", metavar="HOST", help="address it binds to (default 127.0.0.1; "
+                   "another address prints a URL with a random token, needed by every request)")
+
+
 def _check_type(key: str, value: Any, where: str) -> None:
     """A value of the wrong kind names its key (and file): `tempo = "fast"` is not a number."""
     default = getattr(Config(), key, None)

@@ -122,6 +122,7 @@ class Control(ControlQueue, TakeRecording):
         g["key"] = lambda: (str(eng.status().get("key", "")),)
         g["chord"] = lambda: (str(eng.status().get("chord", "")),)
         g["chord/next"] = lambda: (str(eng.status().get("next_chord", "")),)
+        g["chord/in"] = lambda: (round(float(eng.status().get("next_in", 0.0)), 2),)
         g["chord/source"] = lambda: (str(eng.status().get("chord_source", "")),)
         g["chord/corrections"] = lambda: (int(eng.status().get("corrections", 0)),)
         g["recording"] = lambda: (int(self.take is not None),)
@@ -234,9 +235,6 @@ class Control(ControlQueue, TakeRecording):
         threading.Thread(target=load, name="model-load", daemon=True).start()
 
     # ------------------------------------------------------------------ binding
-
-
-
     def _bind(self) -> None:
         srv, eng = self.server, self.engine
         on = srv.on

@@ -233,3 +233,13 @@ def test_served_to_the_network_every_request_needs_the_token(tmp_path):
                 assert receive(ws, 1.0)[0] == ("/liveai/tempo", [pytest.approx(100.0)])
     finally:
         stop(d)
+
+
+def test_without_the_extra_web_is_a_clear_one_line_error(tmp_path):
+    code = ("import sys; sys.modules['websockets'] = None; from liveai.cli import main; "
+            "sys.exit(main(['run', '--no-midi', '--web', '--osc-port', '0', '--oscquery-port', '-1', '--no-show']))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if "liveai" in line and "error" in line]
+    assert errors and "pip install 'liveai[web]'" in errors[-1] and "Traceback" not in r.stderr, r.stderr
