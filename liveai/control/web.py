@@ -1,29 +1,24 @@
 """The web page and OSCQuery's WebSocket: see and steer the band from a phone (issue 27).
 
-One thread with its own asyncio loop serves, on one port (`websockets`, the `web` extra):
-- GET / from a browser: the page (web.html, one file, nothing fetched from the internet);
-- GET of any namespace path, or ?HOST_INFO: OSCQuery JSON, as liveai.control.oscquery, with
-  EXTENSIONS LISTEN true and WS_PORT (this port);
-- GET /takes: the takes (JSON); /takes/NAME.mid and /takes/NAME.svg: one take (the SVG drawn on
-  demand from the .mid), only inside the takes folder;
-- the WebSocket (OSCQuery proposal): text {"COMMAND": "LISTEN" | "IGNORE", "DATA": "/liveai/chord"}
-  from the client; LISTENed values streamed as binary OSC messages as they change (parameters) or
-  as they go out (a part's notes); binary OSC from the client goes through the UDP server's own
-  dispatch (the address table checks every message), rate-limited per connection.
+One thread with its own asyncio loop (`websockets`, the `web` extra) serves on one port: GET / the
+page (web.html, nothing from the internet); any namespace path or ?HOST_INFO: OSCQuery JSON
+(liveai.control.oscquery) with EXTENSIONS LISTEN and WS_PORT; /takes, /takes/NAME.mid and .svg
+(drawn on demand) from the takes folder only; and the WebSocket of the OSCQuery proposal: text
+{"COMMAND": "LISTEN" | "IGNORE", "DATA": PATH} in, LISTENed values out as binary OSC as they
+change (parameters) or go out (notes); binary OSC in goes through the UDP server's own dispatch
+(the address table checks it), rate-limited per connection.
 
 The engine loop never waits for this thread: on each poll it drops the latest value of each
-LISTENed parameter into a dict (replacing an unsent one) and wakes the loop with
-call_soon_threadsafe. Notes reach it as a notes listener on a loopback UDP socket, like any OSC
-listener.
+LISTENed parameter into a dict and wakes the loop with call_soon_threadsafe; the band's notes
+come as a notes listener on a loopback UDP port, the player's through Engine.on_player.
 
-Security: loopback only by default (and the Host header must then name loopback, against DNS
-rebinding). Another --web-host needs the random token printed in the URL on every request; the
-WebSocket accepts only the page's own Origin; a peer off loopback without a token is refused.
+Security: loopback only by default (the Host header must name loopback: no DNS rebinding);
+another --web-host needs the random token in the printed URL on every request; the WebSocket
+accepts only the page's own Origin; a peer off loopback without a token is refused.
 """
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import secrets
@@ -33,10 +28,11 @@ import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from liveai.control.addresses import ADDRESSES, PARAMS, PREFIX
 from liveai.control.oscquery import answer, host_info
+from liveai.control.webguard import WebGuard, loopback
 from liveai.io.osc import build
 
 log = logging.getLogger(__name__)
@@ -47,6 +43,7 @@ MAX_CLIENTS = 16
 NOTE_QUEUE = 512  # notes waiting for one client; beyond, the oldest go
 PARAM_BY_PATH = {p.path: p.name for p in PARAMS}
 NOTE_PATHS = {a.path for a in ADDRESSES.values() if a.topic == "notes" and a.verb == "feedback"}
+PLAYER = f"{PREFIX}/player/note"  # streamed too: the player's notes as the engine hears them
 
 
 def missing_extra() -> str | None:
@@ -56,15 +53,6 @@ def missing_extra() -> str | None:
     except ImportError:
         return "--web needs the websockets package: pip install 'liveai[web]' (or run with --no-web)"
     return None
-
-
-def loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def page() -> bytes:
@@ -95,7 +83,7 @@ class Client:
         self.queue.put_nowait(data)
 
 
-class WebServer:
+class WebServer(WebGuard):
     """The page, OSCQuery over HTTP and its WebSocket, for one session's Control."""
 
     def __init__(self, control: Any, host: str = "127.0.0.1", port: int = 9003, token: str | None = None) -> None:
@@ -109,6 +97,8 @@ class WebServer:
         self.dropped = 0  # control messages over a page's rate
         self.refused = 0  # requests and WebSockets refused (token, origin, host)
         self._pending: dict[str, bytes] = {}  # path -> latest OSC message, not yet sent
+        self._played: list[bytes] = []  # the player's notes not yet sent (bounded)
+        self.player_listened = False
         self._lock = threading.Lock()
         self._wake = False
         self._n = 0
@@ -128,10 +118,20 @@ class WebServer:
                 self.sent[name] = v
                 self.publish(f"{PREFIX}/{name}", build(f"{PREFIX}/{name}", *v))
 
-    def publish(self, path: str, data: bytes) -> None:
-        """Never blocks: the latest message per path replaces an unsent one; the loop is woken once."""
+    def player(self, msg: Any, t: float) -> None:
+        """On the engine loop (Engine.on_player): the player's notes, for the page's roll."""
+        if self.player_listened and msg.type in ("note_on", "note_off"):
+            self.publish(PLAYER, build(PLAYER, msg.note, msg.velocity if msg.type == "note_on" else 0), keep=True)
+
+    def publish(self, path: str, data: bytes, keep: bool = False) -> None:
+        """Never blocks: the latest message per path replaces an unsent one (keep: queued, for
+        notes); the loop is woken once."""
         with self._lock:
-            self._pending[path] = data
+            if keep:
+                if len(self._played) < NOTE_QUEUE:
+                    self._played.append(data)
+            else:
+                self._pending[path] = data
             if self._wake or self.loop is None:
                 return
             self._wake = True
@@ -143,55 +143,17 @@ class WebServer:
     def _drain(self) -> None:
         with self._lock:
             pending, self._pending, self._wake = self._pending, {}, False
+            played, self._played = self._played, []
+        for data in played:
+            for c in list(self.clients.values()):
+                if PLAYER in c.listening:
+                    c.put(data)
         for path, data in pending.items():
             for c in list(self.clients.values()):
                 if path in c.listening:
                     c.put(data)
 
     # ------------------------------------------------------------------ HTTP
-    def url(self) -> str:
-        host = self.host if self.host not in ("0.0.0.0", "::") else socket.gethostname()
-        q = "?" + urlencode({"token": self.token}) if self.token else ""
-        return f"http://{host}:{self.port}/{q}"
-
-    def _hosts(self) -> set[str] | None:
-        """Host headers accepted; None: any (a wildcard bind, where the token guards)."""
-        if self.host in ("0.0.0.0", "::"):
-            return None
-        names = {self.host}
-        if loopback(self.host):
-            names |= {"localhost", "127.0.0.1", "[::1]"}
-        return {f"{n}:{self.port}" for n in names}
-
-    def check(self, request: Any, peer: str) -> tuple[int, str] | None:
-        """Why a request is refused (status, reason), or None."""
-        hosts = self._hosts()
-        host = request.headers.get("Host", "")
-        if hosts is not None and host not in hosts:
-            return 403, "wrong Host"
-        query = dict(parse_qsl(urlsplit(request.path).query, keep_blank_values=True))
-        if self.token is None:
-            if not loopback(peer):
-                return 403, "not from loopback (serve with --web-host to get a token)"
-        elif not secrets.compare_digest(query.get("token", ""), self.token):
-            return 403, "no token (use the URL liveai printed)"
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            origin = request.headers.get("Origin")
-            if origin is not None and origin != f"http://{host}":
-                return 403, "foreign Origin"
-        return None
-
-    def _response(self, conn: Any, status: int, body: bytes, ctype: str, extra: dict | None = None) -> Any:
-        from websockets.datastructures import Headers
-        from websockets.http11 import Response
-        import http
-        h = Headers({"Content-Type": ctype, "Content-Length": str(len(body)), "Cache-Control": "no-store",
-                     "X-Content-Type-Options": "nosniff", **(extra or {})})
-        return Response(status, http.HTTPStatus(status).phrase, h, body)
-
-    def _json(self, conn: Any, status: int, obj: Any) -> Any:
-        return self._response(conn, status, json.dumps(obj).encode(), "application/json")
-
     def process_request(self, conn: Any, request: Any) -> Any:
         peer = conn.remote_address[0] if conn.remote_address else ""
         why = self.check(request, peer)
@@ -224,35 +186,6 @@ class WebServer:
         info = host_info("liveai", self.host, self.control.server.port, True)
         info["WS_PORT"] = self.port
         return info
-
-    def take_list(self) -> list[dict]:
-        if not self.takes.is_dir():
-            return []
-        mids = sorted(self.takes.glob("*.mid"), key=lambda p: p.stat().st_mtime, reverse=True)
-        return [{"name": p.stem, "mid": f"/takes/{p.name}", "svg": f"/takes/{p.stem}.svg",
-                 "bytes": p.stat().st_size} for p in mids[:200]]
-
-    def _take(self, conn: Any, name: str) -> Any:
-        """One take's .mid, or its piano roll as SVG; nothing outside the takes folder."""
-        if "/" in name or "\\" in name or name.startswith(".") or not name.endswith((".mid", ".svg")):
-            return self._json(conn, 404, {"error": "no such take"})
-        root = self.takes.resolve()
-        mid = (root / (name[:-4] + ".mid")).resolve()
-        if mid.parent != root or not mid.is_file():
-            return self._json(conn, 404, {"error": "no such take"})
-        disp = {"Content-Disposition": f'attachment; filename="{name}"'}
-        if name.endswith(".mid"):
-            return self._response(conn, 200, mid.read_bytes(), "audio/midi", disp)
-        svg = mid.with_suffix(".svg")
-        if svg.is_file() and svg.resolve().parent == root:
-            body = svg.read_bytes()
-        else:
-            from liveai.view.pianoroll import read_take, render_svg
-            try:
-                body = render_svg(read_take(mid), title=mid.stem).encode()
-            except Exception as e:
-                return self._json(conn, 500, {"error": f"cannot draw {name}: {type(e).__name__}"})
-        return self._response(conn, 200, body, "image/svg+xml", disp)
 
     # ------------------------------------------------------------------ the WebSocket
     async def handler(self, ws: Any) -> None:
@@ -290,7 +223,7 @@ class WebServer:
             cmd, path = str(msg.get("COMMAND", "")).upper(), str(msg.get("DATA", ""))
         except (ValueError, AttributeError):
             return
-        if cmd not in ("LISTEN", "IGNORE") or (path not in PARAM_BY_PATH and path not in NOTE_PATHS):
+        if cmd not in ("LISTEN", "IGNORE") or (path not in PARAM_BY_PATH and path not in NOTE_PATHS and path != PLAYER):
             return
         if cmd == "IGNORE":
             c.listening.discard(path)
@@ -301,7 +234,7 @@ class WebServer:
                     c.put(build(path, *self.control.value(PARAM_BY_PATH[path])))
                 except Exception:
                     pass
-            else:
+            elif path in NOTE_PATHS:
                 self._listen_notes()
         self._relisten()
 
@@ -309,6 +242,7 @@ class WebServer:
         self.listened = frozenset(PARAM_BY_PATH[p] for c in self.clients.values() for p in c.listening
                                   if p in PARAM_BY_PATH)
         self.sent = {k: v for k, v in self.sent.items() if k in self.listened}
+        self.player_listened = any(PLAYER in c.listening for c in self.clients.values())
 
     def _listen_notes(self) -> None:
         """The first note LISTEN: become a notes listener on a loopback UDP port."""
@@ -344,6 +278,7 @@ class WebServer:
         if self._error is not None:
             raise RuntimeError(f"cannot serve the web page on {self.host}:{self.want_port}: {self._error}")
         self.control.watchers.append(self.watch)
+        self.control.engine.on_player.append(self.player)
         if self.control.oscquery is not None:
             self.control.oscquery.ws_port = self.port
         log.info("web page on %s", self.url())
@@ -376,6 +311,8 @@ class WebServer:
     def stop(self) -> None:
         if self.watch in self.control.watchers:
             self.control.watchers.remove(self.watch)
+        if self.player in self.control.engine.on_player:
+            self.control.engine.on_player.remove(self.player)
         if self.loop is not None and self._server is not None and not self.loop.is_closed():
             try:
                 self.loop.call_soon_threadsafe(self._server.close)

@@ -126,13 +126,14 @@ def test_host_info_advertises_listen_and_the_websocket(demo):
 
 def test_an_oscquery_client_listens_gets_values_as_they_change_and_ignores(demo):
     with connect(f"ws://127.0.0.1:{demo.port}/") as ws:
-        for path in ("/liveai/position", "/liveai/chord", "/liveai/bass/note", "/liveai/energy"):
+        for path in ("/liveai/position", "/liveai/chord", "/liveai/bass/note", "/liveai/energy", "/liveai/player/note"):
             ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": path}))
         got = receive(ws, 3.0)
         positions = [tuple(a) for p, a in got if p == "/liveai/position"]
         assert len(set(positions)) >= 3, got  # streamed as the beats go by, no polling
         assert any(a[0] for p, a in got if p == "/liveai/chord"), got
         assert any(a[1] > 0 for p, a in got if p == "/liveai/bass/note"), got  # notes as they go out
+        assert any(a[1] > 0 for p, a in got if p == "/liveai/player/note"), got  # and the player's
         # the page's OSC goes through the table: a value is set and streamed back, junk answered
         ws.send(build("/liveai/energy", 0.25))
         ws.send(build("/liveai/energy", 7.0))
@@ -142,7 +143,7 @@ def test_an_oscquery_client_listens_gets_values_as_they_change_and_ignores(demo)
         errors = [a[0] for p, a in got if p == "/liveai/error"]
         assert any("energy" in e for e in errors) and any("unknown address" in e for e in errors)
         assert json.loads(get(f"http://127.0.0.1:{demo.port}/liveai/energy?VALUE")[1])["VALUE"] == [0.25]
-        for path in ("/liveai/position", "/liveai/chord", "/liveai/bass/note", "/liveai/energy"):
+        for path in ("/liveai/position", "/liveai/chord", "/liveai/bass/note", "/liveai/energy", "/liveai/player/note"):
             ws.send(json.dumps({"COMMAND": "IGNORE", "DATA": path}))
         receive(ws, 0.3)  # what was on its way
         assert receive(ws, 1.5) == []
@@ -193,7 +194,7 @@ def test_foreign_origin_and_host_are_refused(demo):
 
 def test_off_loopback_without_a_token_is_refused():
     from liveai.control.web import WebServer
-    ctl = SimpleNamespace(recordings="/nonexistent", watchers=[], oscquery=None)
+    ctl = SimpleNamespace(recordings="/nonexistent", watchers=[], oscquery=None)  # check() needs no engine
     web = WebServer(ctl, "127.0.0.1", 0)
     web.port = 9003
     req = SimpleNamespace(path="/", headers={"Host": "127.0.0.1:9003"})
