@@ -36,7 +36,7 @@ class Browser:
         self.downloads.mkdir()
         self.proc = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                                       "--disable-extensions", "--remote-debugging-port=0",
-                                      f"--user-data-dir={self.profile}", "--window-size=900,420", "about:blank"],
+                                      f"--user-data-dir={self.profile}", "--window-size=844,390", "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = self.profile / "DevToolsActivePort"
         deadline = time.monotonic() + 20
