@@ -22,6 +22,16 @@ def loopback(host: str) -> bool:
         return False
 
 
+def own_address() -> str:
+    """This machine's address on the network it routes by (no packet is sent), for the URL."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))
+            return s.getsockname()[0]
+    except OSError:
+        return socket.gethostname()
+
+
 class WebGuard:
     """Request checks and the takes folder (see the module docstring)."""
 
@@ -31,7 +41,7 @@ class WebGuard:
     takes: Path
 
     def url(self) -> str:
-        host = self.host if self.host not in ("0.0.0.0", "::") else socket.gethostname()
+        host = self.host if self.host not in ("0.0.0.0", "::") else own_address()
         q = "?" + urlencode({"token": self.token}) if self.token else ""
         return f"http://{host}:{self.port}/{q}"
 

@@ -217,7 +217,7 @@ def non_loopback_address() -> str | None:
 def test_served_to_the_network_every_request_needs_the_token(tmp_path):
     d = start_demo(tmp_path, "--web-host", "0.0.0.0")
     try:
-        assert d.token and len(d.token) >= 16
+        assert d.token and len(d.token) >= 16 and "0.0.0.0" not in d.url
         hosts = ["127.0.0.1"] + ([non_loopback_address()] if non_loopback_address() else [])
         for h in hosts:
             base = f"http://{h}:{d.port}"
