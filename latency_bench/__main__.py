@@ -99,7 +99,7 @@ def engine_command(dump: str, rig_name: str, osc_port: int, sink_port: int, *, g
             "--midi-in", rig_name, "--midi-out", rig_name, "--thru", "--tempo", f"{BPM:g}", "--idle-bars", "0",
             *(["--realtime"] if rt else []), "--generator", generator, "--sender", sender, "--osc-port", str(osc_port),
             "--osc-out", f"127.0.0.1:{sink_port}", *(["--band", band] if band else []), *(["--show"] if show else []),
-            *(["--web", "--web-port", str(web_port)] if web_port else ["--no-web"])]
+            *(["--web", "--web-port", str(web_port)] if web_port else [])]
 
 
 def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: str | None = None,
