@@ -244,3 +244,28 @@ def test_without_the_extra_web_is_a_clear_one_line_error(tmp_path):
     assert r.returncode != 0
     errors = [line for line in r.stderr.splitlines() if "liveai" in line and "error" in line]
     assert errors and "pip install 'liveai[web]'" in errors[-1] and "Traceback" not in r.stderr, r.stderr
+
+
+def _box_lines(tmp_path, *extra: str) -> str:
+    """The first lines of `liveai run --box` (OSC only) until it is ready."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path))
+    env.pop("STATE_DIRECTORY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "liveai", "run", "--box", "--no-midi", "--no-realtime", "--web-port", "0",
+                             "--osc-port", "0", "--oscquery-port", "0", "--config", str(tmp_path / "liveai.toml"), *extra],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if "liveai: ready" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return "".join(lines)
+
+
+def test_the_box_serves_the_page_by_default_and_no_web_turns_it_off(tmp_path):
+    assert "liveai: web page http://127.0.0.1:" in _box_lines(tmp_path)
+    out = _box_lines(tmp_path, "--no-web")
+    assert "liveai: ready" in out and "web page" not in out
