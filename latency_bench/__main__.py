@@ -90,23 +90,25 @@ print(n, time.perf_counter() - t0, flush=True)
 
 from latency_bench.verdicts import exit_status, noisy, verdicts
 from latency_bench.common import (REPO, VIEW_MARK, JackServer, cpu_percent, cpu_seconds, cyclictest,  # noqa: F401
-                                  cyclictest_result, free_udp_port, read_pty_lines,
+                                  cyclictest_result, free_tcp_port, free_udp_port, read_pty_lines,
                                   normal_priority, pct, rss_mb, tree)
 
 
 def engine_command(dump: str, rig_name: str, osc_port: int, sink_port: int, *, generator: str = "model",
-                   sender: str = "process", rt: bool = True, band: str | None = None, show: bool = False) -> list[str]:
+                   sender: str = "process", rt: bool = True, band: str | None = None, show: bool = False,
+                   web_port: int | None = None) -> list[str]:
     """The engine's command line: `liveai run` over JACK MIDI, wrapped by engine_proc. `band` adds
     `--band STYLE`, `show` adds `--show` (the live view, drawn only when stdout is a terminal: the
     bench then gives it a pseudo-terminal). Without them, the command is the bench's default."""
     return [sys.executable, "-m", "latency_bench.engine_proc", dump, "run", "--midi-api", "jack",
             "--midi-in", rig_name, "--midi-out", rig_name, "--thru", "--tempo", f"{BPM:g}", "--idle-bars", "0",
             *(["--realtime"] if rt else []), "--generator", generator, "--sender", sender, "--osc-port", str(osc_port),
-            "--osc-out", f"127.0.0.1:{sink_port}", *(["--band", band] if band else []), *(["--show"] if show else [])]
+            "--osc-out", f"127.0.0.1:{sink_port}", *(["--band", band] if band else []), *(["--show"] if show else []),
+            *(["--web", "--web-port", str(web_port)] if web_port else [])]
 
 
 def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: str | None = None,
-        show: bool = False) -> dict:
+        show: bool = False, web: bool = False) -> dict:
     from latency_bench.jackrig import JackRig
 
     idle_s, play_s, load_s = (3.0, 5.0, 30.0) if quick else (10.0, 20.0, 60.0)
@@ -144,8 +146,9 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: st
         threading.Thread(target=drain, daemon=True).start()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LIVEAI_SENDER_RT": "1" if rt else "0",
                "LIVEAI_SENDER_STATS": sender_stats}
+        web_port = free_tcp_port() if web else None
         args = engine_command(dump, rig.name, osc_port, sink.getsockname()[1], generator=generator, sender=sender,
-                              rt=rt, band=band, show=show)
+                              rt=rt, band=band, show=show, web_port=web_port)
         lines: list[str] = []
         ready = threading.Event()
         frames = [0]  # live-view redraws seen (--show)
@@ -180,7 +183,7 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: st
                 for line in eng.stdout:
                     on_line(line.rstrip())
         threading.Thread(target=reader, daemon=True).start()
-        flood = cyc = None
+        flood = cyc = webload = None
         try:
             if not ready.wait(60):
                 raise SystemExit("the engine did not get ready in 60 s:\n" + "\n".join(lines[-30:]))
@@ -207,12 +210,18 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: st
             cyc = cyclictest(load_s, 70 if rt else 0)
             flood = subprocess.Popen([sys.executable, "-c", FLOOD, str(osc_port), str(FLOOD_RATE), str(load_s)],
                                      stdout=subprocess.PIPE, text=True, preexec_fn=normal_priority)
+            if web_port:  # a page LISTENing to everything, in alternate windows (latency_bench.webload)
+                from latency_bench.webload import WebLoad
+                webload = WebLoad(web_port, 2.0 if quick else 4.0)
+                webload.start()
             t_load0 = time.perf_counter()
             eng.send_signal(signal.SIGUSR1)
             c0 = cpu_seconds(eng.pid)
             time.sleep(load_s)
             eng.send_signal(signal.SIGUSR1)
             t_load1 = time.perf_counter()
+            if webload is not None:
+                webload.stop()
             r["cpu_percent_load"] = 100.0 * (cpu_seconds(eng.pid) - c0) / (t_load1 - t_load0)
             r["rss_mb_peak"] = rss_mb(eng.pid, "VmHWM")
             fl_out, _ = flood.communicate(timeout=30)
@@ -256,6 +265,12 @@ def run(quick: bool, generator: str, rt: bool, sender: str = "process", band: st
     r["scheduler_jitter_p50_us"] = pct(lat_us, 50)
     r["scheduler_jitter_p99_us"] = pct(lat_us, 99)
     r["scheduler_jitter_max_us"] = max(lat_us) if lat_us else float("nan")
+    if webload is not None:  # the page's cost: the same load phase with and without it
+        on, off = webload.split([(due, late * 1e6) for due, late in pairs])
+        r.update(web_messages=webload.received, web_notes_with=len(on), web_notes_without=len(off),
+                 web_jitter_p99_with_us=pct(on, 99), web_jitter_p99_without_us=pct(off, 99))
+        r["web_p99_ratio"] = r["web_jitter_p99_with_us"] / r["web_jitter_p99_without_us"] \
+            if r["web_jitter_p99_without_us"] > 0 else float("nan")
     if os.environ.get("LIVEAI_BENCH_RAW"):
         with open(os.environ["LIVEAI_BENCH_RAW"], "w") as f:
             json.dump({"received": [(t, list(b)) for t, b in rig.received], "sent": [(a, t, list(b)) for a, t, b in rig.sent],
@@ -390,6 +405,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--band", metavar="STYLE",
                     help="the engine plays this band style (`liveai run --band`; rock is the fullest built-in: drums, bass, "
                          "comp and pad, the most notes); default: the engine's default (chorale)")
+    ap.add_argument("--web", action="store_true",
+                    help="the engine serves its web page, and a WebSocket client LISTENs to everything in alternate "
+                         "windows of the load phase: the sender's p99 lateness with and without it (issue 27)")
     ap.add_argument("--show", action="store_true",
                     help="the engine's live terminal view on (`liveai run --show`), its output on a pseudo-terminal")
     return ap
@@ -438,7 +456,7 @@ def measure(args: argparse.Namespace) -> dict:
     while the control is noisy (up to --repeats more times): the quietest run is reported."""
     best: dict | None = None
     for attempt in range(1 + max(0, args.repeats)):
-        r = run(args.quick, args.generator, args.rt, args.sender, band=args.band, show=args.show)
+        r = run(args.quick, args.generator, args.rt, args.sender, band=args.band, show=args.show, web=args.web)
         if args.control and args.generator != "rules":
             c = run(args.quick, "rules", args.rt, args.sender, band=args.band, show=args.show)
             r["control_scheduler_jitter_p99_us"] = c["scheduler_jitter_p99_us"]

@@ -19,6 +19,7 @@ PERIOD_MS = 32 / 48  # the bench's JACK period: 32 frames at 48 kHz
 NOISY_CYCLICTEST_P99_US = 2000.0
 NOISY_RIG_GAP_MS = 20.0
 MODEL_OVER_RULES = 1.2  # sender lateness p99, model path / rules path
+WEB_OVER_NONE = 1.2  # the page's cost (issue 27), within the timing issue's limit
 PEER_LIMITS = {True: 1.0, False: 1.2}  # liveai p99 / isobar p99, server real-time / not
 
 PASS, FAIL, WITHHELD, NOT_RUN = "PASS", "FAIL", "WITHHELD", "NOT RUN"
@@ -93,6 +94,12 @@ def verdicts(r: dict) -> list[Verdict]:
     out.append(judge(None if math.isnan(cpu) else cpu <= 25, "CPU while playing <= 25% of one core", f"{cpu:.1f}%", quiet))
     up = _num(r, "startup_s")
     out.append(judge(None if math.isnan(up) else up <= 3.0, "start-up <= 3 s", f"{up:.2f} s", quiet))
+    if "web_jitter_p99_with_us" in r:  # --web: the page's cost, the same load phase with and without it
+        w = _num(r, "web_p99_ratio")
+        out.append(judge(None if math.isnan(w) else w <= WEB_OVER_NONE,
+                         f"sender lateness p99 with the web page LISTENing over without it, same run <= {WEB_OVER_NONE}",
+                         f"{w:.2f} ({ms(_num(r, 'web_jitter_p99_with_us'))} / {ms(_num(r, 'web_jitter_p99_without_us'))})",
+                         quiet))
     for key, rt in (("peer_rt", True), ("peer_nort", False)):
         res = r.get(key)
         target = (f"liveai p99 / isobar p99 <= {PEER_LIMITS[rt]:.1f}, same rig, alternating, server "

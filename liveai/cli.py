@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 
-from liveai.control.config import ConfigError, make_config
+from liveai.control.config import ConfigError, make_config, web_flags
 from liveai.vocab import GENERATORS, MODES
 
 log = logging.getLogger("liveai")
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-midi", dest="no_midi", action="store_true",
                      help="no MIDI ports at all: play over OSC only (player notes from /liveai/player/note)")
     _voice(run)
+    web_flags(run)
     run.add_argument("--thru", action="store_const", const=True, help="echo the player's notes to the output")
     run.add_argument("--record", metavar="DIR", help="record the session to a new .mid file in DIR")
     run.add_argument("--clock", choices=["internal", "midi", "link"],
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play a built-in tune (or --input) with no hardware", description="Play a tune as the player, through the same path as live input.")
     _common(demo)
     _midi(demo)
+    web_flags(demo)
     demo.add_argument("--input", help="a MIDI file to play as the player (default: the built-in tune)")
     demo.add_argument("--out", help="write the session to this .mid file")
     demo.add_argument("--fast", action="store_true", help="run on the simulated clock, as fast as possible (no sound)")

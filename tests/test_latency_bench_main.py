@@ -43,6 +43,21 @@ def test_the_engine_accepts_the_options():
     assert ns.band == "rock" and ns.show is True
 
 
+def test_web_reaches_the_engine_and_the_load_is_split_by_window():
+    args = parser().parse_args(["--quick", "--web"])
+    assert args.web is True and parser().parse_args([]).web is False
+    cmd = _cmd(web_port=9555)
+    from liveai.cli import build_parser
+    ns = build_parser().parse_args(cmd[cmd.index("run"):])
+    assert ns.web is True and ns.web_port == 9555
+    assert "--web" not in _cmd()  # the default command is unchanged (no --box: no page)
+    from latency_bench.webload import EVERYTHING, WebLoad
+    assert "/liveai/chord" in EVERYTHING and "/liveai/drums/note" in EVERYTHING
+    load = WebLoad(9555, 2.0)
+    load.windows = [(0.0, 2.0, True), (2.0, 4.0, False)]
+    assert load.split([(0.2, 1.0), (1.0, 2.0), (2.7, 3.0), (5.0, 9.0)]) == ([2.0], [3.0])
+
+
 def test_rock_is_drums_and_three_pitched_parts():
     from liveai.band.style import load_style
     assert set(load_style("rock").parts) == {"bass", "comp", "pad", "drums"}

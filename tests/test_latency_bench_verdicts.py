@@ -73,3 +73,12 @@ def test_a_peer_ratio_on_noisy_peer_runs_is_withheld():
     r = _run(peer_rt={"median_ratio": 2.4, "runs": [{"cyclictest_p99_us": 200.0}] * 3})
     peer = next(v for v in verdicts(r) if "real-time" in v.target and "not" not in v.target)
     assert peer.outcome == FAIL
+
+
+def test_the_web_page_cost_is_a_ratio_of_the_same_run():
+    r = _run(web_jitter_p99_with_us=500.0, web_jitter_p99_without_us=450.0, web_p99_ratio=500 / 450)
+    web = next(v for v in verdicts(r) if "web page" in v.target)
+    assert web.outcome == PASS and web.figure.startswith("1.11")
+    r.update(web_jitter_p99_with_us=900.0, web_p99_ratio=2.0)
+    assert next(v for v in verdicts(r) if "web page" in v.target).outcome == FAIL
+    assert not any("web page" in v.target for v in verdicts(_run()))  # without --web: no such target

@@ -260,6 +260,14 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
         inp = attach_box(session, server, midi_in, midi_out, box)  # hot-plug, /liveai/config/save
         server.start()
         session.closers.append(server.stop)
+        if cfg.web or (cfg.web is None and box):  # on by default on the box
+            from liveai.control.web import attach_web
+            try:
+                print(f"liveai: web page {attach_web(control, cfg.web_host, cfg.web_port).url()}", flush=True)
+            except RuntimeError as e:  # asked for: an error; the box's default: never a dead box
+                if cfg.web:
+                    raise
+                log.warning("no web page: %s", e)
         if midi_in is not None and inp is None:
             inp = MidiInput(midi_in, session.engine.post_input)
             session.closers.append(inp.close)

@@ -158,6 +158,8 @@ PARAMS: tuple[Param, ...] = (
           writable=False),
     Param("chord/next", (Arg("s", "chord", doc="e.g. 'G7'; empty when none planned"),),
           "The chord the band's plan expects next (the lookahead: shown before it sounds).", (), writable=False),
+    Param("chord/in", (Arg("f", "beats", doc="0 when none is planned"),),
+          "Beats until the chord planned next (/liveai/chord/next) starts.", (), writable=False),
     Param("chord/source", (Arg("s", "source", doc="plan, corrected or played"),),
           "Where the chord comes from: the plan, a correction from the melody, or a chord you played.", (),
           writable=False),

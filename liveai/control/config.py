@@ -43,6 +43,9 @@ class Config:
     osc_allow: list[str] = field(default_factory=list)  # sender IP addresses OSC control accepts (empty: any)
     osc_out: list[str] = field(default_factory=lambda: ["127.0.0.1:9001"])
     oscquery_port: int = 9002  # HTTP; 0 any free port, negative off
+    web: bool | None = None  # the web page (liveai.control.web); None: on with --box only
+    web_host: str = "127.0.0.1"  # another address needs the token printed in the page's URL
+    web_port: int = 9003  # HTTP and OSCQuery's WebSocket; 0 any free port
     osc_bundle_latency: float = 0.0  # ms; > 0 sends OSC notes as bundles timetagged now + this
     record: str | None = None
     start_now: bool = False
@@ -141,6 +144,8 @@ class Config:
             except ValueError:
                 raise ConfigError(f"osc_allow: {a!r} is not an IP address (e.g. 192.168.1.20)") from None
         self.osc_allow = allow
+        if not 0 <= self.web_port < 65536:
+            raise ConfigError(f"bad web_port {self.web_port}")
         if not self.oscquery_port < 65536:
             raise ConfigError(f"bad oscquery_port {self.oscquery_port}")
         if not 0.0 <= self.osc_bundle_latency <= 5000.0:
@@ -251,9 +256,21 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def web_flags(p: Any) -> None:
+    """The web page's flags (liveai.control.web), for `liveai run` and `liveai demo`."""
+    p.add_argument("--web", action="store_const", const=True, help="serve the web page to see and steer the band "
+                   "(and OSCQuery's WebSocket; needs liveai[web]); on by default with --box")
+    p.add_argument("--no-web", dest="web", action="store_const", const=False, help="no web page")
+    p.add_argument("--web-port", dest="web_port", type=int, help="its HTTP port (default 9003; 0 any free port)")
+    p.add_argument("--web-host", dest="web_host", metavar="HOST", help="address it binds to (default 127.0.0.1; "
+                   "another address prints a URL with a random token, needed by every request)")
+
+
 def _check_type(key: str, value: Any, where: str) -> None:
     """A value of the wrong kind names its key (and file): `tempo = "fast"` is not a number."""
     default = getattr(Config(), key, None)
+    if key == "web":  # true, false, or unset (None: on with --box only)
+        default = False
     if default is None or isinstance(value, type(default)):
         if not (isinstance(value, bool) and not isinstance(default, bool)):
             return

@@ -70,6 +70,37 @@ def find(root: dict, path: str) -> dict | None:
     return node
 
 
+def host_info(name: str, host: str, osc_port: int, listen: bool) -> dict:
+    """HOST_INFO; listen: a WebSocket serves LISTEN/IGNORE (liveai.control.web)."""
+    return {"NAME": name, "OSC_IP": host, "OSC_PORT": osc_port, "OSC_TRANSPORT": "UDP",
+            "EXTENSIONS": {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True, "TYPE": True,
+                           "LISTEN": listen, "PATH_CHANGED": False, "TAGS": False, "CLIPMODE": False,
+                           "UNIT": False, "CRITICAL": False}}
+
+
+def answer(raw: str, info: Callable[[], dict], values: Values | None) -> tuple[int, dict]:
+    """(status, JSON body) for one GET of the namespace: raw is the request's path and query."""
+    parts = urlsplit(raw)
+    path, query = unquote(parts.path) or "/", parts.query
+    if query == "HOST_INFO":
+        return 200, info()
+    try:
+        vals = values() if values else None
+    except Exception:
+        vals = None
+    node = find(tree(vals), path)
+    if node is None:
+        return 404, {"error": f"no such path {path}"}
+    if query:
+        attr = query.split("&")[0].upper()
+        if attr not in ATTRIBUTES:
+            return 400, {"error": f"unknown attribute {query}"}
+        if attr not in node:
+            return 204, {}
+        return 200, {attr: node[attr]}
+    return 200, node
+
+
 class OscQueryServer:
     """A small threaded HTTP server; values() is called per request for current VALUEs."""
 
@@ -96,37 +127,20 @@ class OscQueryServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+        self.ws_port: int | None = None  # set when the web server (liveai.control.web) serves LISTEN
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
 
     def host_info(self) -> dict:
-        return {"NAME": self.name, "OSC_IP": self.host, "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP",
-                "EXTENSIONS": {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True, "TYPE": True,
-                               "LISTEN": False, "PATH_CHANGED": False, "TAGS": False, "CLIPMODE": False,
-                               "UNIT": False, "CRITICAL": False}}
+        info = host_info(self.name, self.host, self.osc_port, self.ws_port is not None)
+        if self.ws_port is not None:
+            info["WS_PORT"] = self.ws_port
+        return info
 
     def respond(self, raw: str) -> tuple[int, dict]:
-        parts = urlsplit(raw)
-        path, query = unquote(parts.path) or "/", parts.query
-        if query == "HOST_INFO":
-            return 200, self.host_info()
-        try:
-            vals = self.values() if self.values else None
-        except Exception:
-            vals = None
-        node = find(tree(vals), path)
-        if node is None:
-            return 404, {"error": f"no such path {path}"}
-        if query:
-            attr = query.split("&")[0].upper()
-            if attr not in ATTRIBUTES:
-                return 400, {"error": f"unknown attribute {query}"}
-            if attr not in node:
-                return 204, {}
-            return 200, {attr: node[attr]}
-        return 200, node
+        return answer(raw, self.host_info, self.values)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.25},

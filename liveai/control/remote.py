@@ -56,6 +56,7 @@ class Control(ControlQueue, TakeRecording):
             session.scheduler.outputs.insert(0, self.osc_out)
             session.closers.append(self.osc_out.close)
         self.getters: dict[str, Callable[[], tuple]] = {}
+        self.watchers: list[Callable[[], None]] = []  # called on every poll (the web page's LISTEN)
         self.setters: dict[str, Callable[..., None]] = {}
         self._init_queue()
         self._params()
@@ -121,6 +122,7 @@ class Control(ControlQueue, TakeRecording):
         g["key"] = lambda: (str(eng.status().get("key", "")),)
         g["chord"] = lambda: (str(eng.status().get("chord", "")),)
         g["chord/next"] = lambda: (str(eng.status().get("next_chord", "")),)
+        g["chord/in"] = lambda: (round(float(eng.status().get("next_in", 0.0)), 2),)
         g["chord/source"] = lambda: (str(eng.status().get("chord_source", "")),)
         g["chord/corrections"] = lambda: (int(eng.status().get("corrections", 0)),)
         g["recording"] = lambda: (int(self.take is not None),)
@@ -233,9 +235,6 @@ class Control(ControlQueue, TakeRecording):
         threading.Thread(target=load, name="model-load", daemon=True).start()
 
     # ------------------------------------------------------------------ binding
-
-
-
     def _bind(self) -> None:
         srv, eng = self.server, self.engine
         on = srv.on
@@ -332,6 +331,8 @@ class Control(ControlQueue, TakeRecording):
             for t in TOPICS:
                 if t != "notes" and self.listeners[t]:
                     self.push(t)
+            for watch in self.watchers:
+                watch()
         except Exception:
             log.exception("OSC feedback failed")
         tr = self.engine.transport

@@ -28,7 +28,7 @@ from liveai.io.output import OutEvent
 from liveai.io.scheduler import Scheduler
 from liveai.timing.clock import Clock, Timer
 from liveai.timing.transport import Transport
-from liveai.music.meter import Meter
+from liveai.music.meter import STEP_TICKS, TICKS_PER_BEAT, Meter
 from liveai.vocab import check_mode, check_tempo
 
 __all__ = ["Engine", "EngineSettings", "EngineStats", "PartMix", "part_of", "check_plan",
@@ -337,4 +337,12 @@ class Engine(PlayerInput, Planning, Rendering):
                 "meter": str(t.meter), "mode": self.settings.mode, "generator": self.primary.name,
                 "key": str(key) if key else "", "chord": str(chord) if chord else "",
                 "next_chord": str(nxt) if nxt else "", "chord_source": plan.source if plan else "",
-                "corrections": self.planner.corrections}
+                "corrections": self.planner.corrections, "next_in": self._beats_until(plan)}
+
+    def _beats_until(self, plan) -> float:
+        """Beats (of the meter) from now until the planned next chord starts; 0 when none is planned."""
+        t = self.transport
+        if plan is None or plan.next_chord is None or plan.next_start < 0 or not t.running:
+            return 0.0
+        beat_ticks = TICKS_PER_BEAT * 4 / t.meter.unit
+        return max(0.0, (plan.next_start * STEP_TICKS - t.tick_at(self.clock.now())) / beat_ticks)

@@ -108,6 +108,7 @@ class ChordPlan:
     source: str = "plan"
     segment_start: int = 0
     new: bool = False  # the chord starts at this step
+    next_start: int = -1  # the step next_chord is planned to start on (-1: none planned)
 
 
 class HarmonyPlanner:
@@ -214,7 +215,7 @@ class HarmonyPlanner:
             if self.next_chord is not None and melody and self._commit_due(step, nxt):
                 self._committed = (nxt, self.next_chord)
         new = self.chord != prev
-        self._last = ChordPlan(self.chord, self.next_chord, self.source, seg_start, new)
+        self._last = ChordPlan(self.chord, self.next_chord, self.source, seg_start, new, nxt)
         return self._last
 
     @property
@@ -331,7 +332,8 @@ class HarmonyPlanner:
             return None
         self.chord, self.source = better, "corrected"
         self.corrections += 1
-        self._last = ChordPlan(better, self.next_chord, "corrected", self.seg_start, True)
+        self._last = ChordPlan(better, self.next_chord, "corrected", self.seg_start, True,
+                               self._last.next_start if self._last else -1)
         return better
 
     def hear(self, player: Sequence[PlayerNote], step: int, min_notes: int = 3) -> ChordSymbol | None:
@@ -353,7 +355,8 @@ class HarmonyPlanner:
         if c is None or (c == self.chord and self.source == "played"):
             return None
         self.chord, self.source = c, "played"
-        self._last = ChordPlan(c, self.next_chord, "played", self.seg_start, True)
+        self._last = ChordPlan(c, self.next_chord, "played", self.seg_start, True,
+                               self._last.next_start if self._last else -1)
         return c
 
     def _single_finger(self, pitch: int) -> ChordSymbol:

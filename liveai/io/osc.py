@@ -123,6 +123,9 @@ class OscServer:
         self.allow = set(allow) if allow else None
         self.received = self.dropped = self.rejected = 0
         self.named_ports: dict[str, int] = {}  # host -> the port it last asked answers on
+        # senders that are not UDP peers (a WebSocket client, liveai.control.web): their replies
+        # are handed to this function with the built message instead of sent
+        self.routes: dict[tuple[str, int], Callable[[bytes], None]] = {}
         self._warned = float("-inf")  # when a malformed packet was last logged at WARNING
         self._errors: dict[tuple[str, int], tuple[float, float]] = {}  # sender -> (error replies left, when)
         if _not_pythonosc not in logging.getLogger().filters:
@@ -136,6 +139,10 @@ class OscServer:
         self.handlers[address] = handler
 
     def reply(self, addr: tuple[str, int], address: str, *args: Any) -> None:
+        route = self.routes.get(addr)
+        if route is not None:
+            route(build(address, *args))
+            return
         try:
             self.sock.sendto(build(address, *args), addr)
         except OSError as e:
