@@ -332,6 +332,7 @@ class Control(ControlQueue, TakeRecording):
             for t in TOPICS:
                 if t != "notes" and self.listeners[t]:
                     self.push(t)
+            self.push_dropped()
         except Exception:
             log.exception("OSC feedback failed")
         tr = self.engine.transport
