@@ -107,7 +107,8 @@ def _wait(pred, timeout: float) -> bool:
     return False
 
 
-def test_hotplug_endpoints_survive_a_jack_restart_mid_take(tmp_path, free_udp_port):
+@pytest.mark.parametrize("box", [False, True], ids=["run", "box"])
+def test_hotplug_endpoints_survive_a_jack_restart_mid_take(tmp_path, free_udp_port, box):
     for tool in ("jackd", "jack_lsp"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (apt-get install jackd2)")
@@ -122,7 +123,8 @@ def test_hotplug_endpoints_survive_a_jack_restart_mid_take(tmp_path, free_udp_po
     dev = Device()
     eng = EngineProcess("run", "--config", str(cfg), "--midi-api", "jack", "--midi-in", "auto", "--midi-out",
                         "auto", "--band", "pop", "--generator", "rules", "--record", str(takes), "--no-realtime",
-                        "--osc-port", str(port), "--oscquery-port", "-1", "--idle-bars", "0", env=env)
+                        "--osc-port", str(port), "--oscquery-port", "-1", "--idle-bars", "0",
+                        *(["--box"] if box else []), env=env)
     peer = OscPeer()
     again = None
     dev2 = None
