@@ -110,7 +110,11 @@ def attach_box(session: Any, server: Any, midi_in: Any, midi_out: Any, box: bool
         session.scheduler.outputs.insert(0, out)
     if inp or out:
         api = (midi_in if inp else midi_out).api
-        watcher = PortWatcher(api, [inp] if inp else [], [out] if out else [], cfg.hotplug_poll)
+        if api == "jack":  # it follows the JACK server's watch: nothing touched while the server is away
+            from liveai.box.portwatch import JackPortWatcher
+            watcher = JackPortWatcher([inp] if inp else [], [out] if out else [], cfg.hotplug_poll)
+        else:
+            watcher = PortWatcher(api, [inp] if inp else [], [out] if out else [], cfg.hotplug_poll)
         watcher.poll()  # connect at once to what is there; the sender is not running yet
         if out is not None:
             out.post = session.sender.call_soon

@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 import mido
 import rtmidi
 
+from liveai.io.jackwatch import jack_watch, release
 from liveai.io.midi import CLIENT, APIS, MidiInput, PortNotFound, PortSpec, open_port
 from liveai.box.portnames import ALSA_CLIENTS, AUTO, alsa_links, choose_port, linked_to_us, port_key
 from liveai.io.output import CONTROL, NOTE_OFF, NOTE_ON, OutEvent, OutputDevice, reset_messages
@@ -240,6 +241,7 @@ class HotplugOutput(_Endpoint, OutputDevice):
         if m is None:
             return False
         self.connected = name
+        self.generation = jack_watch().generation if self.spec.api == "jack" else 0
         time.sleep(CONNECT_SETTLE_S)  # JACK: a connection takes effect a few periods later
         self._on_loop(self._attach, m)
         return True
@@ -249,11 +251,18 @@ class HotplugOutput(_Endpoint, OutputDevice):
         self.connected = None
         self._on_loop(self._detach)
         if old is not None:
-            _delete(old)
+            self._delete(old)
 
     def close(self) -> None:
         m, self._out, self.connected = self._out, None, None
         if m is not None:
+            self._delete(m)
+
+    def _delete(self, m) -> None:
+        """Under JACK, a port opened before the server died is buried, never closed (liveai.io.jackwatch)."""
+        if self.spec.api == "jack":
+            release(m, getattr(self, "generation", 0))
+        else:
             _delete(m)
 
 

@@ -223,6 +223,9 @@ def _build() -> tuple[Address, ...]:
                 "/liveai/record/stop and to recording listeners).", "out", "reply", "recording"),
         Address(f"{PREFIX}/config/saved", (Arg("s", "path"),), "Reply to /liveai/config/save: the file written.",
                 "out", "reply", owner="box"),
+        Address(f"{PREFIX}/control/dropped", (Arg("i", "count"),), "How many control messages the bounded "
+                "control queue has dropped so far in floods (beyond its waiting room or the query rate): pushed "
+                "to every listener, at most once a beat, when it grows.", "out", "feedback"),
     ]
     for part in PARTS + BAND_PARTS:
         t.append(Address(f"{PREFIX}/{part}/note", (_i("pitch", 0, 127), _i("velocity", 0, 127)),

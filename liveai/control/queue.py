@@ -30,6 +30,7 @@ class ControlQueue:
         self._tokens, self._refill = self.QUERY_BURST, self.clock.now()
         self.coalesced = 0  # messages merged into one already waiting
         self.flood_dropped = 0  # dropped: too many waiting, or queries beyond QUERY_RATE
+        self._dropped_told = 0  # the count listeners were last told (/liveai/control/dropped)
 
     def post(self, dest: Dest, path: str, fn: Callable[..., Any], *args: Any,
              coalesce: Any = None, query: bool = False) -> None:
@@ -81,6 +82,15 @@ class ControlQueue:
                 log.exception("OSC %s failed", path)
                 self.server.error(dest_, f"{path}: internal error {type(e).__name__}")
         self.clock.call_soon(run)
+
+    def push_dropped(self) -> None:
+        """/liveai/control/dropped to every listener when the count grew (the engine loop, per beat)."""
+        n = self.flood_dropped
+        if n == self._dropped_told:
+            return
+        self._dropped_told = n
+        for dest in {d for ds in self.listeners.values() for d in ds}:
+            self.server.reply(dest, "/liveai/control/dropped", n)
 
     def _flood(self, path: str) -> None:
         self.flood_dropped += 1

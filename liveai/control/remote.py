@@ -331,6 +331,7 @@ class Control(ControlQueue, TakeRecording):
             for t in TOPICS:
                 if t != "notes" and self.listeners[t]:
                     self.push(t)
+            self.push_dropped()
             for watch in self.watchers:
                 watch()
         except Exception:

@@ -260,6 +260,8 @@ class JackWatch:
                f"JACK server {self.name} was restarted: {len(members)} MIDI port(s) gone; rejoining")
         log.error(why)
         self._report(why)
+        from liveai.io.faults import faults
+        faults().raise_(f"jack:{self.name}", f"JACK server {self.name} gone")  # the live view's FAULT line
 
     def _back(self, now: int) -> None:
         with self._lock:
@@ -268,6 +270,8 @@ class JackWatch:
             m.server_back()  # an error leaves us down: tried again next tick (server_back is idempotent)
         self.up, self._id = True, now
         self.rejoins += 1
+        from liveai.io.faults import faults
+        faults().clear(f"jack:{self.name}")
         self._pending = set(self._links)
         self._pending_until = time.monotonic() + RECONNECT_FOR_S
         self._keep_links()

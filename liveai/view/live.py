@@ -51,6 +51,10 @@ def render_lines(snap: dict[str, Any], ports: dict[str, str] | None = None, tota
              counters]
     if ports:
         lines.append("   ".join(f"{k} {v}" for k, v in ports.items()))
+    from liveai.io.faults import faults  # what is down now (issue 29): said until it comes back
+    fault = snap.get("fault") or faults().line()
+    if fault:
+        lines.append(str(fault))
     return [ln[:width] for ln in lines]
 
 

@@ -190,3 +190,15 @@ def test_the_view_thread_runs_at_normal_priority_under_a_realtime_engine():
         assert os.sched_getscheduler(view._thread.native_id) == os.SCHED_OTHER
     finally:
         view.stop()
+
+
+def test_fault_line_shown_until_cleared():
+    from liveai.io.faults import faults
+    from liveai.view.live import render_lines
+    f = faults()
+    f.raise_("test-out", "MIDI output gone")
+    try:
+        assert any(ln.startswith("FAULT  MIDI output gone") for ln in render_lines({"running": False}))
+    finally:
+        f.clear("test-out")
+    assert not any(ln.startswith("FAULT") for ln in render_lines({"running": False}))
