@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from liveai.control.addresses import ADDRESSES, BAND_PARTS, PARTS, TABLE
+from liveai.io.osc import build
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -189,6 +190,16 @@ def test_oscsend_and_oscdump_walk_every_address(engine):
                 send("/liveai/player/note", pitch, 90, types="ii")
                 time.sleep(0.12)
                 send("/liveai/player/note", pitch, 0, types="ii")
+        # status queries from 300 senders at once (one sender's repeats would coalesce), beyond the
+        # control queue's query burst: the drops are counted and pushed to every listener
+        # (/liveai/control/dropped), and the engine plays on
+        floods = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(300)]
+        status = build("/liveai/status")
+        for f in floods:
+            f.sendto(status, ("127.0.0.1", port))
+        for f in floods:
+            f.close()
+        assert int(seen("/liveai/control/dropped", start=mark).split()[-1]) > 0
         got = {dump_address(s) for s in dump.lines[mark:]}
         assert {f"/liveai/{part}/note" for part in BAND_PARTS} <= got, got
         # a bad value: /liveai/error to the port this host named, nothing else changes
