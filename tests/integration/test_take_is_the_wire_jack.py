@@ -45,7 +45,10 @@ SOURCES = {"synth": "liveai-synth:synth", "out": "liveai:out"}  # what FluidSynt
 # min(MIN_SOUND_S, half a step) (30 ms at 120 BPM) on purpose
 ZERO_S = 0.010
 START_TOL_S = 0.010  # each note's start, once the first notes are aligned
-LEN_TOL_S, LEN_TOL_SHARE = 0.005, 0.02  # each note's length: 5 ms + 2 %
+# each note's length: 5 ms + 2 %, and never tighter than a start: a length is its off's lateness
+# less its on's, and one sender stall of 8 ms on a note-off in a clean-clone CI run (drums, take
+# 128.1 ms, wire 119.8 ms) failed a 7.6 ms bound that no start is held to
+LEN_TOL_S, LEN_TOL_SHARE = 0.005, 0.02
 
 
 def write_tune(path: Path) -> Path:
@@ -201,7 +204,7 @@ def test_the_take_is_the_wire_note_for_note(jack_server, free_udp_port, tmp_path
             d_len.append(abs(wl - tl))
             if abs(ds) > START_TOL_S:
                 bad_start.append((w[0], w[1], round(t[2], 3), f"{ds * 1000:+.1f} ms"))
-            if abs(wl - tl) > LEN_TOL_S + LEN_TOL_SHARE * max(wl, tl):
+            if abs(wl - tl) > max(START_TOL_S, LEN_TOL_S + LEN_TOL_SHARE * max(wl, tl)):
                 bad_len.append((w[0], w[1], round(t[2], 3), f"take {tl * 1000:.1f} ms, wire {wl * 1000:.1f} ms"))
         print(f"  take {len(take_ns)} band notes; |start - take start| max {max(d_start) * 1000:.2f} ms, "
               f"|length - take length| max {max(d_len) * 1000:.2f} ms")
