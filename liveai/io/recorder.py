@@ -50,14 +50,23 @@ class Recorder(OutputDevice):
             self.events["player"].append(ev)
             self.log.append(("player", *ev))
 
+    timed = True  # the Scheduler hands it each event's due time where an output sends at it
+
     def send(self, ev: OutEvent) -> None:
+        self.send_at(ev, None)
+
+    def send_at(self, ev: OutEvent, due: float | None) -> None:
+        """due: when the event goes out on the wire, where an output sends at its due time (the
+        sender process, handed its events ahead): the take says when the note sounded, not when
+        this thread got to it (issue 25: a 15 ms stall of the engine's thread moved a chord in the
+        take and not on the wire). None: now, as the event is sent."""
         if not self.enabled or ev.part == "player":  # the --thru echo: player() has what came in
             return
         track = ev.part or "engine"
         if self.start is None and ev.kind not in (NOTE_ON, NOTE_OFF):
             t = 0.0  # program and bank select sent as the outputs open: the take's first tick
         else:
-            t = self._t(self.clock.now())
+            t = self._t(self.clock.now() if due is None else due)
         if ev.kind == NOTE_ON:
             msg = mido.Message("note_on", channel=ev.channel, note=ev.data1, velocity=ev.data2)
         elif ev.kind == NOTE_OFF:
@@ -68,6 +77,9 @@ class Recorder(OutputDevice):
             msg = mido.Message("control_change", channel=ev.channel, control=ev.data1, value=ev.data2)
         self.events.setdefault(track, []).append((t, msg))
         self.log.append((track, t, msg))
+
+    def cancel_pending(self) -> None:
+        """Nothing waits here to be sent later (the Scheduler asks every timed output)."""
 
     def has_notes(self) -> bool:
         """Whether anything was played (a take of only program changes is no take)."""
