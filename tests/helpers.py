@@ -40,3 +40,18 @@ def sounding_after(sink):
 
 def meter(text):
     return Meter.parse(text)
+
+
+def hanging_notes(msgs) -> set[tuple[int, int]]:
+    """(channel, pitch) left on in raw MIDI (time, bytes) pairs: a note-on with no note-off (or
+    CC123/CC120 on its channel) after it."""
+    on: set[tuple[int, int]] = set()
+    for _, m in msgs:
+        kind, ch = m[0] & 0xF0, m[0] & 0x0F
+        if kind == 0x90 and m[2] > 0:
+            on.add((ch, m[1]))
+        elif kind in (0x80, 0x90):
+            on.discard((ch, m[1]))
+        elif kind == 0xB0 and m[1] in (120, 123):
+            on = {k for k in on if k[0] != ch}
+    return on

@@ -16,6 +16,7 @@ from pathlib import Path
 import mido
 import pytest
 
+from tests.helpers import hanging_notes
 from latency_bench.common import JackServer
 
 pytestmark = pytest.mark.integration
@@ -81,17 +82,6 @@ def _note_ons(msgs, after: float = 0.0):
     return [(t, m) for t, m in msgs if t >= after and m[0] & 0xF0 == 0x90 and m[2] > 0]
 
 
-def _hanging(msgs) -> set[tuple[int, int]]:
-    on: set[tuple[int, int]] = set()
-    for _, m in msgs:
-        kind, ch = m[0] & 0xF0, m[0] & 0x0F
-        if kind == 0x90 and m[2] > 0:
-            on.add((ch, m[1]))
-        elif kind in (0x80, 0x90):
-            on.discard((ch, m[1]))
-        elif kind == 0xB0 and m[1] in (120, 123):
-            on = {k for k in on if k[0] != ch}
-    return on
 
 
 def _connected_lines(eng, what: str) -> int:
@@ -165,11 +155,7 @@ def test_hotplug_endpoints_survive_a_jack_restart_mid_take(tmp_path, free_udp_po
         assert back < 5.0, back
     finally:
         peer.close()
-        eng.signal()
-        try:
-            eng.wait(20)
-        finally:
-            eng.kill()
+        eng.stop()
         time.sleep(0.3)
         dev.stop()
         if dev2 is not None:
@@ -182,7 +168,7 @@ def test_hotplug_endpoints_survive_a_jack_restart_mid_take(tmp_path, free_udp_po
     assert again is None or again.proc.returncode == 0, f"jackd exited with {again.proc.returncode}"
     assert eng.proc.returncode == 0, eng.output[-3000:]
     assert "Traceback" not in eng.output, eng.output[-3000:]
-    hanging = _hanging(dev2.got)
+    hanging = hanging_notes(dev2.got)
     assert not hanging, f"notes left on after the rejoin: {sorted(hanging)}"
     take = next(Path(takes).glob("*.mid"))
     t, notes = 0.0, []

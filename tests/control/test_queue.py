@@ -124,11 +124,7 @@ def test_a_udp_flood_of_saves_neither_writes_much_nor_delays_control(tmp_path, f
     finally:
         flood.close()
         peer.close()
-        eng.signal()
-        try:
-            eng.wait(20)
-        finally:
-            eng.kill()
+        eng.stop()
         server.__exit__(None, None, None)
     writes = [(t, line) for t, line in eng.lines if "config saved to" in line]
     lat = json.loads(stats.read_text())["lateness"]

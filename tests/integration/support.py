@@ -72,6 +72,14 @@ class EngineProcess:
         self._reader.join(5)
         return rc
 
+    def stop(self, timeout: float = 20.0) -> None:
+        """For cleanup: SIGTERM, wait for it to end, and kill it if it does not."""
+        self.signal()
+        try:
+            self.wait(timeout)
+        finally:
+            self.kill()
+
     def kill(self) -> None:
         """For cleanup: stop it whatever state it is in."""
         if self.proc.poll() is None:

@@ -138,11 +138,7 @@ def test_run_synth_over_jack_makes_sound(jack_server, free_udp_port):
         peer.close()
         client.deactivate()
         client.close()
-        eng.signal()
-        try:
-            eng.wait(20)
-        finally:
-            eng.kill()
+        eng.stop()
     # FluidSynth went with it
     r = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10)
     assert SYNTH_CLIENT not in r.stdout
@@ -194,11 +190,7 @@ def test_a_killed_synth_is_reported_and_comes_back_with_its_programs(jack_server
         peer.close()
         client.deactivate()
         client.close()
-        eng.signal()
-        try:
-            eng.wait(20)
-        finally:
-            eng.kill()
+        eng.stop()
     def alive(pid):
         try:
             with open(f"/proc/{pid}/stat") as f:

@@ -11,6 +11,7 @@ from pathlib import Path
 import mido
 import pytest
 
+from tests.helpers import hanging_notes
 from latency_bench.common import JackServer
 from liveai.io.jackwatch import server_id, socket_path
 
@@ -91,18 +92,6 @@ def _note_ons(msgs, after: float = 0.0, before: float = float("inf")):
     return [(t, m) for t, m in msgs if after <= t < before and m[0] & 0xF0 == 0x90 and m[2] > 0]
 
 
-def _hanging(msgs) -> set[tuple[int, int]]:
-    """(channel, pitch) left on: a note-on with no note-off (or CC123/CC120 on its channel) after it."""
-    on: set[tuple[int, int]] = set()
-    for _, m in msgs:
-        kind, ch = m[0] & 0xF0, m[0] & 0x0F
-        if kind == 0x90 and m[2] > 0:
-            on.add((ch, m[1]))
-        elif kind in (0x80, 0x90):
-            on.discard((ch, m[1]))
-        elif kind == 0xB0 and m[1] in (120, 123):
-            on = {k for k in on if k[0] != ch}
-    return on
 
 
 @pytest.mark.parametrize("sender", ["thread", "process"])
@@ -169,11 +158,7 @@ def test_a_stopped_jack_server_is_reported_and_rejoined_mid_take(tmp_path, free_
         time.sleep(0.5)
     finally:
         peer.close()
-        eng.signal()
-        try:
-            eng.wait(20)
-        finally:
-            eng.kill()
+        eng.stop()
         time.sleep(0.3)
         recv.stop()
         if again is not None:
@@ -182,7 +167,7 @@ def test_a_stopped_jack_server_is_reported_and_rejoined_mid_take(tmp_path, free_
     print(eng.output[-2500:])
     assert eng.proc.returncode == 0, eng.output[-2000:]
     assert "Traceback" not in eng.output, eng.output[-3000:]
-    hanging = _hanging(recv.got)
+    hanging = hanging_notes(recv.got)
     assert not hanging, f"notes left on after the rejoin: {sorted(hanging)}"
     take = next(Path(takes).glob("*.mid"))
     notes = []

@@ -56,11 +56,7 @@ def test_jack_port_names_are_the_documented_ones(jack_server, free_udp_port):
         hint = eng.wait_for_line("to hear it", 5)[1]
         assert "liveai:out" in hint and "--synth" in hint
     finally:
-        eng.signal()
-        try:
-            eng.wait(20)
-        finally:
-            eng.kill()
+        eng.stop()
 
 
 def _jack_ports() -> list[str]:
