@@ -146,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--link-start-stop", dest="link_start_stop", action="store_const", const=True,
                      help="with --clock link: start and stop with the Link session")
     run.add_argument("--sender", choices=["thread", "process"],
-                     help="where the MIDI sender runs: thread (default) or process (a process of its own, "
-                          "on SCHED_FIFO where allowed: no other Python thread can delay a note)")
+                     help="where the MIDI sender runs: process (default: a process of its own, on SCHED_FIFO "
+                          "where allowed, so no Python thread of the engine can delay a note; each step is handed "
+                          "to it 30 ms early and stays rewritable until due) or thread (in the engine's process)")
     run.add_argument("--realtime", action="store_const", const=True,
                      help="every engine thread on SCHED_FIFO 50 and the sender on 70, where allowed "
                           "(root or LimitRTPRIO): on a busy machine this keeps notes on time (latency_bench/README.md); "

@@ -4,18 +4,73 @@ from __future__ import annotations
 from liveai.timing.clock import SimClock
 from liveai.engine.core import Engine, EngineSettings
 from liveai.generators.rules import RulesAccompanist
+from liveai.io.duequeue import DueQueue
 from liveai.io.output import ListOutput
 from liveai.io.scheduler import Scheduler
 from liveai.music.meter import Meter
 
 
-def sim_engine(generator=None, fallback=None, **settings):
+class AheadOutput:
+    """The sender process on the simulated clock: steps handed over `lookahead` early under their
+    ids and rewritable until due, in the same DueQueue the process runs (liveai.io.sender), sent to
+    a ListOutput at their time. Only the pipe and the clock differ from the stage."""
+
+    name = "ahead"
+    timed = True
+    amendable = True
+
+    def __init__(self, clock: SimClock, sink: ListOutput, lookahead: float) -> None:
+        self.clock, self.sink, self.early = clock, sink, lookahead
+        self.queue = DueQueue()
+        self.handed = self.rewrites = self.refused = 0
+
+    def hand(self, step, events, when):
+        self.handed += 1
+        for ev in events:
+            self.queue.push(when, step, ev)
+        self.clock.call_at(when, self._drain)
+
+    def replace(self, steps):
+        ok = self.queue.replace({s: [(when, ev) for ev in evs] for s, evs, when in steps})
+        self.rewrites += ok
+        self.refused += not ok
+        for _, _, when in steps:
+            self.clock.call_at(when, self._drain)
+        return ok
+
+    def _drain(self):
+        now = self.clock.now()
+        while (due := self.queue.due()) is not None and due <= now:
+            self.sink.send(self.queue.pop()[1])
+
+    def send(self, ev):
+        self.sink.send(ev)
+
+    def send_at(self, ev, when):
+        self.queue.push(when, 0, ev)
+        self.clock.call_at(when, self._drain)
+
+    def cancel_pending(self):
+        self.queue.clear()
+
+    def close(self):
+        pass
+
+
+def sim_engine(generator=None, fallback=None, ahead: float | None = None, **settings):
+    """The engine on a SimClock into a ListOutput; with `ahead`, through an AheadOutput that takes
+    each step that many seconds early (the default `--sender process` on stage)."""
     clock = SimClock()
     sink = ListOutput(clock)
-    sched = Scheduler(clock, [sink])
+    out = sink if ahead is None else AheadOutput(clock, sink, ahead)
+    sched = Scheduler(clock, [out])
+    if ahead is not None:
+        sched.set_latency(out, ahead)
     fallback = fallback or RulesAccompanist()
     generator = generator or fallback
     eng = Engine(clock, sched, generator, fallback, EngineSettings(**settings))
+    if ahead is not None:
+        eng.settings.commit_margin += ahead  # as liveai.app.sources.attach_sync does
     return clock, eng, sink
 
 

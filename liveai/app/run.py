@@ -140,11 +140,11 @@ def open_realtime(cfg: Config, midi_out: PortSpec | None, record: bool) -> Sessi
     control = RealtimeClock(spin=0.0, name="engine")
     # with a sender process this thread only hands events over, 30 ms early: no spin (no CPU taken
     # from the audio server and the sender process at each deadline)
-    process = getattr(cfg, "sender", "thread") == "process" and midi_out is not None
+    process = getattr(cfg, "sender", "process") == "process" and midi_out is not None
     sender = RealtimeClock(spin=0.0 if process else sender_spin(), name="sender")
     outputs: list[OutputDevice] = []
     if midi_out is not None and not midi_out.hotplug:  # hot-plug outputs: liveai/app/boxwire.py
-        if getattr(cfg, "sender", "thread") == "process":  # the sender in a process of its own (liveai/io/sender.py)
+        if getattr(cfg, "sender", "process") == "process":  # the sender in a process of its own (liveai/io/sender.py)
             from liveai.io.sender import ProcessMidiOutput
             outputs.append(ProcessMidiOutput(midi_out))
         else:
@@ -169,7 +169,8 @@ def how_to_hear(session: Session) -> str:
     synth = next((d for d in outs if isinstance(d, SynthOutput)), None)
     if synth is not None:
         return f"liveai: playing into FluidSynth ({synth.audio} audio, {Path(synth.soundfont).name})"
-    virtual = [d.name.replace(" (virtual)", "") for d in outs if isinstance(d, MidiOutput) and "(virtual)" in d.name]
+    virtual = [d.name.split(" (virtual)")[0] for d in outs
+               if (isinstance(d, MidiOutput) or type(d).__name__ == "ProcessMidiOutput") and "(virtual)" in d.name]
     if virtual:
         return (f"liveai: to hear it, connect {virtual[0]} to a synth (aconnect, jack_connect or your DAW), "
                 "or add --synth to start FluidSynth")

@@ -100,7 +100,7 @@ def attach_sync(session: Any, cfg: Any) -> list[Callable[[], None]]:
         virtual = name == "virtual"
         spec = PortSpec(cfg.midi_api, None if virtual else name, virtual, "clock")
         early = latency.get("clock", 0.0) / 1000.0
-        if getattr(cfg, "sender", "thread") == "process":  # pulses handed ahead to a sender process
+        if getattr(cfg, "sender", "process") == "process":  # pulses handed ahead to a sender process
             out = ProcessMidiOutput(spec, record=False)
             out.wait_ready()
             cout = MidiClockOut(session.sender, eng.transport, out.send_raw, early, send_at=out.send_raw_at,

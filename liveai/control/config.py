@@ -75,7 +75,7 @@ class Config:
     clock_out: str | None = None  # MIDI port to send MIDI clock to ("virtual": our own liveai:clock)
     latency: dict[str, float] = field(default_factory=dict)  # ms early per output: midi, osc, clock
     link_start_stop: bool = False  # with --clock link: follow the Link session's start/stop
-    sender: str = "thread"  # MIDI sender: thread (in the engine's process) | process (one of its own, liveai/io/sender.py)
+    sender: str = "process"  # MIDI sender: process (one of its own, liveai/io/sender.py; steps stay rewritable there) | thread
     programs: dict[str, Any] = field(default_factory=dict)  # GM program per part, e.g. {bass = 33, pad = "1:89"} (liveai.io.programs)
     program_change: bool = True  # send (and record) each part's bank select and program change; --no-program
     synth: bool = False  # start FluidSynth and play into it (liveai.io.fluidsynth)

@@ -90,7 +90,7 @@ class Planning:
 
     def _held_parts(self) -> frozenset[str]:
         """The band's parts that hold their chords (a pad, a comp that rings): they bloom."""
-        if self.band is None or self.settings.bloom_ms <= 0.0 or self.scheduler.early:
+        if self.band is None or self.settings.bloom_ms <= 0.0 or not self.scheduler.amends_ahead():
             return frozenset()
         return frozenset(p for p, spec in self.band.style.parts.items()
                          if p not in ("bass", "drums") and (p == "pad" or getattr(spec, "legato", False)))

@@ -55,11 +55,15 @@ class SplitHandle:
 
     def amend(self, events: list[OutEvent]) -> bool:
         """Replace the step's events (each to its send) if neither has gone out; False if too late."""
+        first = [e for e in events if e.part not in self.parts]
+        late = [e for e in events if e.part in self.parts]
+        sched = getattr(self.first, "scheduler", None)
+        if sched is not None:  # both at once, also where an output holds them ahead (the sender process)
+            return sched.amend([(self.first, first), (self.late, late)])
         with self.first.lock, self.late.lock:
             if self.first.sent or self.late.sent:
                 return False
-            self.first.events = [e for e in events if e.part not in self.parts]
-            self.late.events = [e for e in events if e.part in self.parts]
+            self.first.events, self.late.events = first, late
             return True
 
 

@@ -158,6 +158,21 @@ class NoteTracker:
         self.channels_used.add(ev.channel)
         return True
 
+    def values(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, str | None]]:
+        """The state of these (channel, pitch) keys, to put back with restore() (a step handed
+        ahead and then rewritten has its admission undone: liveai.io.scheduler)."""
+        return {k: (self.count.get(k, 0), self.parts.get(k)) for k in keys}
+
+    def restore(self, values: dict[tuple[int, int], tuple[int, str | None]]) -> None:
+        for k, (n, part) in values.items():
+            if n:
+                self.count[k] = n
+                if part is not None:
+                    self.parts[k] = part
+            else:
+                self.count.pop(k, None)
+                self.parts.pop(k, None)
+
     def sounding(self) -> list[tuple[int, int, str]]:
         return [(ch, p, self.parts.get((ch, p), "")) for (ch, p) in sorted(self.count)]
 

@@ -1,5 +1,10 @@
-"""The MIDI sender in a process of its own (`--sender process`): ProcessMidiOutput in the engine,
-sender_main in the child (`python -m liveai.io.sender`)."""
+"""The MIDI sender in a process of its own (the default; `--sender thread` keeps it in the engine):
+ProcessMidiOutput in the engine, sender_main in the child (`python -m liveai.io.sender`).
+
+The pipe carries fixed records (due time, step id, up to 3 MIDI bytes). A step is handed over
+ahead of its time under its id and stays rewritable there until its first message goes out: the
+engine's corrections (liveai.engine.unsent) rewrite it in one transaction that the process applies
+whole or refuses, and answers on its stdout (liveai.io.duequeue)."""
 from __future__ import annotations
 
 import logging
@@ -8,13 +13,17 @@ import struct
 import threading
 from collections import deque
 import time
-from typing import Any
+from typing import Any, Callable
 
+from liveai.io.duequeue import DueQueue
 
 log = logging.getLogger(__name__)
 
-_REC = struct.Struct("<dB3s")  # due time (perf_counter s; < 0: at once), length, up to 3 MIDI bytes
-_FLUSH, _QUIT = 0xFF, 0xFE
+_REC = struct.Struct("<dIB3s")  # due time (perf_counter s; < 0: at once), step id, length, up to 3 MIDI bytes
+# Commands in the length byte. A rewrite is one write: BEGIN(token), then for each step STEP(id)
+# and its new records, then END(token); the process answers "ok TOKEN" or "late TOKEN" on stdout.
+_FLUSH, _QUIT, _BEGIN, _STEP, _END = 0xFF, 0xFE, 0xFD, 0xFC, 0xFB
+REPLY_TIMEOUT_S = 2.0  # a sender process that cannot answer a rewrite in this long is stuck
 SENDER_LOOKAHEAD_S = 0.030
 SENDER_SPIN_S = 0.0015
 SENDER_NAP_S = 50e-6  # not real-time: the last SENDER_SPIN_S in naps this long, then a short spin
@@ -32,9 +41,11 @@ class ProcessMidiOutput:
     SENDER_LOOKAHEAD_S early (a latency offset, Scheduler.set_latency) with its due time, and it
     sleeps, spins the last 1.5 ms and sends at that time, on SCHED_FIFO where allowed. Immediate
     events (the reactive path, panic) go at once; cancel_pending() drops what is queued there.
+    A step handed over with hand() may be rewritten with replace() until it goes out.
     """
 
     timed = True
+    amendable = True  # a step handed over ahead may still be rewritten until it goes out (hand, replace)
 
     def __init__(self, spec: Any, offset: float = 0.0, lookahead: float = SENDER_LOOKAHEAD_S, rt: bool = True,
                  stats: str | None = None, record: bool = True) -> None:
@@ -58,6 +69,8 @@ class ProcessMidiOutput:
         self._fd = self.proc.stdin.fileno()
         self._lock = threading.Lock()
         self._ready = False
+        self._token = 0
+        self._reply = b""
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         """The process starts while the engine loads (the model): wait for its port here."""
@@ -77,11 +90,52 @@ class ProcessMidiOutput:
         """How early the Scheduler must hand this output its events."""
         return self.lookahead + self.offset
 
-    def _write(self, when: float, data: Any) -> None:
+    @staticmethod
+    def _rec(when: float, data: Any, step: int = 0) -> bytes:
         b = bytes(data)
-        rec = _REC.pack(when, len(b), b[:3].ljust(3, b"\0"))
+        return _REC.pack(when, step, len(b), b[:3].ljust(3, b"\0"))
+
+    def _write(self, when: float, data: Any) -> None:
+        rec = self._rec(when, data)
         with self._lock:
             os.write(self._fd, rec)
+
+    def hand(self, step: int, events: Any, when: float) -> None:
+        """A step's events, due at `when`, handed over ahead under their step id (see replace)."""
+        recs = b"".join(self._rec(when - self.offset, ev.midi, step) for ev in events)
+        if recs:
+            with self._lock:
+                os.write(self._fd, recs)
+
+    def replace(self, steps: list[tuple[int, Any, float]]) -> bool:
+        """Rewrite steps handed over before, each (step id, its new events, due time), all or none:
+        True if none of them had begun to go out. Waits for the process's answer (a round trip of
+        about 0.1 ms; up to its last spin, 1.5 ms, while it waits for a send)."""
+        import select
+        with self._lock:
+            self._token = (self._token + 1) & 0xFFFFFFFF
+            token = self._token
+            recs = [_REC.pack(-1.0, token, _BEGIN, b"\0\0\0")]
+            for step, events, when in steps:
+                recs.append(_REC.pack(-1.0, step, _STEP, b"\0\0\0"))
+                recs += [self._rec(when - self.offset, ev.midi, step) for ev in events]
+            recs.append(_REC.pack(-1.0, token, _END, b"\0\0\0"))
+            os.write(self._fd, b"".join(recs))
+            fd = self.proc.stdout.fileno()
+            deadline = time.monotonic() + REPLY_TIMEOUT_S
+            while True:
+                while b"\n" in self._reply:
+                    line, self._reply = self._reply.split(b"\n", 1)
+                    word, _, got = line.decode().partition(" ")
+                    if got == str(token):
+                        return word == "ok"
+                left = deadline - time.monotonic()
+                r, _, _ = select.select([fd], [], [], max(0.0, left))
+                data = os.read(fd, 4096) if r else b""
+                if not data:
+                    log.error("%s did not answer a rewrite: the step counts as sent", self.name)
+                    return False
+                self._reply += data
 
     def send(self, ev: Any) -> None:
         self._write(-1.0, ev.midi)
@@ -90,8 +144,7 @@ class ProcessMidiOutput:
         """Events at once in one write: the sender process wakes once for a chord, not per note."""
         recs = []
         for ev in events:
-            b = bytes(ev.midi)
-            recs.append(_REC.pack(-1.0, len(b), b[:3].ljust(3, b"\0")))
+            recs.append(self._rec(-1.0, ev.midi))
         with self._lock:
             os.write(self._fd, b"".join(recs))
 
@@ -106,21 +159,61 @@ class ProcessMidiOutput:
 
     def cancel_pending(self) -> None:
         with self._lock:
-            os.write(self._fd, _REC.pack(-1.0, _FLUSH, b"\0\0\0"))
+            os.write(self._fd, _REC.pack(-1.0, 0, _FLUSH, b"\0\0\0"))
 
     def close(self) -> None:
         try:
             with self._lock:
-                os.write(self._fd, _REC.pack(-1.0, _QUIT, b"\0\0\0"))
+                os.write(self._fd, _REC.pack(-1.0, 0, _QUIT, b"\0\0\0"))
             self.proc.wait(5)
         except Exception:
             self.proc.kill()
 
 
+class Inbox:
+    """The engine's records, applied as they arrive: a send at once, a send queued for its time,
+    a flush, a rewrite of steps (answered "ok TOKEN" or "late TOKEN"), quit. Records may arrive
+    split across reads; a rewrite is applied whole at its END."""
+
+    def __init__(self, queue: DueQueue, send: Callable[[list[int]], None], answer: Callable[[str], None]) -> None:
+        self.queue, self.send, self.answer = queue, send, answer
+        self.running = True
+        self._buf = b""
+        self._rewrite: dict[int, list[tuple[float, list[int]]]] | None = None
+
+    def feed(self, data: bytes) -> None:
+        buf = self._buf + data
+        size = _REC.size
+        whole = len(buf) - len(buf) % size
+        for off in range(0, whole, size):
+            when, step, n, b = _REC.unpack_from(buf, off)
+            if n == _FLUSH:
+                self.queue.clear()
+            elif n == _QUIT:
+                self.running = False
+                break
+            elif n == _BEGIN:
+                self._rewrite = {}
+            elif n == _STEP and self._rewrite is not None:
+                self._rewrite[step] = []
+            elif n == _END and self._rewrite is not None:
+                ok = self.queue.replace(self._rewrite)
+                self._rewrite = None
+                self.answer(f"{'ok' if ok else 'late'} {step}")
+            elif n > 3:
+                log.warning("sender process: unknown record %#x dropped", n)
+            elif self._rewrite is not None:
+                self._rewrite.setdefault(step, []).append((when, list(b[:n])))
+            elif when < 0:
+                self.send(list(b[:n]))
+            else:
+                self.queue.push(when, step, list(b[:n]))
+        self._buf = buf[whole:]
+
+
 def sender_main(argv: list[str] | None = None) -> int:
     """The sender process: read (due, bytes) records on stdin, send each at its time."""
     import argparse
-    import heapq
     import json
     import select
     import sys
@@ -162,50 +255,42 @@ def sender_main(argv: list[str] | None = None) -> int:
     send = out.send_raw
     perf = time.perf_counter
     fd = sys.stdin.fileno()
-    heap: list[tuple[float, int, list[int]]] = []
-    seq = 0
-    buf = b""
+    q = DueQueue()
     # (due, lateness) of each message, kept only when asked for (latency_bench) and bounded: on a
     # stage that runs for hours, a record of every message sent would be a slow leak (~0.5 MB/min).
     lateness: deque[tuple[float, float]] | None = deque(maxlen=STATS_MAX) if a.stats else None
     print(f"ready {name}", flush=True)
-    size = _REC.size
-    running = True
-    while running:
-        timeout = None
-        if heap:
-            timeout = max(0.0, heap[0][0] - perf() - spin)
+    inbox = Inbox(q, send, lambda line: os.write(1, line.encode() + b"\n"))
+    while inbox.running:
+        nxt = q.due()
+        timeout = None if nxt is None else max(0.0, nxt - perf() - spin)
         r, _, _ = select.select([fd], [], [], timeout)
         if r:
             data = os.read(fd, 65536)
             if not data:
                 break
-            buf += data
-            while len(buf) >= size:
-                when, n, b = _REC.unpack_from(buf)
-                buf = buf[size:]
-                if n == _FLUSH:
-                    heap.clear()
-                elif n == _QUIT:
-                    running = False
-                    break
-                elif when < 0:
-                    send(list(b[:n]))
-                else:
-                    seq += 1
-                    heapq.heappush(heap, (when, seq, list(b[:n])))
-        while heap and heap[0][0] - perf() <= spin:
-            when = heap[0][0]
-            if nap:  # normal scheduling: short sleeps keep the thread eligible at once when it wakes
-                while (left := when - perf()) > nap:
-                    sleep(min(nap, left - nap))
-            while perf() < when:
-                pass
-            _, _, msg = heapq.heappop(heap)
+            inbox.feed(data)
+            continue
+        if nxt is None:
+            continue
+        # within `spin` of the next send: wait for it, still reading the pipe (a rewrite of this
+        # very step may come now: a chord struck just before the beat)
+        interrupted = False
+        while (left := nxt - perf()) > 0:
+            if select.select([fd], [], [], 0)[0]:
+                interrupted = True
+                break
+            if nap and left > 2 * nap:  # normal scheduling: short sleeps keep the thread eligible
+                sleep(nap)
+        if interrupted:
+            continue
+        now = perf()
+        while (due := q.due()) is not None and due <= now:
+            due, msg = q.pop()
             send(msg)
             if lateness is not None:
-                lateness.append((when, perf() - when))
-    for _, _, msg in heap:  # note-offs still queued go out: nothing is left hanging
+                lateness.append((due, perf() - due))
+    for msg in q.remaining():  # note-offs still queued go out: nothing is left hanging
         if msg and msg[0] & 0xF0 in (0x80, 0xB0):
             send(msg)
     if a.stats:

@@ -103,3 +103,64 @@ def test_a_failing_output_loses_only_the_event_it_failed_on():
     c.run()
     assert [e.data1 for _, e in flaky.events] == [48, 55]
     assert [e.data1 for _, e in good.events] == [48, 52, 55]
+
+
+def _ahead(lookahead=0.03):
+    from tests.helpers import AheadOutput
+    c = SimClock()
+    wire = ListOutput(c)
+    out = AheadOutput(c, wire, lookahead)
+    s = Scheduler(c, [out])
+    s.set_latency(out, lookahead)
+    heard = []
+    s.listeners.append(lambda t, ev: heard.append((t, ev.data1)))
+    return c, s, out, wire, heard
+
+
+def test_a_step_handed_ahead_is_rewritten_there_until_due_and_the_tracker_follows():
+    c, s, out, wire, heard = _ahead()
+    p = s.at_amendable(1.0, [OutEvent.note_on(0, 60, 90, "tenor")])
+    results = []
+    c.call_at(0.99, lambda: results.append(p.amend([OutEvent.note_on(0, 62, 90, "tenor")])))
+    c.call_at(1.01, lambda: results.append(p.amend([OutEvent.note_on(0, 64, 90, "tenor")])))
+    c.run(until=2.0)
+    assert out.handed == 1 and results == [True, False]
+    assert [(t, e.data1) for t, e in wire.events] == [(1.0, 62)]
+    assert heard == [(1.0, 62)]  # listeners (the take, the view) hear it once, as it sounded
+    assert s.tracker.sounding() == [(0, 62, "tenor")]
+
+
+def test_a_note_admitted_on_the_same_key_since_hand_over_keeps_the_step_as_it_was():
+    """A reactive note between hand-over and the rewrite touched the step's key: the tracker's count
+    for it cannot be undone alone, so the step stays (the engine then ends what it did not)."""
+    c, s, out, wire, heard = _ahead()
+    p = s.at_amendable(1.0, [OutEvent.note_on(0, 60, 90, "tenor")])
+    results = []
+    c.call_at(0.98, lambda: s.now([OutEvent.note_on(0, 60, 70, "player")]))
+    c.call_at(0.985, lambda: s.now([OutEvent.note_on(5, 72, 70, "player")]))
+    c.call_at(0.99, lambda: results.append(p.amend([OutEvent.note_on(0, 62, 90, "tenor")])))
+    c.run(until=2.0)
+    assert results == [False] and out.rewrites == 0
+    assert [e.data1 for _, e in wire.events if e.part == "tenor"] == [60]
+
+
+def test_an_answer_that_the_step_went_out_puts_the_tracker_back():
+    c, s, out, wire, heard = _ahead()
+    p = s.at_amendable(1.0, [OutEvent.note_on(0, 60, 90, "tenor")])
+    results = []
+    c.call_at(0.985, out.queue.pop)  # the process sent it while the engine was rewriting it
+    c.call_at(0.99, lambda: results.append(p.amend([OutEvent.note_on(0, 62, 90, "tenor")])))
+    c.run(until=2.0)
+    assert results == [False] and out.refused == 1 and p.sent
+    assert s.tracker.sounding() == [(0, 60, "tenor")]
+
+
+def test_a_panic_after_hand_over_drops_the_step_and_refuses_its_rewrite():
+    c, s, out, wire, heard = _ahead()
+    p = s.at_amendable(1.0, [OutEvent.note_on(0, 60, 90, "tenor")])
+    results = []
+    c.call_at(0.98, s.release_all_now)
+    c.call_at(0.99, lambda: results.append(p.amend([OutEvent.note_on(0, 62, 90, "tenor")])))
+    c.run(until=2.0)
+    assert results == [False]
+    assert not [e for _, e in wire.events if e.kind == "on"] and s.tracker.sounding() == []
