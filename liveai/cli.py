@@ -34,7 +34,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--oscquery-port", dest="oscquery_port", type=int,
                    help="HTTP port of the OSCQuery JSON tree of the OSC address space (default 9002; 0 any free port; -1 off)")
     p.add_argument("--osc-bundle-latency", dest="osc_bundle_latency", type=float, metavar="MS",
-                   help="send OSC notes as bundles timetagged now + MS, for synths that honour timetags (default 0: plain messages)")
+                   help="send OSC notes MS early as bundles timetagged with the time each is due, for synths that "
+                        "honour timetags (default 0: plain messages, sent as due)")
     p.add_argument("--channel", action="append", metavar="PART=N", help="MIDI channel (1-16) of an engine part, e.g. bass=2; repeatable")
     p.add_argument("--density", type=float, help="how busy the accompaniment is, 0..1 (default 1)")
     p.add_argument("--start-now", dest="start_now", action="store_const", const=True,

@@ -71,6 +71,11 @@ def attach_sync(session: Any, cfg: Any) -> list[Callable[[], None]]:
             sched.set_latency(dev, dev.early)
             lead = max(lead, dev.early)
             continue
+        if isinstance(dev, OscOutput) and dev.timed:  # bundles: handed over early, timetagged with the due time
+            dev.offset = latency.get("osc", 0.0) / 1000.0
+            sched.set_latency(dev, dev.early)
+            lead = max(lead, dev.early)
+            continue
         kind = "midi" if isinstance(dev, MidiOutput) else "osc" if isinstance(dev, OscOutput) else None
         if kind and latency.get(kind):
             sched.set_latency(dev, latency[kind] / 1000.0)

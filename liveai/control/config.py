@@ -46,7 +46,7 @@ class Config:
     web: bool | None = None  # the web page (liveai.control.web); None: on with --box only
     web_host: str = "127.0.0.1"  # another address needs the token printed in the page's URL
     web_port: int = 9003  # HTTP and OSCQuery's WebSocket; 0 any free port
-    osc_bundle_latency: float = 0.0  # ms; > 0 sends OSC notes as bundles timetagged now + this
+    osc_bundle_latency: float = 0.0  # ms; > 0 sends OSC notes this early, as bundles timetagged with their due time
     record: str | None = None
     start_now: bool = False
     idle_bars: float = 2.0
@@ -148,8 +148,8 @@ class Config:
             raise ConfigError(f"bad web_port {self.web_port}")
         if not self.oscquery_port < 65536:
             raise ConfigError(f"bad oscquery_port {self.oscquery_port}")
-        if not 0.0 <= self.osc_bundle_latency <= 5000.0:
-            raise ConfigError("osc_bundle_latency must be 0..5000 ms")
+        if not 0.0 <= self.osc_bundle_latency <= 500.0:
+            raise ConfigError("osc_bundle_latency must be 0..500 ms")
         if not 1 <= self.lookahead_steps <= 16:
             raise ConfigError("lookahead_steps must be 1..16")
         if not 0.0 <= self.density <= 1.0:

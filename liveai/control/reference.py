@@ -50,8 +50,9 @@ def markdown() -> str:
         "(TouchDesigner CHOPs send numbers only). Nil/impulse arguments are ignored.",
         "- **Errors**: a bad message (unknown address, wrong count or type, out of range) gets "
         "`/liveai/error s` back, saying what was wrong, and changes nothing.",
-        "- **Bundles**: with `--osc-bundle-latency MS` every note goes out as a bundle timetagged now + MS, for "
-        "synths that honour timetags (SuperCollider); Pd's [oscparse] and most others ignore the timetag.",
+        "- **Bundles**: with `--osc-bundle-latency MS` every band note goes out MS early as a bundle timetagged "
+        "with the time it is due (the grid, not the moment it was sent), for synths that honour timetags "
+        "(SuperCollider); Pd's [oscparse] and most others ignore the timetag.",
         "",
         "## Parameters",
         "",

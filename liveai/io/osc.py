@@ -263,9 +263,12 @@ class OscServer:
 
 class OscOutput(OutputDevice):
     """Sends every engine note as /liveai/<part>/note ii to each target (--osc-out) and to each
-    notes listener, at the moment its MIDI goes out (the datagram is built on the first send of that note and kept). With
-    bundle_latency (seconds) > 0 each goes in a bundle timetagged now + latency, for synths that
-    honour timetags. Nobody listening is fine: UDP fails quietly."""
+    notes listener (the datagram is built on the first send of that note and kept). Plain, each
+    goes out as its MIDI does. With bundle_latency (seconds) > 0 the Scheduler hands each note over
+    that much early (plus `offset`, --latency osc) and it goes in a bundle timetagged with its due
+    time (less `offset`), so a synth that honours timetags (SuperCollider) plays it on the grid,
+    whatever the sender's or the network's jitter; a reactive note, due at once, goes plain. Nobody
+    listening is fine: UDP fails quietly."""
 
     name = "osc-out"
 
@@ -273,20 +276,36 @@ class OscOutput(OutputDevice):
         self.targets = list(targets)
         self.listeners: tuple[tuple[str, int], ...] = ()  # replaced whole (another thread reads it)
         self.bundle_latency = bundle_latency
+        self.offset = 0.0  # latency compensation (s): the receiver's own delay, taken off the timetag
+        self.timed = bundle_latency > 0  # the Scheduler hands it due times (send_at)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
+
+    @property
+    def early(self) -> float:
+        """How early the Scheduler must hand this output its notes (with bundles)."""
+        return self.bundle_latency + self.offset if self.timed else self.offset
 
     def set_listeners(self, dests: Iterable[tuple[str, int]]) -> None:
         self.listeners = tuple(d for d in dict.fromkeys(dests) if d not in self.targets)
 
     def send(self, ev: OutEvent) -> None:
+        self._out(ev, None)
+
+    def send_at(self, ev: OutEvent, due: float | None) -> None:
+        """A note due at `due` (the engine's clock, time.perf_counter on stage): timetagged with it."""
+        self._out(ev, due)
+
+    def _out(self, ev: OutEvent, due: float | None) -> None:
         dests = (*self.targets, *self.listeners)
         if not dests:
             return  # nobody to send to: the datagram is not even built
         osc = ev.osc
         if osc is None:
             return
-        data = bundle(osc, time.time() + self.bundle_latency) if self.bundle_latency > 0 else osc
+        data = osc
+        if due is not None and self.timed:
+            data = bundle(osc, due - self.offset + (time.time() - time.perf_counter()))
         for t in dests:
             try:
                 self.sock.sendto(data, t)

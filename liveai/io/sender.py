@@ -252,7 +252,16 @@ def sender_main(argv: list[str] | None = None) -> int:
     import gc
     gc.collect()
     gc.freeze()
-    send = out.send_raw
+    raw = out.send_raw
+    held: set[tuple[int, int]] = set()  # (channel, note) sounding on the wire, from what went out
+
+    def send(msg: list[int]) -> None:
+        raw(msg)
+        if len(msg) == 3 and msg[0] & 0xE0 == 0x80:
+            if msg[0] & 0xF0 == 0x90 and msg[2] > 0:
+                held.add((msg[0] & 0x0F, msg[1]))
+            else:
+                held.discard((msg[0] & 0x0F, msg[1]))
     perf = time.perf_counter
     fd = sys.stdin.fileno()
     q = DueQueue()
@@ -293,6 +302,10 @@ def sender_main(argv: list[str] | None = None) -> int:
     for msg in q.remaining():  # note-offs still queued go out: nothing is left hanging
         if msg and msg[0] & 0xF0 in (0x80, 0xB0):
             send(msg)
+    if held and inbox.running:  # the engine vanished (killed, crashed): end every note it began
+        print(f"liveai sender: the engine is gone; ending {len(held)} notes it left sounding", file=sys.stderr, flush=True)
+    for ch, note in sorted(held):
+        raw([0x80 | ch, note, 0])
     if a.stats:
         with open(a.stats, "w") as f:
             json.dump({"lateness": list(lateness or ())}, f)
