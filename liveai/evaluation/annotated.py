@@ -20,9 +20,8 @@ from pathlib import Path
 import mido
 
 from liveai.evaluation.harmony import Note
-from liveai.harmony.chords import NOTE_NAMES, QUALITIES, ChordSymbol
 from liveai.music.tunes import parse_melody, pitch
-from liveai.music.theory import LETTER_PCS
+from liveai.music.theory import LETTER_PCS, NOTE_NAMES, QUALITIES, ChordSymbol
 
 PPQ = 480
 STEP_TICKS = PPQ // 4
@@ -37,7 +36,7 @@ _SUFFIX.update({"maj": "maj", "min": "min", "M7": "maj7", "-": "min", "-7": "m7"
 
 def parse_chord(text: str) -> ChordSymbol:
     """'F#m7' -> ChordSymbol(6, 'm7'); 'C/E' -> ChordSymbol(0, 'maj', bass=4). The suffixes are
-    those of liveai.harmony.chords.QUALITIES (the names ChordSymbol.name writes) and a few common
+    those of liveai.music.theory.QUALITIES (the names ChordSymbol.name writes) and a few common
     spellings."""
     t = text.strip()
     main, _, slash = t.partition("/")

@@ -3,7 +3,7 @@ player may have been heard after the step was planned."""
 import mido
 
 from liveai.generators.base import HOLD, REST, note
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.music.notes import PlayerNote
 from tests.helpers import feed, sim_engine, sounding_after
 

@@ -6,7 +6,7 @@ import pytest
 
 from liveai.engine.unsent import derive, keep_to, sent_anyway
 from liveai.generators.base import HOLD, REST, note
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.io.output import OutEvent
 from tests.helpers import feed, sim_engine, sounding_after
 

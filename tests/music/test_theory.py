@@ -1,5 +1,5 @@
 from liveai.generators.base import PlayerNote
-from liveai.music.theory import Chord, Key, chord_from_pitches, detect_key, diatonic_chords, choose_chord
+from liveai.music.theory import ChordSymbol, Key, chord_from_pitches, detect_key, diatonic_chords, choose_chord
 from liveai.music.tunes import ODE_TO_JOY, AMAZING_GRACE_G
 
 
@@ -59,11 +59,12 @@ def test_the_fast_key_is_the_best_of_all_24_correlations():
 
 
 def test_chords():
-    assert chord_from_pitches([60, 64, 67]) == Chord(0, "maj")
-    assert chord_from_pitches([57, 60, 64]) == Chord(9, "min")
+    assert chord_from_pitches([60, 64, 67]) == ChordSymbol(0, "maj")
+    assert chord_from_pitches([57, 60, 64]) == ChordSymbol(9, "min")
     assert chord_from_pitches([60]) is None
     assert [str(c) for c, _ in diatonic_chords(Key(7))][:5] == ["G", "Am", "Bm", "C", "D"]
-    assert choose_chord(Key(0), [(7, 2.0), (11, 1.0), (2, 1.0)]) == Chord(7, "maj")
+    assert choose_chord(Key(0), [(7, 2.0), (11, 1.0), (2, 1.0)]) == ChordSymbol(7, "maj")
+
 
 
 def test_key_detection_accuracy_on_held_out_chorales():
