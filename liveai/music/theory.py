@@ -265,6 +265,17 @@ def chord_from_pitches(pitches: Iterable[int]) -> ChordSymbol | None:
     return best
 
 
+def close_voicing(lowest: int, pcs: Sequence[int]) -> list[int]:
+    """Close position: the pitch lowest, then each further pitch class of pcs (in order) on the
+    nearest pitch above the one before. The one stacking routine for every part that voices a
+    chord close (the band's comp and pad, the evaluation's block-triad reference): root-first
+    pcs give root position, a rotation of them an inversion."""
+    out = [lowest]
+    for pc in pcs[1:]:
+        out.append(out[-1] + (pc - out[-1] - 1) % 12 + 1)
+    return out
+
+
 def nearest_pitch(pc: int, target: int, lo: int, hi: int) -> int:
     """The pitch with pitch class pc closest to target, inside [lo, hi]."""
     cands = [p for p in range(lo, hi + 1) if p % 12 == pc]
