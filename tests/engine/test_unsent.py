@@ -187,7 +187,7 @@ def test_the_engine_knows_every_note_it_left_sounding_however_many_steps_wait(lo
 
     def look():
         seen["output"] = {(c, p) for c, p, part in eng.scheduler.tracker.sounding() if part in Restriking.voices}
-        seen["engine"] = set(eng._emitted.values())
+        seen["engine"] = set(eng._voice_state.emitted.values())
 
     clock.call_at(end + 0.5, look)
     clock.call_at(end + 1.0, eng.stop_transport)
