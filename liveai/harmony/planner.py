@@ -33,7 +33,7 @@ from liveai.harmony.chords import clashes, recognize
 from liveai.harmony.forms import FormListener
 from liveai.harmony.keyfinding import melody_key  # noqa: F401  (the planner's key, here for callers)
 from liveai.harmony.modelears import ModelEars
-from liveai.music.theory import Key, TRIAD_OF as TRIAD_QUALITY, ChordSymbol
+from liveai.music.theory import TRIAD_OF as TRIAD_QUALITY, ChordSymbol, Key
 from liveai.harmony.evidence import (  # noqa: F401 (the scoring tables, re-exported for callers)
     _KeyTables,
     _PRIOR,
