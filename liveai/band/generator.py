@@ -18,7 +18,7 @@ from typing import Callable
 from liveai.band.stylerender import HOLD_HIT, REST_HIT, Hit, render_part
 from liveai.band.style import GM_DRUMS, PITCHED, Grid, Section, Style, StyleError, load_style
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, StepContext, StepPlan, VoiceAction, note
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.vocab import part_of
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,13 @@ POLY = {"comp": 4, "pad": 4}  # chord parts: up to this many voices each
 VOICES: tuple[str, ...] = ("bass", *(f"comp.{i}" for i in range(1, 5)), *(f"pad.{i}" for i in range(1, 5)), "arp",
                            *(f"drums.{k}" for k in GM_DRUMS))
 BAND_PARTS = ("bass", "comp", "pad", "arp", "drums")
-_QUALITY = {"maj": "maj", "min": "min", "dim": "dim"}
+_TRIADS = ("maj", "min", "dim")
 
 
 class RulesChords:
-    """The chord the rules accompanist hears at each step, as a ChordSymbol: the band's harmony
-    until the chord planner fills StepContext.chord. It runs the rules generator on its own
-    voices (never heard) so that its state is exactly what it would be when playing."""
+    """The chord the rules accompanist hears at each step: the band's harmony until the chord
+    planner fills StepContext.chord. It runs the rules generator on its own voices (never heard)
+    so that its state is exactly what it would be when playing."""
 
     def __init__(self, seed: int = 0) -> None:
         from liveai.generators.rules import VOICES as RULE_VOICES, RulesAccompanist
@@ -48,7 +48,10 @@ class RulesChords:
             elif act.kind == "rest":
                 self.sounding[v] = None
         c = self.rules.chord
-        return None if c is None else ChordSymbol(c.root, _QUALITY.get(c.quality, "maj"))
+        if c is None or (c.quality in _TRIADS and c.bass is None):
+            return c  # the rules' own chords are plain triads
+        # a plan's chord the rules kept (StepContext.chord went None mid-segment): its root's triad
+        return ChordSymbol(c.root, c.quality if c.quality in _TRIADS else "maj")
 
     @property
     def key(self):
@@ -102,7 +105,7 @@ class BandGenerator:
 
     def reset(self) -> None:
         self.rng = random.Random(self.seed)
-        self.adapter = RulesChords(self.seed)
+        self.rules_chords = RulesChords(self.seed)
         self.chord: ChordSymbol | None = None
         self.kind = ""  # "main" | "fill" | "intro" | "ending" | "done"
         self.section: Section | None = None
@@ -128,7 +131,7 @@ class BandGenerator:
         return self.kind
 
     def current(self):
-        return self.adapter.key, self.chord
+        return self.rules_chords.key, self.chord
 
     # ------------------------------------------------------------------ sections
     def _style_for(self, spb: int) -> tuple[Style, str | None]:
@@ -228,7 +231,7 @@ class BandGenerator:
     # ------------------------------------------------------------------ planning
     def plan(self, ctx: StepContext) -> StepPlan:
         spb, pos = ctx.steps_per_bar, ctx.step_in_bar
-        derived = self.adapter.chord(ctx)  # always advanced, so it is current when needed
+        derived = self.rules_chords.chord(ctx)  # always advanced, so it is current when needed
         chord = getattr(ctx, "chord", None) or derived
         next_chord = getattr(ctx, "next_chord", None)
         style, meter = self._style_for(spb)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from liveai.band.style import PartSpec
+from liveai.music.theory import close_voicing
 
 
 class ChordLike(Protocol):
@@ -132,12 +133,7 @@ def chord_voicing(chord: ChordLike, kind: str, lo: int, hi: int, prev: Sequence[
         for base in range(lo, hi + 1):
             if base % 12 != order[0]:
                 continue
-            stack = [base]
-            for pc in order[1:]:
-                p = stack[-1] + 1
-                while p % 12 != pc:
-                    p += 1
-                stack.append(p)
+            stack = close_voicing(base, order)
             if kind == "open" and len(stack) >= 3:
                 stack[1] += 12
             elif kind == "drop2" and len(stack) >= 3:

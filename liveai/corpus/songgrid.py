@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from liveai.harmony.chords import QUALITIES as CHORD_TABLE
 from liveai.harmony.chordvocab import QUALITIES
-from liveai.music.theory import LETTER_PCS
+from liveai.music.theory import LETTER_PCS, QUALITIES as CHORD_TABLE
 
 Q_INDEX = {q: i for i, q in enumerate(QUALITIES)}
 STEPS_PER_BEAT = 4

@@ -21,7 +21,7 @@ from liveai.engine.player import PLAYER_WINDOW, SYNC_TYPES, PlayerInput
 from liveai.engine.render import Rendering
 from liveai.vocab import part_of
 from liveai.engine.settings import EngineSettings, EngineStats, PartMix
-from liveai.engine.unsent import UnsentStep
+from liveai.engine.voices import VoiceState
 from liveai.generators.base import Generator, PlayerNote, StepPlan
 from liveai.harmony.planner import HarmonyPlanner
 from liveai.io.output import OutEvent
@@ -77,8 +77,7 @@ class Engine(PlayerInput, Planning, Rendering):
         self.on_transport: list[Callable[[bool, float], None]] = []  # (running, time): MIDI clock out
         self._player: list[PlayerNote] = []
         self._open: dict[int, int] = {}
-        self._sounding: dict[str, int | None] = {v: None for v in self.voices}
-        self._emitted: dict[str, tuple[int, int]] = {}  # voice -> (channel, pitch) it sent last, for its note-off
+        self._voice_state = VoiceState(self.voices)  # what each voice sent and sounds, the steps not sent yet
         self._echoed: set[tuple[int, int]] = set()  # (channel, key) of player notes echoed (--thru)
         self._voice_vel: dict[str, int] = {}  # voice -> velocity of its latest planned note (a moved note keeps it)
         self._floor: dict[str, float] = {}  # part -> time of its latest planned events: the next never goes earlier
@@ -89,8 +88,6 @@ class Engine(PlayerInput, Planning, Rendering):
         self._committed_step = -1
         self._busy = False
         self._run = 0  # bumped at each start and mode change: results planned before are stale
-        self._unsent: list[UnsentStep] = []  # committed steps the sender has not taken yet, oldest first
-        self._blooms: list[UnsentStep] = []  # committed steps whose held parts have not gone out yet
         self._last_note_on = float("-inf")
         self._vel = 80.0
         self._pending_input = 0
@@ -113,8 +110,7 @@ class Engine(PlayerInput, Planning, Rendering):
             self.transport.anchor(step, t, self.transport.bpm)
         self.running = True
         self._run += 1
-        self._unsent = []  # a step planned before is not amendable
-        self._blooms = []
+        self._voice_state.forget_unsent()  # a step planned before is not amendable
         self._player.clear()
         self._open.clear()
         self._history.clear()
@@ -179,9 +175,7 @@ class Engine(PlayerInput, Planning, Rendering):
     def release_all(self) -> None:
         """Every sounding note off, CC123 on every channel used; voices start afresh."""
         self.scheduler.release_all()
-        self._sounding = {v: None for v in self.voices}
-        self._emitted = {}
-        self._unsent, self._blooms = [], []
+        self._voice_state.release(self.voices)
         self._floor.clear()
         self._echoed.clear()
         self._harmony.clear()
@@ -206,10 +200,9 @@ class Engine(PlayerInput, Planning, Rendering):
             self.release_all()
             self.settings.mode = mode
             self._run += 1
-            self._unsent, self._blooms = [], []  # a step planned before is not amendable
             self.primary, self.fallback = self.modes[mode]
             self.voices = tuple(self.primary.voices)
-            self._sounding = {v: None for v in self.voices}
+            self._voice_state.new_voices(self.voices)  # a step planned before is not amendable
             self._history.clear()
             self._reset_generators()
 
@@ -298,10 +291,9 @@ class Engine(PlayerInput, Planning, Rendering):
             if self.running:
                 self.release_all()
             self._run += 1
-            self._unsent, self._blooms = [], []  # a step planned before is not amendable
             self.primary, self.fallback = pair
             self.voices = tuple(self.primary.voices)
-            self._sounding = {v: None for v in self.voices}
+            self._voice_state.new_voices(self.voices)  # a step planned before is not amendable
             self._history.clear()
             self._reset_generators()
 
@@ -311,7 +303,7 @@ class Engine(PlayerInput, Planning, Rendering):
         included; the heard chord when nothing is planned), then the parts sounding and the
         counters. Built on the engine's loop; readers get a new dict each time."""
         snap = self.status()
-        snap["playing"] = [v for v, p in self._sounding.items() if p is not None]
+        snap["playing"] = [v for v, p in self._voice_state.sounding.items() if p is not None]
         # the parts of what is playing: a band style's own (issue 28), else the generator's voices
         if self.band is not None:
             style = self.band.style

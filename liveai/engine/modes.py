@@ -15,7 +15,7 @@ import numpy as np
 
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, PlayerNote, StepContext, StepPlan, note
 from liveai.music.stylememory import StyleMemory
-from liveai.music.theory import Chord, Key, chord_scores, detect_key, nearest_pitch
+from liveai.music.theory import ChordSymbol, Key, chord_scores, detect_key, nearest_pitch
 
 log = logging.getLogger(__name__)
 MELODY = ("melody",)
@@ -151,7 +151,7 @@ def develop(call: Sequence[tuple[int, int, int]], key: Key, length: int, rng: np
     if not out:
         return []
     # Cadence: the last note on the nearest tonic-chord tone, held to the end.
-    tonic_pcs = Chord(key.tonic, "min" if key.minor else "maj").pcs
+    tonic_pcs = ChordSymbol(key.tonic, "min" if key.minor else "maj").pcs
     s, p, d = out[-1]
     best = min((q for q in range(lo - 2, hi + 3) if q % 12 in tonic_pcs), key=lambda q: (abs(q - p), q))
     out[-1] = (s, best, length - s)
@@ -282,7 +282,7 @@ class CallResponse:
 
 @dataclass(frozen=True)
 class Harmony:
-    chord: Chord
+    chord: ChordSymbol
     notes: tuple[tuple[str, int], ...]  # (voice, pitch)
 
 
@@ -295,7 +295,7 @@ class Harmonizer:
 
     def __init__(self) -> None:
         self.key: Key | None = None
-        self.chord: Chord | None = None
+        self.chord: ChordSymbol | None = None
 
     def reset(self) -> None:
         self.key = None
@@ -310,7 +310,7 @@ class Harmonizer:
         if self.chord is None or pc not in self.chord.pcs:
             recent = [(pc, 3.0)] + [(n.pitch % 12, 0.5) for n in player[-4:-1]]
             cands = [c for _, c in chord_scores(self.key, recent, self.chord) if pc in c.pcs]
-            self.chord = cands[0] if cands else Chord(pc, "maj")
+            self.chord = cands[0] if cands else ChordSymbol(pc, "maj")
         chord = self.chord
         below = [q for q in range(pitch - 3, pitch - 16, -1) if q % 12 in chord.pcs]
         alto = below[0] if below else pitch - 12

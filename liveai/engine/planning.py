@@ -3,7 +3,8 @@ generator run on a worker with a deadline, the rules fallback planned every step
 when the primary misses or fails, and the commit of one step's plan into events.
 
 A mixin of liveai.engine.core.Engine: the state it reads and writes (_next_step, _committed_step,
-_busy, _run, _history, _unsent, _listening, stats) is set up in Engine.__init__; it runs on the engine's clock.
+_busy, _run, _history, _voice_state, _listening, stats) is set up in Engine.__init__; it runs on the engine's
+clock. The voices' state changes only through its methods (liveai.engine.voices.VoiceState).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Callable
 
 from liveai.engine.player import PLAYER_WINDOW
 from liveai.vocab import part_of
-from liveai.engine.unsent import SplitHandle, UnsentStep, derive, keep_to, waiting
+from liveai.engine.unsent import SplitHandle, UnsentStep, keep_to
 from liveai.generators.base import HOLD, StepContext, StepPlan, visible_player
 from liveai.timing.clock import Timer
 
@@ -47,7 +48,7 @@ class Planning:
         melody = getattr(self.primary, "name", "") != "rules"
         cp = self.planner.plan(step, spb, known, player, self.settings.key_lock, melody=melody)
         return StepContext(step=step, steps_per_bar=spb, known_until=known,
-                           player=player, sounding=dict(self._sounding),
+                           player=player, sounding=dict(self._voice_state.sounding),
                            history=tuple(self._history)[-16:], density=self.settings.density,
                            velocity=self._velocity(), key_lock=self.settings.key_lock,
                            chord=cp.chord, chord_new=cp.new, next_chord=cp.next_chord)
@@ -199,31 +200,25 @@ class Planning:
         if not ctx.chord_new and self.planner.source != "played":
             now = heard if self.planner.source == "corrected" and heard is not None else ctx.chord
             full = self._no_echo(step, ctx.known_until, full, now)
-        before_emitted, before = self._emitted, self._sounding
         for v, a in full.items():
             if a.kind == "note":
                 self._voice_vel[v] = a.velocity
-        offs, ons, self._emitted, self._sounding = derive(full, before_emitted, before, self._part_note)
+        offs, ons, before_emitted, before = self._voice_state.commit(full, self._part_note)
         if offs or ons:
             when = self.transport.time_of_step(step) + self._feel(step)
             # A retime, swing or humanize must never let a note-off overtake its note-on (a hung note).
             when = max([when] + [self._floor.get(ev.part, when) for ev in offs + ons])
             if self.settings.humanize_ms > 0 or self.settings.humanize_velocity > 0:
                 self._humanized(when, offs, ons)
-                self._unsent, self._blooms = [], []  # what follows cannot be derived again from a step sent unamendable
+                self._voice_state.forget_unsent()  # what follows cannot be derived again from a step sent unamendable
             else:
                 held = self._held_parts()
                 bloom = when + self.settings.bloom_ms / 1000.0
                 for ev in offs + ons:
                     self._floor[ev.part] = bloom if ev.part in held else when
                 handle = self._send_step(when, bloom, offs + ons, held)
-                kept = waiting(self._unsent)  # every step still to send: dropping one would hang its notes
                 u = UnsentStep(step, when, handle, full, before_emitted, before, ctx.chord_new)
-                self._unsent = [] if handle.sent or kept is None else kept + [u]
-                # a step whose held parts bloom stays changeable there until they go out
-                self._blooms = [b for b in self._blooms if not b.handle.late.sent]
-                if isinstance(handle, SplitHandle) and self._unsent:
-                    self._blooms.append(u)
+                self._voice_state.hand_over(u)  # rewritable until the sender takes it
         self._history.append(full)
         if self.primary is not self.fallback:
             self._on_worker(self.primary, lambda: self.primary.observe(ctx, full), lambda r, e: self._observe_done(e))
@@ -250,13 +245,13 @@ class Planning:
         for v, a in full.items():
             if a.kind != "note" or part_of(v) not in INNER or a.pitch % 12 not in fresh:
                 continue
-            cur = self._sounding.get(v)
+            cur = self._voice_state.sounding.get(v)
             if cur is not None and cur % 12 in pcs:
                 out[v] = HOLD
                 held = True
         if held:
             after = [p for v in ("bass", "tenor", "alto") if v in out
-                     for p in [self._sounding.get(v) if out[v].kind == "hold"
+                     for p in [self._voice_state.sounding.get(v) if out[v].kind == "hold"
                                else out[v].pitch if out[v].kind == "note" else None] if p is not None]
             if any(lo >= hi for lo, hi in zip(after, after[1:])):
                 return full  # low to high, no two on one note

@@ -3,8 +3,9 @@ echo, the reactive harmonize mode, tempo following and hearing a played chord (t
 at once, amending the step the sender has not sent yet).
 
 A mixin of liveai.engine.core.Engine: the state it reads and writes (_player, _open, _echoed,
-_harmony, _sounding, _emitted, _unsent, _floor, planner, transport) is set up in Engine.__init__; it runs on
-the engine's clock, except post_input, which any thread may call.
+_harmony, _voice_state, _floor, planner, transport) is set up in Engine.__init__; it runs on the engine's
+clock, except post_input, which any thread may call. The voices' state changes only through its
+methods (liveai.engine.voices.VoiceState).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import mido
 
 from liveai.vocab import part_of
-from liveai.engine.unsent import UnsentStep, derive, keep_to, sent_anyway, waiting
+from liveai.engine.unsent import UnsentStep, derive, keep_to, sent_anyway
 from liveai.generators.base import HOLD, PlayerNote, note
 from liveai.harmony.voicing import parallels_with, repair, revoice
 from liveai.io.output import OutEvent
@@ -163,9 +164,9 @@ class PlayerInput:
         melody = () if self.planner.source == "played" else (self._player[-1].pitch % 12,)
         ranges = getattr(self.primary, "ranges", None)
         soprano = self._soprano_move() if self.planner.source != "played" else None
-        own = self._own_step(step)
+        own = self._voice_state.own_step(step)
         if own is not None:  # the note's own step has not sounded: voice it afresh, in place
-            after = self._after(own)
+            after = self._voice_state.after(own)
             moves = {} if ranges is None else repair(own.sounding, after, chord, ranges, True, melody,
                                                      self._soprano_move())
             if not moves:
@@ -173,22 +174,12 @@ class PlayerInput:
             if self._rewrite(moves, chord, own):
                 return
         self._rebloom(chord, ranges, melody, soprano)
-        unsent = waiting(self._unsent) or []
-        moves = revoice(unsent[0].sounding if unsent else self._sounding, chord, ranges=ranges,
+        unsent = self._voice_state.waiting() or []
+        moves = revoice(unsent[0].sounding if unsent else self._voice_state.sounding, chord, ranges=ranges,
                         melody=melody, soprano=soprano)
         if unsent and self._rewrite(moves, chord, None):
             return
-        evs: list[OutEvent] = []
-        vel = self._velocity()
-        for v, pitch in moves.items():
-            prev = self._emitted.pop(v, None)
-            if prev is not None:
-                evs.append(OutEvent.note_off(prev[0], prev[1], part_of(v)))
-            on = self._part_note(v, pitch, vel)
-            if on is not None:
-                evs.append(on)
-                self._emitted[v] = (on.channel, on.data1)
-            self._sounding[v] = pitch
+        evs = self._voice_state.strike(moves, self._part_note, self._velocity())
         if evs:
             self._at_once(evs)  # a reaction (the reactive path): at once, after what it must not overtake
 
@@ -196,7 +187,7 @@ class PlayerInput:
         """A step just went out but its held parts have not (they bloom, liveai.engine.unsent.
         SplitHandle): their voices that do not fit the new chord are changed in that send, so the
         old chord never sounds there. What follows is derived from the moved voices."""
-        u = next((u for u in self._blooms if u.handle.sent and not u.handle.late.sent), None)
+        u = self._voice_state.blooming()
         if u is None:
             return
         parts = u.handle.parts
@@ -213,16 +204,7 @@ class PlayerInput:
         if not u.handle.late.amend(offs + ons):
             return  # it went out meanwhile: the voices move at once, as after any sent step
         u.full = {**u.full, **full}
-        nxt = [w for w in waiting(self._unsent) or () if w.step > u.step]
-        for w in (nxt[:1] or [self]):  # the state the rest is derived from: held voices moved
-            e = w.emitted if w is not self else self._emitted
-            snd = w.sounding if w is not self else self._sounding
-            for v in held:
-                if v in emitted:
-                    e[v] = emitted[v]
-                else:
-                    e.pop(v, None)
-                snd[v] = sounding.get(v)
+        self._voice_state.rebloomed(u, held, emitted, sounding)  # the rest is derived from the moved voices
 
     def _just_struck(self) -> dict[str, float]:
         """Part -> the earliest it may change: a part struck by the step now sounding keeps its
@@ -255,18 +237,6 @@ class PlayerInput:
             else:
                 self.scheduler.now(evs)
 
-    def _own_step(self, step: int) -> UnsentStep | None:
-        """The committed step a note struck at `step` belongs to, if the sender has not taken it."""
-        for u in waiting(self._unsent) or ():
-            if u.step == step:
-                return u
-        return None
-
-    def _after(self, u: UnsentStep) -> dict[str, int | None]:
-        """What sounds once the unsent step u has (the state before the next one, or the latest)."""
-        i = self._unsent.index(u)
-        return self._unsent[i + 1].sounding if i + 1 < len(self._unsent) else self._sounding
-
     def _soprano_move(self) -> tuple[int, int] | None:
         """(previous, new) pitch of the tune at the note just struck: the previous note counts only
         if it was still sounding when this one began."""
@@ -281,12 +251,12 @@ class PlayerInput:
         """A melody note struck at a step not yet sent: if the planned voices would move in parallel
         fifths or octaves with it, they are voiced again before the step sounds (the band listens)."""
         ranges = getattr(self.primary, "ranges", None)
-        own = self._own_step(step)
+        own = self._voice_state.own_step(step)
         sop = self._soprano_move()
         chord = self.planner.chord
         if ranges is None or own is None or sop is None or chord is None:
             return
-        after = self._after(own)
+        after = self._voice_state.after(own)
         if not parallels_with(sop, own.sounding, after):
             return
         moves = repair(own.sounding, after, chord, ranges, own.chord_new, (sop[1] % 12,), sop)
@@ -300,9 +270,9 @@ class PlayerInput:
         `chord` held (None: none held), so none re-strikes the old chord or names a pitch that is
         not sounding. False (nothing done) when there is no unsent step to carry the change, or
         when `own` went out meanwhile (the caller then moves the voices at once)."""
-        unsent = waiting(self._unsent)
+        unsent = self._voice_state.waiting()
         if unsent is None:
-            self._unsent, self._blooms = [], []  # taken out of order: the old way (at once, after the part's last events)
+            self._voice_state.forget_unsent()  # taken out of order: the old way (at once, after the part's events)
             return False
         if not unsent or (own is not None and own not in unsent):
             return False
@@ -330,7 +300,7 @@ class PlayerInput:
                 if stale:
                     self.scheduler.now(stale)
             emitted, sounding = after_e, after_s
-        self._emitted, self._sounding = emitted, sounding
+        self._voice_state.rewritten(emitted, sounding)
         return True
 
     def _note_off(self, msg: mido.Message, t: float) -> None:

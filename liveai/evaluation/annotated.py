@@ -20,9 +20,8 @@ from pathlib import Path
 import mido
 
 from liveai.evaluation.harmony import Note
-from liveai.harmony.chords import NOTE_NAMES, QUALITIES, ChordSymbol
 from liveai.music.tunes import parse_melody, pitch
-from liveai.music.theory import LETTER_PCS
+from liveai.music.theory import LETTER_PCS, NOTE_NAMES, QUALITIES, ChordSymbol, close_voicing
 
 PPQ = 480
 STEP_TICKS = PPQ // 4
@@ -37,7 +36,7 @@ _SUFFIX.update({"maj": "maj", "min": "min", "M7": "maj7", "-": "min", "-7": "m7"
 
 def parse_chord(text: str) -> ChordSymbol:
     """'F#m7' -> ChordSymbol(6, 'm7'); 'C/E' -> ChordSymbol(0, 'maj', bass=4). The suffixes are
-    those of liveai.harmony.chords.QUALITIES (the names ChordSymbol.name writes) and a few common
+    those of liveai.music.theory.QUALITIES (the names ChordSymbol.name writes) and a few common
     spellings."""
     t = text.strip()
     main, _, slash = t.partition("/")
@@ -220,12 +219,7 @@ def _voice(ch: ChordSymbol, prev: list[int] | None) -> list[int]:
         for base in range(36, 60):
             if base % 12 != order[0]:
                 continue
-            v = [base]
-            for pc in order[1:]:
-                p = v[-1] + 1
-                while p % 12 != pc:
-                    p += 1
-                v.append(p)
+            v = close_voicing(base, order)
             if v[0] >= 41 and v[-1] <= 60:
                 cands.append((inv, v))
     if bass_pc is not None and bass_pc not in pcs and cands == []:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from liveai.evaluation.harmony import Note, implied_chords
-from liveai.harmony.chords import NOTE_NAMES, ChordSymbol
+from liveai.music.theory import NOTE_NAMES, ChordSymbol
 
 ROWS = ("soprano", "alto", "tenor", "bass")
 TEMPO = 80.0

@@ -17,7 +17,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 
 from liveai.evaluation.fourpart import USUAL_RANGES, voice_leading  # noqa: F401  (score's parallels; callers)
-from liveai.harmony.chords import QUALITIES, TRIAD_OF
+from liveai.music.theory import QUALITIES, TRIAD_OF
 
 TRIAD_QUALITIES = ("maj", "min", "dim")
 """The triads the implied chord chooses from (the issue's definition)."""

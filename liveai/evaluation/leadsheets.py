@@ -16,7 +16,7 @@ from typing import Any
 
 from liveai.evaluation.harmony import Note
 from liveai.evaluation.annotated import chords_from_markers
-from liveai.harmony.chords import NOTE_NAMES, ChordSymbol
+from liveai.music.theory import NOTE_NAMES, ChordSymbol
 
 SOURCES = ("leadSheet/berlinAlexandersRagtime.mxl", "leadSheet/fosterBrownHair.mxl",
            "nottingham-dataset/reelsa-c.abc")

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from liveai.harmony.chords import TRIAD_OF, ChordSymbol
+from liveai.music.theory import TRIAD_OF, ChordSymbol
 from liveai.harmony.planner import HarmonyPlanner, PlannerSettings
 from liveai.music.notes import PlayerNote, notes_from_frames, visible_player
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from liveai.evaluation import references
 from liveai.evaluation.harmony import Note
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.harmony.chordvocab import QUALITIES
 
 LATE_STEPS = 4  # one beat

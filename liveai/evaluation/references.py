@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from liveai.evaluation.harmony import Note, triad_key, triad_pcs
+from liveai.music.theory import close_voicing
 
 PARTS = ("bass", "tenor", "alto")
 
 
 def _close_triad(root: int, quality: str, low: int = 48) -> list[int]:
     """Root position close triad with the root in octave 3 (C3 = 48 .. B3)."""
-    r = low + root % 12
-    return [r + (pc - root) % 12 for pc in triad_pcs(root, quality)]
+    return close_voicing(low + root % 12, triad_pcs(root, quality))
 
 
 def ceiling(chords: Sequence[Any]) -> list[Note]:

@@ -76,7 +76,7 @@ class StepContext:
     key_lock: int | None = None  # tonic pitch class to force (major/minor decided by listening)
     # the harmony plan (liveai.harmony.planner): the chord of this step, whether it starts here,
     # and the chord planned next; None where nothing plans (the generator then listens itself)
-    chord: Any = None  # liveai.harmony.chords.ChordSymbol
+    chord: Any = None  # liveai.music.theory.ChordSymbol
     chord_new: bool = False
     next_chord: Any = None
 

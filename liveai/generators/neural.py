@@ -19,7 +19,7 @@ import numpy as np
 
 from liveai.neural import runtime as rt
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, PlayerNote, StepContext, StepPlan, note
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.harmony.planner import HarmonyPlanner
 from liveai.harmony.voicing import VoicingWeights, choose_voicing, voice_options
 

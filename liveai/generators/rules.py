@@ -4,7 +4,7 @@ the model has to beat."""
 from __future__ import annotations
 
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, PlayerNote, StepContext, StepPlan, note
-from liveai.music.theory import Chord, Key, chord_scores, choose_chord, detect_key, nearest_pitch, pc_confidence
+from liveai.music.theory import ChordSymbol, Key, chord_scores, choose_chord, detect_key, nearest_pitch, pc_confidence
 
 VOICES = ("bass", "tenor", "alto")
 RANGES = {"bass": (36, 55), "tenor": (48, 67), "alto": (55, 74)}
@@ -43,11 +43,16 @@ class RulesAccompanist:
 
     def reset(self) -> None:
         self.key: Key | None = None
-        self.chord: Chord | None = None
+        self.chord: ChordSymbol | None = None
+        # self.chord was handed in by the engine's plan (StepContext.chord), not chosen here. A
+        # planned chord is a change from the rules' own chord even when it names the same chord
+        # (the voices strike it afresh), and only a chord chosen here earns chord_scores' stay
+        # bonus: the rules' behaviour from when the plan's chords were another type, kept as is.
+        self._planned = False
         self._key_checked = -1
         self.confidence = None
 
-    def current(self) -> tuple[Key | None, Chord | None]:
+    def current(self) -> tuple[Key | None, ChordSymbol | None]:
         return self.key, self.chord
 
     def _listen(self, ctx: StepContext) -> None:
@@ -63,7 +68,7 @@ class RulesAccompanist:
         silent = not player or (player[-1].end_step is not None
                                 and ctx.known_until - player[-1].end_step > ctx.steps_per_bar)
         if silent:
-            self.chord = None
+            self.chord, self._planned = None, False
             return {v: (REST if ctx.sounding.get(v) is not None else HOLD) for v in VOICES}
         self._listen(ctx)
         assert self.key is not None
@@ -71,8 +76,10 @@ class RulesAccompanist:
         on_beat = pos % STEPS_PER_BEAT == 0
         # the engine's plan when there is one (so a fallback step never changes the harmony)
         new_chord = ctx.chord if ctx.chord is not None else self._harmony(ctx)
-        changed = new_chord != self.chord
-        self.chord = new_chord
+        # _harmony may keep the chord it had (that very object), planned or not
+        planned = ctx.chord is not None or (new_chord is self.chord and self._planned)
+        changed = new_chord != self.chord or planned != self._planned
+        self.chord, self._planned = new_chord, planned
         assert new_chord is not None
         beats = ctx.steps_per_bar // STEPS_PER_BEAT
         beat = pos // STEPS_PER_BEAT
@@ -98,7 +105,7 @@ class RulesAccompanist:
             plan["tenor"] = plan["alto"] = HOLD
         return plan  # type: ignore[return-value]
 
-    def _harmony(self, ctx: StepContext) -> Chord:
+    def _harmony(self, ctx: StepContext) -> ChordSymbol:
         """Chords change at bar lines (and half bars in even meters). At the change the chord is
         predicted from the last known melody; two steps later, once the note on the change is
         known, a clash is corrected."""
@@ -110,19 +117,23 @@ class RulesAccompanist:
         seg_start = ctx.step - rel
         if self.chord is None or rel == 0:
             recent = recent_weights(ctx.player, ctx.known_until, seg)
-            scores = chord_scores(self.key, recent, self.chord, stay=0.3)
+            scores = chord_scores(self.key, recent, self._own(), stay=0.3)
             self.confidence = pc_confidence(scores)
             return scores[0][1]
         if rel == 2:
             new = [(n.pitch % 12, 2.0 + min(8, (n.end_step or ctx.known_until + 1) - n.start_step) / 4)
                    for n in ctx.player if n.start_step >= seg_start]
             if new and new[0][0] not in self.chord.pcs:
-                scores = chord_scores(self.key, new, self.chord, stay=0.0)
+                scores = chord_scores(self.key, new, self._own(), stay=0.0)
                 self.confidence = pc_confidence(scores)
                 return scores[0][1]
         return self.chord
 
-    def _voicing(self, chord: Chord, ctx: StepContext, vel: int) -> dict:
+    def _own(self) -> ChordSymbol | None:
+        """The chord to stay on when scoring: the current one if the rules chose it (see _planned)."""
+        return None if self._planned else self.chord
+
+    def _voicing(self, chord: ChordSymbol, ctx: StepContext, vel: int) -> dict:
         """Tenor and alto on two different chord tones other than the bass's, nearest to where
         they are (smooth voice leading), alto above tenor."""
         t_prev = ctx.sounding.get("tenor") or 57

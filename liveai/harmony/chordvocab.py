@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 
 QUALITIES = ("maj", "min", "dim", "aug", "sus4", "7", "maj7", "m7", "m7b5")
-"""The model's chord qualities (names of liveai.harmony.chords.QUALITIES)."""
+"""The model's chord qualities (names of liveai.music.theory.QUALITIES)."""
 N_CHORDS = 12 * len(QUALITIES)
 NO_CHORD = N_CHORDS
 N_CLASSES = N_CHORDS + 1

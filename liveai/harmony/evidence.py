@@ -8,10 +8,9 @@ from typing import Sequence
 
 import numpy as np
 
-from liveai.harmony.chords import TRIAD_OF as TRIAD_QUALITY, ChordSymbol
 from liveai.harmony.forms import N_CHORDS, QUALITY_INDEX
 from liveai.music.notes import STEPS_PER_BEAT, PlayerNote
-from liveai.music.theory import Key
+from liveai.music.theory import TRIAD_OF as TRIAD_QUALITY, ChordSymbol, Key
 
 # Functional harmony as data: for a chord on scale degree (semitones above the tonic, quality),
 # how likely each next chord is, in major and in minor. Staying is scored apart.

@@ -13,11 +13,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from liveai.harmony.chords import ChordSymbol
 from liveai.harmony.chordvocab import QUALITIES, TRIAD_GROUP, TRIAD_OF_CLASS, index_chord, chord_index
 from liveai.harmony.keyfinding import melody_key
 from liveai.music.notes import STEPS_PER_BEAT, PlayerNote
-from liveai.music.theory import Key
+from liveai.music.theory import ChordSymbol, Key
 
 KEY_NOTES = 64  # the latest melody notes the anchor's key is found from
 

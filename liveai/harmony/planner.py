@@ -29,11 +29,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from liveai.music.notes import STEPS_PER_BEAT, PlayerNote
-from liveai.harmony.chords import TRIAD_OF as TRIAD_QUALITY, ChordSymbol, clashes, recognize
+from liveai.harmony.chords import clashes, recognize
 from liveai.harmony.forms import FormListener
 from liveai.harmony.keyfinding import melody_key  # noqa: F401  (the planner's key, here for callers)
 from liveai.harmony.modelears import ModelEars
-from liveai.music.theory import Key
+from liveai.music.theory import TRIAD_OF as TRIAD_QUALITY, ChordSymbol, Key
 from liveai.harmony.evidence import (  # noqa: F401 (the scoring tables, re-exported for callers)
     _KeyTables,
     _PRIOR,

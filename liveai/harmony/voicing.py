@@ -20,7 +20,7 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 
 VOICES = ("bass", "tenor", "alto")  # low to high
 _POPCOUNT = np.array([bin(i).count("1") for i in range(1 << 12)])  # pitch classes in a 12-bit mask

@@ -3,10 +3,12 @@
 Key finding uses the Krumhansl-Kessler profiles (correlation with a duration-weighted, decayed
 pitch-class histogram) with hysteresis, so one chromatic note does not flip the key. Chords are
 chosen among the key's diatonic triads (plus the major V in minor), scored by how much of the
-recent melody they contain.
+recent melody they contain. ChordSymbol is the one chord type every layer above speaks (the
+harmony package recognises and plans them; nothing converts between chord types).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -60,19 +62,68 @@ class Key:
         return f"{NOTE_NAMES[self.tonic]} {'minor' if self.minor else 'major'}"
 
 
+# quality -> (intervals above the root, suffix). Triads first: the plan's vocabulary.
+QUALITIES: dict[str, tuple[tuple[int, ...], str]] = {
+    "maj": ((0, 4, 7), ""),
+    "min": ((0, 3, 7), "m"),
+    "dim": ((0, 3, 6), "dim"),
+    "aug": ((0, 4, 8), "aug"),
+    "sus4": ((0, 5, 7), "sus4"),
+    "sus2": ((0, 2, 7), "sus2"),
+    "7": ((0, 4, 7, 10), "7"),
+    "maj7": ((0, 4, 7, 11), "maj7"),
+    "m7": ((0, 3, 7, 10), "m7"),
+    "m7b5": ((0, 3, 6, 10), "m7b5"),
+    "dim7": ((0, 3, 6, 9), "dim7"),
+    "6": ((0, 4, 7, 9), "6"),
+    "m6": ((0, 3, 7, 9), "m6"),
+    "7sus4": ((0, 5, 7, 10), "7sus4"),
+    "mmaj7": ((0, 3, 7, 11), "m(maj7)"),
+}
+TRIAD_OF = {"maj": "maj", "min": "min", "dim": "dim", "aug": "aug", "sus4": "maj", "sus2": "maj",
+            "7": "maj", "maj7": "maj", "m7": "min", "m7b5": "dim", "dim7": "dim", "6": "maj",
+            "m6": "min", "7sus4": "maj", "mmaj7": "min"}
+
+
+@functools.lru_cache(maxsize=None)
+def _tones(root: int, quality: str) -> tuple[int, ...]:
+    """A chord's pitch classes, root first (asked several times a plan step: computed once)."""
+    return tuple((root + i) % 12 for i in QUALITIES[quality][0])
+
+
 @dataclass(frozen=True, slots=True)
-class Chord:
-    root: int  # pitch class
-    quality: str  # "maj", "min", "dim"
+class ChordSymbol:
+    """A chord, the one chord type of liveai (the rules' diatonic triads, the planner's plan, the
+    evaluation's true chords): root pitch class, quality (a key of QUALITIES) and, for a played
+    inversion or a slash chord, the pitch class in the bass."""
+
+    root: int
+    quality: str = "maj"
+    bass: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.quality not in QUALITIES:
+            raise ValueError(f"unknown chord quality {self.quality!r}")
 
     @property
-    def pcs(self) -> tuple[int, int, int]:
-        third = 4 if self.quality == "maj" else 3
-        fifth = 6 if self.quality == "dim" else 7
-        return (self.root, (self.root + third) % 12, (self.root + fifth) % 12)
+    def pcs(self) -> tuple[int, ...]:
+        """Chord tones as pitch classes, root first."""
+        return _tones(self.root, self.quality)
+
+    @property
+    def triad(self) -> tuple[int, int, int]:
+        """Root, third and fifth of the chord's triad (a sus chord counts as its major triad)."""
+        return _tones(self.root, TRIAD_OF[self.quality])[:3]  # type: ignore[return-value]
+
+    @property
+    def name(self) -> str:
+        s = NOTE_NAMES[self.root % 12] + QUALITIES[self.quality][1]
+        if self.bass is not None and self.bass != self.root:
+            s += "/" + NOTE_NAMES[self.bass % 12]
+        return s
 
     def __str__(self) -> str:
-        return NOTE_NAMES[self.root] + {"maj": "", "min": "m", "dim": "dim"}[self.quality]
+        return self.name
 
 
 def pitch_class_histogram(notes: Sequence[PlayerNote], now_step: int, half_life_steps: float = 64.0,
@@ -142,7 +193,7 @@ def detect_key(notes: Sequence[PlayerNote], now_step: int, previous: Key | None 
     return _KEYS[i]
 
 
-def diatonic_chords(key: Key) -> list[tuple[Chord, float]]:
+def diatonic_chords(key: Key) -> list[tuple[ChordSymbol, float]]:
     """The key's triads with a prior weight (tonic, subdominant and dominant favoured)."""
     t = key.tonic
     if not key.minor:
@@ -151,11 +202,11 @@ def diatonic_chords(key: Key) -> list[tuple[Chord, float]]:
     else:
         spec = [(0, "min", 1.0), (2, "dim", 0.0), (3, "maj", 0.35), (5, "min", 0.8),
                 (7, "maj", 0.9), (8, "maj", 0.4), (10, "maj", 0.25)]
-    return [(Chord((t + d) % 12, q), w) for d, q, w in spec]
+    return [(ChordSymbol((t + d) % 12, q), w) for d, q, w in spec]
 
 
-def chord_scores(key: Key, recent: Sequence[tuple[int, float]], previous: Chord | None = None,
-                 prior_weight: float = 0.6, stay: float = 0.15) -> list[tuple[float, Chord]]:
+def chord_scores(key: Key, recent: Sequence[tuple[int, float]], previous: ChordSymbol | None = None,
+                 prior_weight: float = 0.6, stay: float = 0.15) -> list[tuple[float, ChordSymbol]]:
     """Score the key's chords against recent melody notes, best first.
 
     recent: (pitch class, weight) pairs (sounding and accented notes weigh more). A chord tone
@@ -179,13 +230,13 @@ def chord_scores(key: Key, recent: Sequence[tuple[int, float]], previous: Chord 
     return out
 
 
-def choose_chord(key: Key, recent: Sequence[tuple[int, float]], previous: Chord | None = None,
-                 prior_weight: float = 0.6, stay: float = 0.15) -> Chord:
+def choose_chord(key: Key, recent: Sequence[tuple[int, float]], previous: ChordSymbol | None = None,
+                 prior_weight: float = 0.6, stay: float = 0.15) -> ChordSymbol:
     """The best-scoring chord of chord_scores."""
     return chord_scores(key, recent, previous, prior_weight, stay)[0][1]
 
 
-def pc_confidence(scores: Sequence[tuple[float, Chord]], temperature: float = 0.5) -> np.ndarray:
+def pc_confidence(scores: Sequence[tuple[float, ChordSymbol]], temperature: float = 0.5) -> np.ndarray:
     """For each pitch class, the probability that it belongs to the true chord, with the chord
     scores turned into probabilities by a softmax: where the harmony is uncertain, the voices can
     favour tones that several likely chords share."""
@@ -199,7 +250,7 @@ def pc_confidence(scores: Sequence[tuple[float, Chord]], temperature: float = 0.
     return conf
 
 
-def chord_from_pitches(pitches: Iterable[int]) -> Chord | None:
+def chord_from_pitches(pitches: Iterable[int]) -> ChordSymbol | None:
     """Name the triad in a set of simultaneously played pitches (root position or inverted)."""
     pcs = {p % 12 for p in pitches}
     if len(pcs) < 2:
@@ -207,11 +258,22 @@ def chord_from_pitches(pitches: Iterable[int]) -> Chord | None:
     best, best_n = None, 0
     for root in range(12):
         for q in ("maj", "min", "dim"):
-            c = Chord(root, q)
+            c = ChordSymbol(root, q)
             n = len(pcs & set(c.pcs)) + (0.5 if root in pcs else 0)
             if n > best_n and len(pcs & set(c.pcs)) == min(3, len(pcs)):
                 best, best_n = c, n
     return best
+
+
+def close_voicing(lowest: int, pcs: Sequence[int]) -> list[int]:
+    """Close position: the pitch lowest, then each further pitch class of pcs (in order) on the
+    nearest pitch above the one before. The one stacking routine for every part that voices a
+    chord close (the band's comp and pad, the evaluation's block-triad reference): root-first
+    pcs give root position, a rotation of them an inversion."""
+    out = [lowest]
+    for pc in pcs[1:]:
+        out.append(out[-1] + (pc - out[-1] - 1) % 12 + 1)
+    return out
 
 
 def nearest_pitch(pc: int, target: int, lo: int, hi: int) -> int:

@@ -1,6 +1,6 @@
 """Naming the chord a set of notes sounds, for pictures of takes (pure functions on pitch classes).
 
-A small template matcher: every root and quality of liveai.harmony.chords.QUALITIES is scored by
+A small template matcher: every root and quality of liveai.music.theory.QUALITIES is scored by
 how much of the sounding weight (duration x velocity per pitch class) falls on its chord tones,
 less what falls outside them and less its missing tones; a root in the bass breaks ties, and
 plain triads win over richer chords that explain no more. Good enough to label a piano roll;
@@ -11,23 +11,13 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from liveai.harmony.chords import NOTE_NAMES, QUALITIES, ChordSymbol
-from liveai.music.theory import LETTER_PCS
+from liveai.music.theory import LETTER_PCS, NOTE_NAMES, QUALITIES, ChordSymbol
 
 _SIMPLE = ("maj", "min", "dim", "aug", "7", "m7", "maj7", "sus4", "sus2", "m7b5", "dim7", "6", "m6")
 _PC = LETTER_PCS
 _BY_SUFFIX = sorted(((suffix, q) for q, (_, suffix) in QUALITIES.items()), key=lambda x: -len(x[0]))
 _ALIASES = {"M": "maj", "maj": "maj", "min": "min", "-": "min", "mi": "min", "M7": "maj7", "Δ": "maj7",
             "ø": "m7b5", "o": "dim", "o7": "dim7", "+": "aug", "sus": "sus4", "-7": "m7", "dom7": "7"}
-
-
-def make_chord(root: int, quality: str, bass: int | None = None) -> ChordSymbol:
-    """A ChordSymbol, whichever of its shapes liveai.harmony has (pcs a field or a property)."""
-    try:
-        return ChordSymbol(root=root % 12, quality=quality, bass=bass)
-    except TypeError:  # a version where pcs is a field
-        pcs = tuple((root + i) % 12 for i in QUALITIES[quality][0])
-        return ChordSymbol(root=root % 12, quality=quality, bass=bass, pcs=pcs)  # type: ignore[call-arg]
 
 
 def recognise(weights: Mapping[int, float], bass: int | None = None, min_weight: float = 1e-9) -> ChordSymbol | None:
@@ -52,8 +42,8 @@ def recognise(weights: Mapping[int, float], bass: int | None = None, min_weight:
     if best is None or best[2] < 0.5:
         return None
     root, q, _ = best
-    return make_chord(root, q, bass if bass is not None and bass != root and bass in
-                      [(root + i) % 12 for i in QUALITIES[q][0]] else None)
+    return ChordSymbol(root, q, bass if bass is not None and bass != root and bass in
+                       [(root + i) % 12 for i in QUALITIES[q][0]] else None)
 
 
 def parse_chord(name: str) -> ChordSymbol:
@@ -73,11 +63,11 @@ def parse_chord(name: str) -> ChordSymbol:
     if quality is None:
         raise ValueError(f"not a chord symbol: {name!r} (unknown quality {rest!r})")
     bass = pc(m.group(4), m.group(5)) if m.group(4) else None
-    return make_chord(root, quality, bass)
+    return ChordSymbol(root, quality, bass)
 
 
 def chord_name(ch: ChordSymbol | None) -> str:
-    return "" if ch is None else str(getattr(ch, "name", ch))
+    return "" if ch is None else ch.name
 
 
-__all__ = ["recognise", "parse_chord", "chord_name", "make_chord", "NOTE_NAMES"]
+__all__ = ["recognise", "parse_chord", "chord_name", "NOTE_NAMES"]

@@ -5,7 +5,7 @@ import random
 
 from liveai.band.stylerender import arp_pitch, bass_pitch, chord_voicing, render_part
 from liveai.band.style import PartSpec
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 
 C, G7, AM = ChordSymbol(0), ChordSymbol(7, "7"), ChordSymbol(9, "min")
 BASS = PartSpec((28, 52), walk="chromatic")

@@ -3,7 +3,7 @@ player may have been heard after the step was planned."""
 import mido
 
 from liveai.generators.base import HOLD, REST, note
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.music.notes import PlayerNote
 from tests.helpers import feed, sim_engine, sounding_after
 
@@ -16,7 +16,7 @@ def engine_hearing(*melody, sounding=None):
     and whose bass, tenor and alto sound C3, E3 and G3 (or `sounding`)."""
     _, eng, _ = sim_engine()
     eng._player = [PlayerNote(p, 80, s, None, 0.0) for p, s in melody]
-    eng._sounding.update(sounding or {"bass": 48, "tenor": 52, "alto": 55})
+    eng._voice_state.sounding.update(sounding or {"bass": 48, "tenor": 52, "alto": 55})
     return eng
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from liveai.engine.unsent import derive, keep_to, sent_anyway
 from liveai.generators.base import HOLD, REST, note
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.io.output import OutEvent
 from tests.helpers import feed, sim_engine, sounding_after
 
@@ -191,7 +191,7 @@ def test_the_engine_knows_every_note_it_left_sounding_however_many_steps_wait(lo
 
     def look():
         seen["output"] = {(c, p) for c, p, part in eng.scheduler.tracker.sounding() if part in Restriking.voices}
-        seen["engine"] = set(eng._emitted.values())
+        seen["engine"] = set(eng._voice_state.emitted.values())
 
     clock.call_at(end + 0.5, look)
     clock.call_at(end + 1.0, eng.stop_transport)

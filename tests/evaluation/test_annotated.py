@@ -5,7 +5,7 @@ import pytest
 
 from liveai.evaluation.harmony import triad_key
 from liveai.evaluation.annotated import (TUNES, AnnotatedTune, chords_from_markers, parse_chord, read_chord_markers)
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.music.tunes import PLAIN_TUNES, TUNES as DEMO_TUNES
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from liveai.evaluation.chorales import chorale_case, first_downbeat
 from liveai.evaluation.harmony import score
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 
 
 class FakePiece:

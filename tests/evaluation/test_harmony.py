@@ -5,7 +5,7 @@ import pytest
 from liveai.evaluation.harmony import (Note, as_note, best_triads, bass_on_root, beat_profile, chord_changes,
                                        distinct, echo, f1, implied, implied_chords, mean_scores, parallels,
                                        precision, recall, score, sounding, voice_crossings)
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 
 C = ChordSymbol(0, "maj")
 G7 = ChordSymbol(7, "7")

@@ -5,7 +5,7 @@ import pytest
 music21 = pytest.importorskip("music21")
 
 from liveai.evaluation.leadsheets import leadsheet_cases, score_case  # noqa: E402
-from liveai.harmony.chords import ChordSymbol  # noqa: E402
+from liveai.music.theory import ChordSymbol  # noqa: E402
 
 ABC = """X:1
 T:Test Tune

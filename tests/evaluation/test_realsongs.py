@@ -5,7 +5,7 @@ import numpy as np
 
 from liveai.evaluation.harmony import Note, note_in_chord_steps, score
 from liveai.evaluation.realsongs import LATE_STEPS, case_of_song, real_cases, song_melody
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.harmony.chordvocab import QUALITIES
 from liveai.corpus.realsongset import SongView
 

@@ -9,7 +9,7 @@ from liveai.evaluation.harmony import Note
 from liveai.evaluation.runner import (Case, demo_command, means, piano_roll, read_output, reference_sessions,
                                       score_output, score_tune_output, table, tune_case)
 from liveai.evaluation.annotated import TUNES
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 
 
 def _session_file(path, tracks, first_tick=0, tpb=480, meter=(3, 4)):

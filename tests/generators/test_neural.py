@@ -6,7 +6,7 @@ import pytest
 from liveai.evaluation import bars_with_notes, run_online
 from liveai.evaluation import harmony as H
 from liveai.evaluation.references import drone
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.generators.base import PlayerNote, StepContext, note, play
 from liveai.generators.neural import VOICES, MelodyModel, ModelGenerator
 from liveai.neural import runtime as rt

@@ -2,7 +2,9 @@
 import pytest
 
 from liveai.evaluation import GridNote, bars_with_notes, note_in_chord, run_online
+from liveai.generators.base import PlayerNote, StepContext
 from liveai.generators.rules import RANGES, RulesAccompanist
+from liveai.music.theory import ChordSymbol
 from liveai.music.tunes import AMAZING_GRACE_G, ODE_TO_JOY, SILENT_NIGHT_F
 
 
@@ -40,3 +42,28 @@ def test_voices_stay_in_range_and_use_only_visible_input():
     b = run_online(RulesAccompanist(), cut, 16, 128)
     before = lambda ns: [n for n in ns if n.start < 64 and n.end <= 64]
     assert before(a) == before(b)
+
+
+def test_a_planned_chord_is_struck_afresh_even_when_the_rules_chose_the_same_chord():
+    """The engine's plan taking over from the rules' own chord is a change (the inner voices
+    strike), and a chord kept from the plan earns no stay bonus in the rules' scoring."""
+    gen = RulesAccompanist()
+    player = [PlayerNote(60, 80, 0, 4), PlayerNote(64, 80, 4, 8), PlayerNote(67, 80, 8, None)]
+    sounding = {"bass": None, "tenor": None, "alto": None}
+    ctx = StepContext(step=8, steps_per_bar=16, known_until=8, player=player, sounding=sounding, density=0.3)
+    first = gen.plan(ctx)
+    own = gen.chord
+    assert own is not None and own.bass is None and not gen._planned
+    sounding = {v: a.pitch for v, a in first.items()}
+    # step 9: not a beat, no downbeat; the plan names the very chord the rules had chosen
+    same = ChordSymbol(own.root, own.quality)
+    plan = gen.plan(StepContext(step=9, steps_per_bar=16, known_until=9, player=player, sounding=sounding,
+                                density=0.3, chord=same))
+    assert gen.chord == own and gen._planned
+    assert plan["tenor"].kind == "note" and plan["bass"].kind == "note"
+    assert gen._own() is None
+    # step 10 with no plan: the rules keep the planned chord, and nothing is struck
+    plan = gen.plan(StepContext(step=10, steps_per_bar=16, known_until=10, player=player,
+                                sounding=sounding, density=0.3))
+    assert gen.chord is same and gen._planned
+    assert plan["tenor"].kind == "hold" and plan["bass"].kind == "hold"

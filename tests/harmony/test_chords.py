@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from liveai.harmony.chords import QUALITIES, ChordSymbol, label_chord, recognize
+from liveai.harmony.chords import label_chord, recognize
+from liveai.music.theory import QUALITIES, ChordSymbol
 
 
 @pytest.mark.parametrize("pitches, name", [
@@ -61,7 +62,8 @@ def test_triad_of_a_seventh_chord_and_of_a_sus_chord():
 
 
 def test_clashes_is_the_avoid_note_rule():
-    from liveai.harmony.chords import ChordSymbol, clashes
+    from liveai.harmony.chords import clashes
+    from liveai.music.theory import ChordSymbol
     c = ChordSymbol(0, "maj")
     assert [pc for pc in range(12) if clashes(pc, c)] == [1, 5, 8]  # Db, F, Ab over C
     assert not clashes(11, c) and not clashes(2, c) and not clashes(9, c)  # maj7, 9, 6 are colour

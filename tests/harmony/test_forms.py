@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from liveai.generators.base import PlayerNote, visible_player
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.harmony.forms import FORMS, N_CHORDS, FormListener, parse_form, parse_numeral
 from liveai.harmony.evidence import form_fit
 from liveai.harmony.planner import HarmonyPlanner, PlannerSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.harmony.chordvocab import N_CLASSES, chord_index
 from liveai.harmony.modelears import ModelEars, melody_frame
 from liveai.harmony.planner import HarmonyPlanner, PlannerSettings

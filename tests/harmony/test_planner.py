@@ -3,11 +3,10 @@ import mido
 import pytest
 
 from liveai.generators.base import PlayerNote, visible_player
-from liveai.harmony.chords import ChordSymbol
 from liveai.harmony.evidence import segment_steps
 from liveai.harmony.keyfinding import melody_key
 from liveai.harmony.planner import HarmonyPlanner, PlannerSettings
-from liveai.music.theory import Key
+from liveai.music.theory import ChordSymbol, Key
 from liveai.music.tunes import PLAIN_TUNES, TUNES
 from tests.helpers import feed, sim_engine, sounding_after
 

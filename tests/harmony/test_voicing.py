@@ -3,7 +3,7 @@ collapse onto one pitch class (what the first model's decoding did)."""
 import numpy as np
 
 from liveai.neural import runtime as rt
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.harmony.voicing import VoicingWeights, choose_voicing, revoice, voice_options
 
 C, F, G = ChordSymbol(0, "maj"), ChordSymbol(5, "maj"), ChordSymbol(7, "maj")

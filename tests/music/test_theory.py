@@ -1,5 +1,5 @@
 from liveai.generators.base import PlayerNote
-from liveai.music.theory import Chord, Key, chord_from_pitches, detect_key, diatonic_chords, choose_chord
+from liveai.music.theory import ChordSymbol, Key, chord_from_pitches, close_voicing, detect_key, diatonic_chords, choose_chord
 from liveai.music.tunes import ODE_TO_JOY, AMAZING_GRACE_G
 
 
@@ -59,12 +59,24 @@ def test_the_fast_key_is_the_best_of_all_24_correlations():
 
 
 def test_chords():
-    assert chord_from_pitches([60, 64, 67]) == Chord(0, "maj")
-    assert chord_from_pitches([57, 60, 64]) == Chord(9, "min")
+    assert chord_from_pitches([60, 64, 67]) == ChordSymbol(0, "maj")
+    assert chord_from_pitches([57, 60, 64]) == ChordSymbol(9, "min")
     assert chord_from_pitches([60]) is None
     assert [str(c) for c, _ in diatonic_chords(Key(7))][:5] == ["G", "Am", "Bm", "C", "D"]
-    assert choose_chord(Key(0), [(7, 2.0), (11, 1.0), (2, 1.0)]) == Chord(7, "maj")
+    assert choose_chord(Key(0), [(7, 2.0), (11, 1.0), (2, 1.0)]) == ChordSymbol(7, "maj")
 
+
+
+def test_close_voicing_stacks_each_tone_on_the_nearest_pitch_above():
+    assert close_voicing(48, ChordSymbol(0, "maj").pcs) == [48, 52, 55]  # C3 E3 G3
+    assert close_voicing(52, (4, 7, 0)) == [52, 55, 60]  # first inversion
+    assert close_voicing(55, ChordSymbol(7, "7").pcs) == [55, 59, 62, 65]  # G7
+    assert close_voicing(50, (2,)) == [50]
+    # a repeated pitch class goes up an octave, never sounds twice on one key
+    assert close_voicing(60, (0, 0)) == [60, 72]
+    for root in range(12):  # root position within an octave, the root at the bottom
+        v = close_voicing(48 + root, ChordSymbol(root, "min").pcs)
+        assert v == sorted(v) and v[-1] - v[0] < 12 and [p % 12 for p in v] == list(ChordSymbol(root, "min").pcs)
 
 def test_key_detection_accuracy_on_held_out_chorales():
     """Ground truth: the key signature, major or minor by the final bass note. The player is the

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from liveai.harmony.chords import ChordSymbol  # noqa: E402
+from liveai.music.theory import ChordSymbol  # noqa: E402
 from liveai.harmony.chordvocab import N_CLASSES, NO_CHORD, QUALITIES, chord_index, index_chord  # noqa: E402
 from liveai.neural import chordmodel as cm  # noqa: E402
 from liveai.train import chordnet as cn  # noqa: E402

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from liveai.harmony.chords import QUALITIES
+from liveai.music.theory import QUALITIES
 from liveai.view.chordname import parse_chord, recognise
 
 

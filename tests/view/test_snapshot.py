@@ -5,7 +5,7 @@ from __future__ import annotations
 from liveai.timing.clock import SimClock
 from liveai.engine.core import Engine, EngineSettings
 from liveai.generators.rules import RulesAccompanist
-from liveai.harmony.chords import ChordSymbol
+from liveai.music.theory import ChordSymbol
 from liveai.io.output import ListOutput
 from liveai.io.scheduler import Scheduler
 from liveai.music.tunes import ODE_TO_JOY, tune_events
