@@ -195,7 +195,12 @@ class Scheduler:
                     prior = self.tracker.values(_note_keys(new))
                     admitted = [ev for ev in new if self.tracker.admit(ev)]
                     redone.append((p, prior, admitted, new))
-                if not dev.replace([(p.id, admitted, p.when) for p, _, admitted, _ in redone]):
+                try:
+                    ok = dev.replace([(p.id, admitted, p.when) for p, _, admitted, _ in redone])
+                except Exception as e:  # the output is gone: what it had went out, or never will
+                    log.error("rewriting a step on %s failed: %s", dev.name, e)
+                    ok = False
+                if not ok:
                     self.tracker.restore(before)
                     for p, _ in handed:
                         p.sent = True  # it went out as it was
