@@ -428,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"isobar side by side, server {'real-time' if rt else 'not real-time'}:", flush=True)
             try:
-                r[key] = peer.side_by_side(rt, 3, 5.0 if args.quick else 20.0, 16, args.generator)
+                r[key] = peer.side_by_side(rt, 3, 5.0 if args.quick else 20.0, 16, args.generator,
+                                           band=args.band, show=args.show)
             except Exception as e:
                 r[key] = {"error": str(e)}
             if "error" not in r[key]:

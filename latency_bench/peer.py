@@ -1,13 +1,15 @@
 """liveai beside its peer, isobar 0.2.1, in one JACK rig (issue 16): grid jitter as heard on JACK.
 
     python -m latency_bench.peer [--runs 3] [--seconds 20] [--period 16] [--no-rt] [--quick] [--json FILE]
+                                 [--band STYLE] [--show]
 
 One private JACK server (dummy driver, 48 kHz, 16-frame periods by default as in the issue's
 measurement; `-R -P 80`, or `--no-realtime` with --no-rt) and one rig (latency_bench.jackrig) that
 plays the same melody (a note every beat) in every phase. Each run is two phases, alternating:
 isobar playing a fixed pattern of 16ths (latency_bench.isobar_peer: its own Timeline clock,
 normal priority, as its users run it), then liveai accompanying the melody
-(`liveai run --midi-api jack --generator model --sender process`, with `--realtime` when the
+(the default `liveai run --midi-api jack --generator model`, its sender a process; `--band STYLE`
+and `--show` add those; with `--realtime` when the
 server is real-time: its threads sit below JACK's, liveai.timing.realtime). For each phase, the
 note-ons as the rig hears them against the 16th grid (anchored at the first, offset removed by
 the median): p50/p99/max, every note as heard; those read in a rig cycle that began more than two
@@ -15,7 +17,7 @@ periods after the one before are counted (`--leave-out-stalls` drops them: a sta
 or of JACK; by default they count, since a liveai that takes the CPU from JACK causes them). cyclictest runs
 through each run (both phases) at the liveai sender's scheduling class: the machine's own limit.
 Acceptance (issue 16): median over the runs of liveai p99 / isobar p99 <= 1.0 with the server
-real-time, <= 1.2 without.
+real-time, <= 1.2 without; issue 25: <= 1.2 with `--band rock` or `--show` too.
 """
 from __future__ import annotations
 
@@ -31,8 +33,10 @@ import tempfile
 import threading
 import time
 
-from latency_bench.common import REPO, JackServer, cyclictest_result, free_udp_port, normal_priority, pct
+from latency_bench.common import (REPO, JackServer, cyclictest_result, free_udp_port, normal_priority, pct,
+                                  read_pty_lines)
 from latency_bench.jackrig import JackRig
+from liveai.vocab import DEFAULT_CHANNELS
 
 BPM = 120.0
 BEAT = 60.0 / BPM
@@ -40,7 +44,8 @@ STEP = BEAT / 4
 PLAYER_CH = 0
 ISOBAR_CH = 5
 SETTLE_S = 1.5  # after the first note: the band has started, isobar's clock has settled
-TARGET = {True: 1.0, False: 1.2}  # ratio liveai / isobar, server real-time or not
+TARGET = {True: 1.0, False: 1.2}
+BAND_ON_GRID = (DEFAULT_CHANNELS["bass"] - 1, DEFAULT_CHANNELS["drums"] - 1)  # 0-based MIDI channels  # ratio liveai / isobar, server real-time or not
 
 
 def have_isobar() -> bool:
@@ -78,20 +83,34 @@ def heard(rig: JackRig, t0: float, t1: float, channel_ok, stall: float) -> tuple
 
 
 class Proc:
-    """A child process whose output is collected; ready when a line contains `ready`."""
+    """A child process whose output is collected; ready when a line contains `ready`. With
+    `terminal`, its stdout and stderr are a pseudo-terminal (the live view draws only there)."""
 
-    def __init__(self, args: list[str], env: dict[str, str], ready: str) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], ready: str, terminal: bool = False) -> None:
         self.lines: list[str] = []
         self.ready = threading.Event()
-        self.p = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, bufsize=1, preexec_fn=normal_priority)
 
-        def reader() -> None:
-            assert self.p.stdout is not None
-            for line in self.p.stdout:
-                self.lines.append(line.rstrip())
-                if ready in line:
-                    self.ready.set()
+        def on_line(line: str) -> None:
+            self.lines.append(line.rstrip())
+            if ready in line:
+                self.ready.set()
+        if terminal:
+            import pty
+            master, slave = pty.openpty()
+            self.p = subprocess.Popen(args, cwd=REPO, env={**env, "TERM": "xterm", "COLUMNS": "120", "LINES": "40"},
+                                      stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, preexec_fn=normal_priority)
+            os.close(slave)
+
+            def reader() -> None:
+                read_pty_lines(master, on_line)
+        else:
+            self.p = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True, bufsize=1, preexec_fn=normal_priority)
+
+            def reader() -> None:
+                assert self.p.stdout is not None
+                for line in self.p.stdout:
+                    on_line(line)
         threading.Thread(target=reader, daemon=True).start()
 
     def wait_ready(self, timeout: float, what: str) -> None:
@@ -141,7 +160,8 @@ def phase_isobar(rig: JackRig, seconds: float, stall: float) -> dict:
     return summarize(grid_jitter(times), left)
 
 
-def phase_liveai(rig: JackRig, seconds: float, rt: bool, stall: float, generator: str) -> dict:
+def phase_liveai(rig: JackRig, seconds: float, rt: bool, stall: float, generator: str,
+                 band: str | None = None, show: bool = False) -> dict:
     dump = tempfile.NamedTemporaryFile(prefix="liveai-peer-", suffix=".json", delete=False).name
     stats = tempfile.NamedTemporaryFile(prefix="liveai-peer-sender-", suffix=".json", delete=False).name
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -149,10 +169,10 @@ def phase_liveai(rig: JackRig, seconds: float, rt: bool, stall: float, generator
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LIVEAI_SENDER_STATS": stats, "LIVEAI_SENDER_RT": "1" if rt else "0"}
     args = [sys.executable, "-m", "latency_bench.engine_proc", dump, "run", "--midi-api", "jack",
             "--midi-in", rig.name, "--midi-out", rig.name, "--tempo", f"{BPM:g}", "--idle-bars", "0",
-            "--generator", generator, "--sender", "process", "--realtime" if rt else "--no-realtime",
+            "--generator", generator, "--realtime" if rt else "--no-realtime",
             "--osc-port", str(free_udp_port()), "--osc-out", f"127.0.0.1:{sink.getsockname()[1]}",
-            "--oscquery-port", "-1"]
-    proc = Proc(args, env, "liveai: ready")
+            "--oscquery-port", "-1", *(["--band", band] if band else []), *(["--show"] if show else [])]
+    proc = Proc(args, env, "liveai: ready", terminal=show)
     r: dict = {}
     try:
         proc.wait_ready(60, "liveai")
@@ -162,7 +182,10 @@ def phase_liveai(rig: JackRig, seconds: float, rt: bool, stall: float, generator
         play_melody(rig, t + 0.1, seconds + SETTLE_S + 0.5)
         t0 = t + 0.1 + SETTLE_S
         time.sleep(0.1 + SETTLE_S + seconds + 0.3)
-        times, left = heard(rig, t0, t0 + seconds, lambda ch: ch not in (PLAYER_CH, ISOBAR_CH), stall)
+        # a band's held parts (comp, pad) bloom 20 ms after the beat on purpose (issue 28): with a
+        # band, the parts meant to be on the grid are judged, the bass and the drums
+        grid = (lambda ch: ch in BAND_ON_GRID) if band else (lambda ch: ch not in (PLAYER_CH, ISOBAR_CH))
+        times, left = heard(rig, t0, t0 + seconds, grid, stall)
     finally:
         proc.stop()
         sink.close()
@@ -203,7 +226,8 @@ def phase_liveai(rig: JackRig, seconds: float, rt: bool, stall: float, generator
 
 
 def side_by_side(rt: bool = True, runs: int = 3, seconds: float = 20.0, period: int = 16,
-                 generator: str = "model", log=print, leave_out_stalls: bool = False) -> dict:
+                 generator: str = "model", log=print, leave_out_stalls: bool = False, band: str | None = None,
+                 show: bool = False) -> dict:
     """Alternating isobar / liveai phases in one JACK rig; see the module docstring."""
     from liveai.timing import realtime
     res: dict = {"runs": [], "period": period, "seconds": seconds}
@@ -227,7 +251,7 @@ def side_by_side(rt: bool = True, runs: int = 3, seconds: float = 20.0, period: 
                 cyc = subprocess.Popen(cyc_args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                        preexec_fn=normal_priority) if _which("cyclictest") else None
                 iso = phase_isobar(rig, seconds, stall)
-                liv = phase_liveai(rig, seconds, js.realtime, stall, generator)
+                liv = phase_liveai(rig, seconds, js.realtime, stall, generator, band, show)
                 cy = {}
                 if cyc is not None:
                     cyc.send_signal(signal.SIGINT)
@@ -250,7 +274,9 @@ def side_by_side(rt: bool = True, runs: int = 3, seconds: float = 20.0, period: 
                 pass
     ratios = [r["ratio"] for r in res["runs"]]
     res["median_ratio"] = statistics.median(ratios) if ratios else float("nan")
-    res["target"] = TARGET[bool(res["server_realtime"])]
+    # issue 25: the fullest band (rock) or the live view on: <= 1.2 whatever the server
+    res["band"], res["show"] = band, show
+    res["target"] = max(TARGET[bool(res["server_realtime"])], 1.2 if band or show else 0.0)
     res["pass"] = res["median_ratio"] <= res["target"]
     return res
 
@@ -290,12 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generator", default="model")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--leave-out-stalls", action="store_true")
+    ap.add_argument("--band", metavar="STYLE", help="liveai plays this band style (rock: the fullest)")
+    ap.add_argument("--show", action="store_true", help="liveai's live view on, drawn to a pseudo-terminal")
     a = ap.parse_args(argv)
     if not have_isobar():
         print("latency_bench.peer needs isobar: pip install -e '.[bench]'", file=sys.stderr)
         return 2
     seconds = a.seconds if a.seconds is not None else (6.0 if a.quick else 20.0)
-    res = side_by_side(a.rt, a.runs, seconds, a.period, a.generator, leave_out_stalls=a.leave_out_stalls)
+    res = side_by_side(a.rt, a.runs, seconds, a.period, a.generator, leave_out_stalls=a.leave_out_stalls,
+                       band=a.band, show=a.show)
     print(table(res))
     if a.json:
         with open(a.json, "w") as f:
