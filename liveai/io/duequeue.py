@@ -66,10 +66,17 @@ class DueQueue:
         if len(self._sent_order) > SENT_MEMORY:
             self._sent.discard(self._sent_order.popleft())
 
-    def replace(self, steps: dict[int, Iterable[tuple[float, list[int]]]]) -> bool:
+    def replace(self, steps: dict[int, Iterable[tuple[float, list[int]]]], now: float | None = None) -> bool:
         """Every message of each step in `steps` replaced by the given (due, message) pairs, all or
-        nothing: False (and nothing changed) if any of those steps has begun to go out."""
+        nothing: False (and nothing changed) if any of those steps has begun to go out, or (given
+        `now`) is due already: a rewrite that arrives late, or a step that had no messages, is
+        refused rather than sent late."""
+        steps = {s: list(m) for s, m in steps.items()}
         if any(s in self._sent for s in steps):
+            return False
+        if now is not None and any(d <= now for msgs in steps.values() for d, _ in msgs):
+            return False
+        if now is not None and any(e[0] <= now for s in steps for e in self._live.get(s, ())):
             return False
         for step, msgs in steps.items():
             for e in self._live.pop(step, ()):

@@ -147,8 +147,8 @@ class Scheduler:
                         and getattr(devs[0], "amendable", False))
                 if hold:
                     p.device = devs[0]
-                elif early > 0:
-                    p.sent = True  # an output that cannot rewrite it has it now
+                else:
+                    p.sent = True  # an output that cannot rewrite it has it now (the take, OSC at the due time too)
             if hold:
                 try:
                     devs[0].hand(p.id, events, p.when)
@@ -186,6 +186,8 @@ class Scheduler:
             if handed:
                 dev = handed[0][0].device
                 if any(p.device is not dev for p, _ in handed) or not self._untouched_since(handed):
+                    for p, _ in handed:
+                        p.sent = True  # it stays as handed over: the engine ends what it does not
                     return False
                 before = self.tracker.values(set().union(*(_note_keys(p.events) | _note_keys(new) for p, new in handed)))
                 for p, _ in reversed(handed):

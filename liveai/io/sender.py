@@ -175,8 +175,9 @@ class Inbox:
     a flush, a rewrite of steps (answered "ok TOKEN" or "late TOKEN"), quit. Records may arrive
     split across reads; a rewrite is applied whole at its END."""
 
-    def __init__(self, queue: DueQueue, send: Callable[[list[int]], None], answer: Callable[[str], None]) -> None:
-        self.queue, self.send, self.answer = queue, send, answer
+    def __init__(self, queue: DueQueue, send: Callable[[list[int]], None], answer: Callable[[str], None],
+                 now: Callable[[], float] | None = None) -> None:
+        self.queue, self.send, self.answer, self.now = queue, send, answer, now
         self.running = True
         self._buf = b""
         self._rewrite: dict[int, list[tuple[float, list[int]]]] | None = None
@@ -197,7 +198,7 @@ class Inbox:
             elif n == _STEP and self._rewrite is not None:
                 self._rewrite[step] = []
             elif n == _END and self._rewrite is not None:
-                ok = self.queue.replace(self._rewrite)
+                ok = self.queue.replace(self._rewrite, self.now() if self.now is not None else None)
                 self._rewrite = None
                 self.answer(f"{'ok' if ok else 'late'} {step}")
             elif n > 3:
@@ -269,7 +270,7 @@ def sender_main(argv: list[str] | None = None) -> int:
     # stage that runs for hours, a record of every message sent would be a slow leak (~0.5 MB/min).
     lateness: deque[tuple[float, float]] | None = deque(maxlen=STATS_MAX) if a.stats else None
     print(f"ready {name}", flush=True)
-    inbox = Inbox(q, send, lambda line: os.write(1, line.encode() + b"\n"))
+    inbox = Inbox(q, send, lambda line: os.write(1, line.encode() + b"\n"), perf)
     while inbox.running:
         nxt = q.due()
         timeout = None if nxt is None else max(0.0, nxt - perf() - spin)

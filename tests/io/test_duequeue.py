@@ -34,3 +34,11 @@ def test_a_rewrite_may_empty_a_step_and_a_flush_drops_everything():
     q.clear()
     assert q.due() is None and q.remaining() == []
     assert q.replace({6: []}) is True  # flushed, never sent: nothing stops a rewrite
+
+
+def test_a_rewrite_that_comes_when_the_step_is_due_is_refused():
+    q = DueQueue()
+    q.push(1.0, 8, [0x90, 60, 90])
+    assert q.replace({8: [(1.0, [0x90, 62, 90])]}, now=1.0) is False
+    assert q.replace({9: [(1.0, [0x90, 62, 90])]}, now=1.5) is False  # a step that held nothing, late
+    assert q.replace({8: [(1.0, [0x90, 62, 90])]}, now=0.99) is True

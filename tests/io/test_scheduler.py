@@ -164,3 +164,33 @@ def test_a_panic_after_hand_over_drops_the_step_and_refuses_its_rewrite():
     c.run(until=2.0)
     assert results == [False]
     assert not [e for _, e in wire.events if e.kind == "on"] and s.tracker.sounding() == []
+
+
+def test_a_panic_with_timed_osc_bundles_still_ends_every_note():
+    """Review of issue 25: an OSC output with bundles is timed; a panic asks every timed output to
+    drop what it holds, and must still send the note-offs (it raised before they went out)."""
+    from liveai.io.osc import OscOutput
+    c = SimClock()
+    wire = ListOutput(c)
+    osc = OscOutput([], bundle_latency=0.05)
+    s = Scheduler(c, [wire, osc])
+    s.set_latency(osc, osc.early)
+    s.at_amendable(1.0, [OutEvent.note_on(0, 60, 90, "tenor")])
+    c.call_at(1.5, s.release_all_now)
+    c.run(until=2.0)
+    osc.close()
+    assert [(e.kind, e.data1) for _, e in wire.events if e.kind in ("on", "off")] == [("on", 60), ("off", 60)]
+    assert s.tracker.sounding() == []
+
+
+def test_once_an_output_at_the_due_time_took_the_step_it_is_no_longer_rewritten():
+    """Review of issue 25: the take and the OSC notes get the step at its due time; a rewrite after
+    that must be refused, or the wire and the take would differ."""
+    c, s, out, wire, heard = _ahead()
+    sink = ListOutput(c)
+    s.outputs.append(sink)
+    p = s.at_amendable(1.0, [OutEvent.note_on(0, 60, 90, "tenor")])
+    out.queue.push(5.0, 0, OutEvent.note_on(9, 1, 1, "x"))  # keep the process's queue busy
+    c.call_at(1.0, lambda: None)
+    c.run(until=1.0)
+    assert p.sent and p.amend([OutEvent.note_on(0, 62, 90, "tenor")]) is False
