@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from liveai.box.hotplug import HotplugInput, HotplugOutput, PortWatcher
 from liveai.box.persist import default_config_path, save_config, snapshot, to_save
@@ -98,8 +98,10 @@ def attach_config_save(session: Any, server: Any) -> None:
     server.on(SAVE, handler)
 
 
-def attach_box(session: Any, server: Any, midi_in: Any, midi_out: Any, box: bool = False) -> HotplugInput | None:
-    """Call before the clocks' threads start. Returns the hot-plug input (or None)."""
+def attach_box(session: Any, server: Any, midi_in: Any, midi_out: Any, box: bool = False,
+               report: Callable[[str], None] | None = None) -> HotplugInput | None:
+    """Call before the clocks' threads start. Returns the hot-plug input (or None). report: how a
+    device that goes is said to the OSC listeners (/liveai/error)."""
     cfg = session.cfg
     attach_config_save(session, server)
     inp = out = None
@@ -108,6 +110,9 @@ def attach_box(session: Any, server: Any, midi_in: Any, midi_out: Any, box: bool
     if midi_out is not None and getattr(midi_out, "hotplug", False):
         out = HotplugOutput(midi_out, cfg.auto_out, [c - 1 for c in cfg.channels.values()])
         session.scheduler.outputs.insert(0, out)
+    for ep in (inp, out):
+        if ep is not None:
+            ep.report = report
     if inp or out:
         api = (midi_in if inp else midi_out).api
         if api == "jack":  # it follows the JACK server's watch: nothing touched while the server is away
