@@ -37,6 +37,9 @@ MAX_BUNDLES = 16  # bundles in one datagram; a 64 KB nest of them costs python-o
 MAX_MESSAGE_BYTES = 2048  # a control message is far shorter; a 64 KB string costs python-osc ~6 ms
 MAX_BUNDLE_BYTES = 16384
 ERRORS_PER_S = 50.0  # /liveai/error replies a second to one sender
+MAX_DEFERRED = 256  # latest-wins messages kept from a flood (per sender and address), at most
+DEFER_IDLE_S = 0.005  # the flood has paused when the socket is quiet this long: the kept ones go
+DEFER_MAX_S = 0.1  # under a flood that never pauses, the kept ones go at least this often
 NTP_EPOCH = 2208988800  # seconds from 1900 (OSC timetags) to 1970 (time.time)
 
 
@@ -96,6 +99,10 @@ class AddressTable:
 
     specs: Mapping[str, Any]
     parse: Callable[[str, tuple], tuple]
+    # addresses whose newest message makes the older ones moot (a parameter's value, a query, a
+    # save): one the flood limit drops is kept, the newest per sender, and handled when the flood
+    # pauses, so the last of a burst is never lost (issue 29)
+    latest_wins: frozenset[str] = frozenset()
 
 
 class OscServer:
@@ -122,6 +129,8 @@ class OscServer:
         self.max_rate = max_rate
         self.allow = set(allow) if allow else None
         self.received = self.dropped = self.rejected = 0
+        self.rate_dropped = 0  # dropped by the flood limit and never handled (superseded or overflow)
+        self.deferred = 0  # dropped by the flood limit, then handled as the newest of its address
         self.named_ports: dict[str, int] = {}  # host -> the port it last asked answers on
         # senders that are not UDP peers (a WebSocket client, liveai.control.web): their replies
         # are handed to this function with the built message instead of sent
@@ -159,15 +168,49 @@ class OscServer:
             self._thread.join(1.0)
         self.sock.close()
 
+    def _latest_wins(self, data: bytes) -> str | None:
+        """The address of a single message whose newest supersedes the older (None otherwise):
+        read from the datagram's first string, without parsing it (a flood is being shed)."""
+        if self.table is None or not self.table.latest_wins or data[:1] != b"/":
+            return None
+        end = data.find(b"\0", 0, 256)
+        if end < 0:
+            return None
+        address = data[:end].decode("ascii", "replace")
+        return address if address in self.table.latest_wins else None
+
+    def _flush_deferred(self, deferred: dict) -> None:
+        """Handle the newest of each latest-wins message the flood limit dropped, oldest first."""
+        items = list(deferred.values())
+        deferred.clear()
+        for data, addr in items:
+            self.dropped -= 1
+            self.rate_dropped -= 1
+            self.deferred += 1
+            self.handle_datagram(data, addr)
+
     def _loop(self) -> None:
         normal_priority_thread()
         budget, last = self.max_rate, time.monotonic()
         share = self.max_rate / 2
         senders: dict[tuple[str, int], tuple[float, float]] = {}
+        # (sender, address) -> the newest latest-wins datagram the flood limit dropped
+        deferred: dict[tuple[tuple[str, int], str], tuple[bytes, tuple[str, int]]] = {}
+        flushed = time.monotonic()
+        timeout = 0.25
         while self._running:
+            if deferred and time.monotonic() - flushed > DEFER_MAX_S:
+                self._flush_deferred(deferred)
+                flushed = time.monotonic()
             try:
+                if (DEFER_IDLE_S if deferred else 0.25) != timeout:
+                    timeout = DEFER_IDLE_S if deferred else 0.25
+                    self.sock.settimeout(timeout)
                 data, addr = self.sock.recvfrom(65536)
             except socket.timeout:
+                if deferred:  # the flood paused: the last of each address goes now
+                    self._flush_deferred(deferred)
+                    flushed = time.monotonic()
                 continue
             except OSError:
                 if self._running:
@@ -186,8 +229,18 @@ class OscServer:
             own = min(share, own + (now - seen) * share)
             if budget < 1 or own < 1:  # a flood: drop rather than starve the note sender
                 self.dropped += 1
+                self.rate_dropped += 1
                 senders[addr] = (own, now)
+                address = self._latest_wins(data)
+                if address is not None:  # kept, the newest per sender and address, for the pause
+                    deferred.pop((addr, address), None)  # the one it supersedes stays counted as dropped
+                    if len(deferred) < MAX_DEFERRED:
+                        deferred[(addr, address)] = (data, addr)
                 continue
+            if deferred:  # handled now: an older one kept for the pause is moot
+                address = self._latest_wins(data)
+                if address is not None:
+                    deferred.pop((addr, address), None)
             budget -= 1
             if len(senders) > 256:
                 senders.clear()

@@ -19,12 +19,21 @@ from tests.integration.support import osc_datagram
 class _Clock:
     def __init__(self) -> None:
         self.soon: list = []
+        self.t = 0.0
 
     def now(self) -> float:
-        return 0.0
+        return self.t
 
     def call_soon(self, fn, *args) -> None:
         self.soon.append((fn, args))
+
+    def call_at(self, when, fn, *args) -> None:
+        self.soon.append((fn, args))
+
+    def run(self) -> None:
+        while self.soon:
+            fn, args = self.soon.pop(0)
+            fn(*args)
 
 
 class _Server:
@@ -57,6 +66,25 @@ def test_drops_are_counted_and_pushed_to_every_listener_once_per_growth():
     assert len(q.server.sent) == 2
     q.post(("127.0.0.1", 1), "/liveai/panic", lambda: None)  # panic is never dropped
     assert q.flood_dropped == 5
+
+
+def test_the_last_of_a_burst_over_the_limits_is_held_and_run_not_dropped():
+    """Issue 29: a sender's last query over the query rate, and a fader's last value over the
+    queue's bound, are held (the newest per key) and run once the limits let them through."""
+    q = _Q()
+    ran: list = []
+    q._tokens = 0.0
+    for i in range(5):  # over the rate: the newest is held, the older ones replaced (dropped)
+        q.post(("127.0.0.1", 1), "/liveai/status", ran.append, ("status", i), coalesce=("status", 1), query=True)
+    assert q.flood_dropped == 4 and not ran
+    for i in range(q.MAX_PENDING):
+        q.post(("127.0.0.1", 1), "/liveai/tempo", lambda: None)
+    for v in (100, 120, 140):  # the queue is full: the fader's newest value waits its turn
+        q.post(("127.0.0.1", 1), "/liveai/band/energy", ran.append, ("energy", v), coalesce=("set", "energy"))
+    q.clock.t = 1.0  # the query tokens refill
+    q.clock.run()
+    assert ("status", 4) in ran and ("energy", 140) in ran
+    assert not [r for r in ran if r in (("status", 3), ("energy", 120))]
 
 
 FLOOD_RATE, FLOOD_S, QUIET_S = 1000, 4.0, 4.0
