@@ -13,6 +13,9 @@ endpoint is connected to has gone, and reconnects by name when it comes back.
 Which port is which (ours, hardware, the same device again) is liveai/box/portnames.py.
 `--midi-in auto` picks the first input that looks like hardware and is not liveai itself, or the
 first that matches the config's `auto_in` pattern (likewise `auto_out` for `--midi-out auto`).
+
+One cohesive thing, so one module: the endpoints and the watcher that polls for them share one
+bookkeeping (what is wanted, what is connected, what went: a fault while it is away).
 """
 from __future__ import annotations
 

@@ -29,6 +29,10 @@ no request to the server): a missing one is a fault (log line, /liveai/error thr
 liveai.io.faults), its connection is kept and made again as soon as a port of that name is back,
 for as long as it takes; then the member is told (reconnected: reset, programs, sounding notes)
 and the fault clears. Members may offer peer_lost(port) (an input releases its held notes).
+
+One cohesive thing, so one module: the server's watch, the passive client's view of the graph and
+the connections noted through it are one thread's state; the rejoin and a port's return both act
+on the same noted connections.
 """
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ MAX_BUNDLES = 16  # bundles in one datagram; a 64 KB nest of them costs python-o
 MAX_MESSAGE_BYTES = 2048  # a control message is far shorter; a 64 KB string costs python-osc ~6 ms
 MAX_BUNDLE_BYTES = 16384
 ERRORS_PER_S = 50.0  # /liveai/error replies a second to one sender
+RCVBUF_BYTES = 1 << 20  # asked of the kernel for the server's socket (it doubles it; capped at rmem_max)
 MAX_DEFERRED = 256  # latest-wins messages kept from a flood (per sender and address), at most
 DEFER_IDLE_S = 0.005  # the flood has paused when the socket is quiet this long: the kept ones go
 DEFER_MAX_S = 0.1  # under a flood that never pauses, the kept ones go at least this often
@@ -125,6 +126,10 @@ class OscServer:
                                    "stop it, or choose another port with --osc-port") from None
             raise RuntimeError(f"cannot listen for OSC on {host}:{port}: {e.strerror or e}") from None
         self.sock.settimeout(0.25)
+        try:  # a flood's tail must not die in the kernel while this thread is busy (2 MB, ~2,700 messages)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
+        except OSError:
+            pass
         self.port = self.sock.getsockname()[1]
         self.max_rate = max_rate
         self.allow = set(allow) if allow else None
