@@ -22,7 +22,7 @@ class ControlQueue:
     QUERY_RATE = 500.0  # answers to queries (get, status, listen) a second, all senders together
     QUERY_BURST = 100.0
     ALWAYS = ("/liveai/panic", "/liveai/stop")  # never coalesced, never dropped
-    MAX_LATE = 256  # coalescing messages held over a flood's limit (the newest per key)
+    MAX_LATE = 64  # coalescing messages held over a flood's limit (the newest per key): a few senders' last, not a crowd's
     LATE_RETRY_S = 0.01  # how soon the held ones are tried again
 
     def _init_queue(self) -> None:

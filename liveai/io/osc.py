@@ -136,6 +136,7 @@ class OscServer:
         self.received = self.dropped = self.rejected = 0
         self.rate_dropped = 0  # dropped by the flood limit and never handled (superseded or overflow)
         self.deferred = 0  # dropped by the flood limit, then handled as the newest of its address
+        self.merged = 0  # latest-wins messages replaced by a newer one while they waited in the socket
         self.named_ports: dict[str, int] = {}  # host -> the port it last asked answers on
         # senders that are not UDP peers (a WebSocket client, liveai.control.web): their replies
         # are handed to this function with the built message instead of sent
@@ -173,16 +174,17 @@ class OscServer:
             self._thread.join(1.0)
         self.sock.close()
 
-    def _latest_wins(self, data: bytes) -> str | None:
-        """The address of a single message whose newest supersedes the older (None otherwise):
-        read from the datagram's first string, without parsing it (a flood is being shed)."""
-        if self.table is None or not self.table.latest_wins or data[:1] != b"/":
-            return None
-        end = data.find(b"\0", 0, 256)
-        if end < 0:
-            return None
-        address = data[:end].decode("ascii", "replace")
-        return address if address in self.table.latest_wins else None
+    def _latest_wins_keys(self) -> frozenset[bytes]:
+        """The latest-wins addresses as the bytes a datagram starts with (read without parsing:
+        a flood is being shed, at some 5 us a datagram)."""
+        return frozenset(a.encode() for a in self.table.latest_wins) if self.table is not None else frozenset()
+
+    def _flush(self, pending: dict) -> None:
+        """Handle the merged latest-wins messages, each in the place of its address's first."""
+        items = list(pending.values())
+        pending.clear()
+        for data, addr in items:
+            self.handle_datagram(data, addr)
 
     def _flush_deferred(self, deferred: dict) -> None:
         """Handle the newest of each latest-wins message the flood limit dropped, oldest first."""
@@ -195,27 +197,39 @@ class OscServer:
             self.handle_datagram(data, addr)
 
     def _loop(self) -> None:
+        """Receive and handle datagrams, under the flood limit (max_rate, half of it per sender).
+
+        Latest-wins messages are merged while datagrams wait in the socket: one within the limit
+        is handled when the socket is next empty (or before any other message, keeping the order),
+        so under a backlog only the newest of each address is parsed; one over the limit is kept,
+        the newest per sender and address, and handled when the flood pauses (DEFER_IDLE_S), or
+        every DEFER_MAX_S under a flood that never pauses. So the thread keeps up with a flood
+        (a python-osc parse costs some 30 us; shedding a datagram some 5 us) and the last of a
+        burst is never lost."""
         normal_priority_thread()
         budget, last = self.max_rate, time.monotonic()
         share = self.max_rate / 2
         senders: dict[tuple[str, int], tuple[float, float]] = {}
-        # (sender, address) -> the newest latest-wins datagram the flood limit dropped
-        deferred: dict[tuple[tuple[str, int], str], tuple[bytes, tuple[str, int]]] = {}
-        flushed = time.monotonic()
+        wins = self._latest_wins_keys()
+        Key = tuple[tuple[str, int], bytes]
+        pending: dict[Key, tuple[bytes, tuple[str, int]]] = {}  # within the limit, till the socket is empty
+        deferred: dict[Key, tuple[bytes, tuple[str, int]]] = {}  # over it, till the flood pauses
+        flushed = 0.0
         timeout = 0.25
+        recv, monotonic = self.sock.recvfrom, time.monotonic
         while self._running:
-            if deferred and time.monotonic() - flushed > DEFER_MAX_S:
-                self._flush_deferred(deferred)
-                flushed = time.monotonic()
             try:
-                if (DEFER_IDLE_S if deferred else 0.25) != timeout:
-                    timeout = DEFER_IDLE_S if deferred else 0.25
+                want = 0.0 if pending else DEFER_IDLE_S if deferred else 0.25
+                if want != timeout:
+                    timeout = want
                     self.sock.settimeout(timeout)
-                data, addr = self.sock.recvfrom(65536)
-            except socket.timeout:
-                if deferred:  # the flood paused: the last of each address goes now
+                data, addr = recv(65536)
+            except (socket.timeout, BlockingIOError):
+                if pending:  # the socket is empty: the newest of each goes now
+                    self._flush(pending)
+                elif deferred:  # the flood paused: the last of each address goes now
                     self._flush_deferred(deferred)
-                    flushed = time.monotonic()
+                    flushed = 0.0
                 continue
             except OSError:
                 if self._running:
@@ -225,31 +239,43 @@ class OscServer:
             if self.allow is not None and addr[0] not in self.allow:  # before the budget: a stranger's
                 self.rejected += 1  # flood must not use up what the allowed senders get
                 continue
-            now = time.monotonic()
+            now = monotonic()
             budget = min(self.max_rate, budget + (now - last) * self.max_rate)
             last = now
             # One sender gets at most half the budget, so that a flood from one (a looping patch, a
             # fuzzer) leaves the others answered; the dict is bounded against spoofed sources.
             own, seen = senders.get(addr, (share, now))
             own = min(share, own + (now - seen) * share)
+            key = data[:data.find(b"\0", 0, 256)] if wins else b""
             if budget < 1 or own < 1:  # a flood: drop rather than starve the note sender
                 self.dropped += 1
                 self.rate_dropped += 1
                 senders[addr] = (own, now)
-                address = self._latest_wins(data)
-                if address is not None:  # kept, the newest per sender and address, for the pause
-                    deferred.pop((addr, address), None)  # the one it supersedes stays counted as dropped
+                if key in wins:
+                    if (addr, key) in pending:  # newer than one already let through: it takes its place
+                        pending[(addr, key)] = (data, addr)
+                        continue
+                    deferred.pop((addr, key), None)  # kept, the newest, for the pause (the older: dropped)
                     if len(deferred) < MAX_DEFERRED:
-                        deferred[(addr, address)] = (data, addr)
+                        deferred[(addr, key)] = (data, addr)
+                    if not flushed:
+                        flushed = now
+                    elif now - flushed > DEFER_MAX_S:  # a flood that never pauses
+                        self._flush_deferred(deferred)
+                        flushed = 0.0
                 continue
-            if deferred:  # handled now: an older one kept for the pause is moot
-                address = self._latest_wins(data)
-                if address is not None:
-                    deferred.pop((addr, address), None)
             budget -= 1
             if len(senders) > 256:
                 senders.clear()
             senders[addr] = (own - 1, now)
+            if key in wins:
+                deferred.pop((addr, key), None)  # an older one kept for the pause is moot
+                if (addr, key) in pending:  # it takes the older one's place (a get after it still sees it)
+                    self.merged += 1
+                pending[(addr, key)] = (data, addr)
+                continue
+            if pending:  # in order: what came before this one first
+                self._flush(pending)
             self.handle_datagram(data, addr)
 
     def handle_datagram(self, data: bytes, addr: tuple[str, int]) -> None:

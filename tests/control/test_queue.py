@@ -96,25 +96,6 @@ FLOOR_MS = 1.0  # p99s under a millisecond are the machine's noise, not the cont
 FLOOD_OVER_QUIET = 1.2  # the timing issue's same-run ratio (latency_bench/verdicts.py)
 PROBE_STALL_MS = 5.0  # a probe thread that wakes this late in a window: the machine stalled there
 
-# A stall probe in a process of its own, beside liveai: sleeps 1 ms at a time and notes how late
-# it woke; when it stalled in a window, so could anything else there (a shared machine's noise).
-_PROBE = r"""
-import json, sys, threading, time
-late, stop = [], threading.Event()
-def run():
-    while not stop.is_set():
-        t = time.monotonic()
-        time.sleep(0.001)
-        late.append((t, time.monotonic() - t - 0.001))
-threading.Thread(target=run, daemon=True).start()
-print("ready", flush=True)
-sys.stdin.read()
-stop.set()
-time.sleep(0.01)
-print(json.dumps(late), flush=True)
-"""
-
-
 def _cpu_s(pid: int) -> float:
     """A process's CPU seconds so far (user + system), from /proc."""
     try:
@@ -172,10 +153,8 @@ def test_a_udp_flood_of_saves_neither_writes_much_nor_delays_control(tmp_path, f
     for tool in ("jackd", "jack_lsp"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (apt-get install jackd2)")
-    import subprocess
-    import sys
     from latency_bench.common import JackServer
-    from tests.integration.support import EngineProcess, OscPeer
+    from tests.integration.support import EngineProcess, OscPeer, StallProbe
     cfg = tmp_path / "liveai.toml"
     cfg.write_text('osc_out = []\n')
     stats = tmp_path / "sender.json"
@@ -185,12 +164,11 @@ def test_a_udp_flood_of_saves_neither_writes_much_nor_delays_control(tmp_path, f
     eng = EngineProcess("run", "--config", str(cfg), "--midi-api", "jack", "--virtual", "--band", BAND,
                         "--no-realtime", "--generator", "rules", "--osc-port", str(port), "--oscquery-port", "-1",
                         "--tempo", str(TEMPO), "--idle-bars", "0", "--sender", "process", env=env)
-    probe = subprocess.Popen([sys.executable, "-c", _PROBE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    probe = StallProbe()
     peer = OscPeer()
     flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     flood.bind(("127.0.0.1", 0))
     try:
-        assert probe.stdout.readline().strip() == "ready"
         eng.wait_for_line("ready in", 40)
         peer.send(port, "/liveai/listen")
         peer.send(port, "/liveai/energy", ENERGY)
@@ -228,10 +206,8 @@ def test_a_udp_flood_of_saves_neither_writes_much_nor_delays_control(tmp_path, f
         peer.close()
         eng.stop()
         server.__exit__(None, None, None)
-        out, _ = probe.communicate("", timeout=10)
-    woke = json.loads(out.strip().splitlines()[-1])
-    probe_q = [x for t, x in woke if t_q0 <= t < t_q1]
-    probe_f = [x for t, x in woke if t_f0 <= t < t_f1]
+        probe.stop()
+    probe_q, probe_f = probe.late(t_q0, t_q1), probe.late(t_f0, t_f1)
     writes = [(t, line) for t, line in eng.lines if "config saved to" in line]
     lat = json.loads(stats.read_text())["lateness"]
     quiet = [x for when, x in lat if t_q0 <= when < t_q1]
