@@ -258,7 +258,7 @@ def run_realtime(cfg: Config, midi_in: PortSpec | None, midi_out: PortSpec | Non
             watch.reporters.append(tell_listeners)
             session.closers.append(lambda: watch.reporters.remove(tell_listeners))
         from liveai.app.boxwire import attach_box
-        inp = attach_box(session, server, midi_in, midi_out, box)  # hot-plug, /liveai/config/save
+        inp = attach_box(session, server, midi_in, midi_out, box, report=tell_listeners)  # hot-plug, /liveai/config/save
         server.start()
         session.closers.append(server.stop)
         if cfg.web or (cfg.web is None and box):  # on by default on the box

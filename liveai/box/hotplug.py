@@ -13,6 +13,9 @@ endpoint is connected to has gone, and reconnects by name when it comes back.
 Which port is which (ours, hardware, the same device again) is liveai/box/portnames.py.
 `--midi-in auto` picks the first input that looks like hardware and is not liveai itself, or the
 first that matches the config's `auto_in` pattern (likewise `auto_out` for `--midi-out auto`).
+
+One cohesive thing, so one module: the endpoints and the watcher that polls for them share one
+bookkeeping (what is wanted, what is connected, what went: a fault while it is away).
 """
 from __future__ import annotations
 
@@ -57,6 +60,31 @@ class _Endpoint:
         self.key: str | None = None
         self.losses = self.connects = 0
         self._failed: str | None = None
+        self.report: Callable[[str], None] | None = None  # a fault, once (OSC /liveai/error)
+        self._gone: str | None = None  # the device lost and not yet back (a fault while so)
+
+    @property
+    def fault_key(self) -> str:
+        return f"midi {self.direction}:{self.want}"
+
+    def _fault(self, port: str) -> None:
+        """The device went: said once (terminal, /liveai/error, the live view's FAULT line)."""
+        from liveai.io.faults import faults
+        self._gone = port
+        why = f"MIDI {self.direction} {port} is gone; waiting for it to come back"
+        log.error(why)
+        if faults().raise_(self.fault_key, f"MIDI {self.direction} {port} gone") and self.report is not None:
+            try:
+                self.report(why)
+            except Exception:
+                log.exception("reporting a lost MIDI %s", self.direction)
+
+    def _back(self, port: str) -> None:
+        from liveai.io.faults import faults
+        if self._gone is not None:
+            log.warning("MIDI %s is back: %s (was %s)", self.direction, port, self._gone)
+        self._gone = None
+        faults().clear(self.fault_key)
 
     @property
     def name(self) -> str:
@@ -67,8 +95,9 @@ class _Endpoint:
         who is subscribed to what)."""
         if self.connected is not None and self.connected not in names:
             self.losses += 1
-            log.warning("MIDI %s %s is gone; waiting for it to come back", self.direction, self.connected)
+            port = self.connected
             self.lose()
+            self._fault(port)
         elif self.connected is not None and linked_to_us(self.connected, links) is False:
             self.losses += 1
             log.warning("MIDI %s %s was unplugged and plugged back; reconnecting", self.direction, self.connected)
@@ -81,6 +110,7 @@ class _Endpoint:
                         self.connects += 1
                         self.key = port_key(port)
                         log.info("MIDI %s connected: %s", self.direction, port)
+                        self._back(port)
                 except Exception as e:
                     if self._failed != port:  # once per port, not every poll (keep the journal small)
                         log.warning("MIDI %s %s: cannot connect (%s); will retry", self.direction, port, e)
@@ -290,6 +320,7 @@ class PortWatcher:
         self._warned = False
         self._failures = 0
         self._retry_at = 0.0
+        self._wake = threading.Event()  # poll now, not at the next poll_s (a port seen gone)
 
     def _lister(self, kind: str):
         """An rtmidi object to list ports of one direction with. Under JACK, listing is thread-safe
@@ -353,7 +384,11 @@ class PortWatcher:
                 ep.check(names, links)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        while True:
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.poll()
             except Exception:
@@ -365,6 +400,7 @@ class PortWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(2.0)
         self._drop_probes()

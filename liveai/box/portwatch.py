@@ -11,6 +11,8 @@ liveai.io.jackwatch's watch:
   player held are released, what sounded on the output is forgotten (as for an unplugged device).
 - server_back: the polls start again at once, so each device is reopened by name as soon as it is
   on the new server (the hot-plug reset and programs go to the output first, as on any replug).
+- a device whose port goes while the server stays up is seen on the watch's next tick
+  (watch_tick wakes the poll), then said as a fault by the endpoint (liveai.box.hotplug).
 - every poll looks at the server's socket before and after listing: a server that died between two
   of the watch's checks is never acted on (no endpoint closed on a dead client).
 """
@@ -47,6 +49,12 @@ class JackPortWatcher(PortWatcher):
 
     def reconnected(self, port: str) -> None:
         pass
+
+    def watch_tick(self, exists) -> None:
+        """The JACK watch's tick (every 0.2 s): a connected device whose port is no longer
+        registered wakes the poll now, so its loss is said within the tick, not a poll_s later."""
+        if any(ep.connected is not None and not exists(ep.connected) for ep in (*self.inputs, *self.outputs)):
+            self._wake.set()
 
     def server_lost(self) -> None:
         self.away = True
@@ -102,6 +110,7 @@ class JackPortWatcher(PortWatcher):
     def stop(self) -> None:
         self._watch.remove(self)
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(2.0)
         with self._poll_lock:

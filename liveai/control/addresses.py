@@ -290,4 +290,9 @@ def check_args(path: str, args: tuple) -> str:
     return ""
 
 
-OSC_TABLE = AddressTable(ADDRESSES, parse_args)  # what an OscServer bound to liveai accepts
+# a parameter's newest value, a query's newest asking and a save supersede the older ones: under a
+# flood the server keeps the newest of these that it drops, and handles it when the flood pauses
+LATEST_WINS = frozenset(a.path for a in ADDRESSES.values()
+                        if a.incoming and (a.verb in ("set", "get", "listen", "unlisten")
+                                           or a.path in (f"{PREFIX}/status", f"{PREFIX}/ping", f"{PREFIX}/config/save")))
+OSC_TABLE = AddressTable(ADDRESSES, parse_args, LATEST_WINS)  # what an OscServer bound to liveai accepts

@@ -22,6 +22,8 @@ class ControlQueue:
     QUERY_RATE = 500.0  # answers to queries (get, status, listen) a second, all senders together
     QUERY_BURST = 100.0
     ALWAYS = ("/liveai/panic", "/liveai/stop")  # never coalesced, never dropped
+    MAX_LATE = 64  # coalescing messages held over a flood's limit (the newest per key): a few senders' last, not a crowd's
+    LATE_RETRY_S = 0.01  # how soon the held ones are tried again
 
     def _init_queue(self) -> None:
         self._post_lock = threading.Lock()  # the OSC thread posts, the engine loop runs
@@ -31,6 +33,10 @@ class ControlQueue:
         self.coalesced = 0  # messages merged into one already waiting
         self.flood_dropped = 0  # dropped: too many waiting, or queries beyond QUERY_RATE
         self._dropped_told = 0  # the count listeners were last told (/liveai/control/dropped)
+        # a coalescing message over the limits is held, the newest per key, and tried again soon:
+        # the last of a burst (a fader's final value, a sender's last query) is never lost
+        self._late: dict[Any, tuple[Dest, str, Callable[..., Any], tuple, bool]] = {}
+        self._late_timer = False
 
     def post(self, dest: Dest, path: str, fn: Callable[..., Any], *args: Any,
              coalesce: Any = None, query: bool = False) -> None:
@@ -57,12 +63,14 @@ class ControlQueue:
                     self._tokens = min(self.QUERY_BURST, self._tokens + (now - self._refill) * self.QUERY_RATE)
                     self._refill = now
                     if self._tokens < 1.0:
-                        self._flood(path)
+                        self._hold(dest, path, fn, args, coalesce, query)
                         return
                     self._tokens -= 1.0
                 if self._pending >= self.MAX_PENDING:
-                    self._flood(path)
+                    self._hold(dest, path, fn, args, coalesce, query)
                     return
+            if coalesce is not None and self._late.pop(coalesce, None) is not None:
+                self.coalesced += 1  # this newer one runs: the held one is merged into it
             self._pending += 1
             slot = [(fn, args, dest)]
             if coalesce is not None:
@@ -83,9 +91,32 @@ class ControlQueue:
                 self.server.error(dest_, f"{path}: internal error {type(e).__name__}")
         self.clock.call_soon(run)
 
+    def _hold(self, dest: Dest, path: str, fn: Callable[..., Any], args: tuple, coalesce: Any,
+              query: bool) -> None:
+        """Over a limit (called under the lock): a coalescing message is held for a retry, the
+        newest per key (the one it replaces counts as dropped); any other is dropped."""
+        if coalesce is None or (coalesce not in self._late and len(self._late) >= self.MAX_LATE):
+            self._flood(path)
+            return
+        if self._late.pop(coalesce, None) is not None:
+            self._flood(path)
+        self._late[coalesce] = (dest, path, fn, args, query)
+        if not self._late_timer:
+            self._late_timer = True
+            self.clock.call_at(self.clock.now() + self.LATE_RETRY_S, self._retry_late)
+
+    def _retry_late(self) -> None:
+        """On the loop: post the held messages again (each may be held once more, until the
+        flood's limits let it through)."""
+        with self._post_lock:
+            late, self._late, self._late_timer = self._late, {}, False
+        for key, (dest, path, fn, args, query) in late.items():
+            self.post(dest, path, fn, *args, coalesce=key, query=query)
+
     def push_dropped(self) -> None:
-        """/liveai/control/dropped to every listener when the count grew (the engine loop, per beat)."""
-        n = self.flood_dropped
+        """/liveai/control/dropped to every listener when the count grew (the engine loop, per beat):
+        what this queue dropped and what the OSC server's flood limit dropped for good."""
+        n = self.flood_dropped + getattr(self.server, "rate_dropped", 0)
         if n == self._dropped_told:
             return
         self._dropped_told = n

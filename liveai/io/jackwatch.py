@@ -21,6 +21,18 @@ reopen their ports with the same names. The connections of our ports are noted e
 through a passive client of the system's libjack (ctypes; never activated, so it costs nothing per
 period) and made again on return, each as soon as its other end is back, for RECONNECT_FOR_S.
 Without the system's libjack the ports still return; only their connections are not restored.
+
+A port at the other end of one of those connections can also go while the server stays up (the
+synth's or DAW's client closed; `--midi-out NAME` whose program quit). Every tick, the other end of
+each noted connection is looked up by name in the passive client's view of the graph (shared memory,
+no request to the server): a missing one is a fault (log line, /liveai/error through the reporters,
+liveai.io.faults), its connection is kept and made again as soon as a port of that name is back,
+for as long as it takes; then the member is told (reconnected: reset, programs, sounding notes)
+and the fault clears. Members may offer peer_lost(port) (an input releases its held notes).
+
+One cohesive thing, so one module: the server's watch, the passive client's view of the graph and
+the connections noted through it are one thread's state; the rejoin and a port's return both act
+on the same noted connections.
 """
 from __future__ import annotations
 
@@ -93,6 +105,8 @@ class JackMember(Protocol):
     def reconnected(self, port: str) -> None:
         """One of our ports' connections (to port) was made again: tell the other end our state."""
 
+    # optional: peer_lost(port) -- the other end of one of our connections went (server up)
+
 
 class _Graph:
     """A passive client of the system's libjack: our ports' connections read and made again."""
@@ -120,6 +134,12 @@ class _Graph:
             i += 1
         self.lib.jack_free(names)
         return out
+
+    def exists(self, port: str) -> bool:
+        """Whether a port of that name is registered now (True when we cannot tell)."""
+        if not self.client:
+            return True
+        return bool(self.lib.jack_port_by_name(self.client, port.encode()))
 
     def connect(self, src: str, dst: str) -> bool:
         """True when connected (or it already was); False while a port is missing."""
@@ -186,6 +206,7 @@ class JackWatch:
         self._links: set[tuple[str, str]] = set()  # (source, destination) made by or to our ports
         self._pending: set[tuple[str, str]] = set()
         self._pending_until = 0.0
+        self._gone: set[tuple[str, str]] = set()  # connections whose other end went (server up)
         self._snap_at = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -248,6 +269,11 @@ class JackWatch:
         if self._graph is not None:
             self._graph.abandon()
             self._graph = None
+        from liveai.io.faults import faults
+        for src, dst in self._gone:  # the server's own fault says it now; restored on its return
+            faults().clear(f"port:{self._other(src, dst)}")
+        self._links |= self._gone
+        self._gone = set()
         with self._lock:
             members = list(self.members)
         for m in members:
@@ -284,6 +310,16 @@ class JackWatch:
         t = time.monotonic()
         if self._graph is None:
             self._graph = _Graph()
+        self._watch_peers()
+        if self._gone:
+            self._rejoin_peers()
+        with self._lock:
+            tickers = [m for m in self.members if hasattr(m, "watch_tick")]
+        for m in tickers:  # members that follow ports of their own (hot-plug) look each tick too
+            try:
+                m.watch_tick(self._graph.exists)
+            except Exception:
+                log.exception("JACK watch: a member's tick")
         if self._pending:
             made = []
             for src, dst in sorted(self._pending):
@@ -314,7 +350,74 @@ class JackWatch:
                 for port, is_out in m.jack_ports():
                     for other in self._graph.connections(port):
                         links.add((port, other) if is_out else (other, port))
-            self._links = links
+            old, self._links = self._links, links
+            if old - links:  # one that went between the look above and this one
+                self._links |= old - links
+                self._watch_peers()
+                self._links &= links | self._pending
+
+    def _ours(self) -> set[str]:
+        with self._lock:
+            members = list(self.members)
+        return {p for m in members for p, _ in m.jack_ports()}
+
+    def _other(self, src: str, dst: str, ours: set[str] | None = None) -> str:
+        """The end of a connection that is not our port."""
+        ours = self._ours() if ours is None else ours
+        return src if dst in ours else dst
+
+    def _watch_peers(self) -> None:
+        """A noted connection whose other end is no longer registered: that port went while the
+        server stayed up. Said at once, and kept to be made again when the port returns."""
+        ours = self._ours()
+        for src, dst in sorted(self._links - self._pending):
+            other = self._other(src, dst, ours)
+            if other in ours or self._graph.exists(other):
+                continue
+            self._links.discard((src, dst))
+            self._gone.add((src, dst))
+            mine = src if other == dst else dst
+            for m in self._members_of(mine):
+                lost = getattr(m, "peer_lost", None)
+                if lost is not None:
+                    try:
+                        lost(other)
+                    except Exception:
+                        log.exception("JACK watch: a port's peer went")
+            why = (f"MIDI port {other} went (its program closed or crashed): {mine} is connected to "
+                   "nothing; reconnecting when a port of that name returns (the band and any take go on)")
+            from liveai.io.faults import faults
+            if faults().raise_(f"port:{other}", f"MIDI port {other} gone"):
+                log.error(why)
+                self._report(why)
+
+    def _rejoin_peers(self) -> None:
+        """Make each gone connection again whose port is back; its member restores the other
+        end's state (reset, programs, the notes that should be sounding) and the fault clears."""
+        made = [(s, d) for s, d in sorted(self._gone) if self._graph.connect(s, d)]
+        if not made:
+            return
+        time.sleep(CONNECT_SETTLE_S)  # JACK drops what is sent in the first periods after a connect
+        ours = self._ours()
+        from liveai.io.faults import faults
+        for src, dst in made:
+            self._gone.discard((src, dst))
+            self._links.add((src, dst))
+            other = self._other(src, dst, ours)
+            mine = src if other == dst else dst
+            for m in self._members_of(mine):
+                try:
+                    m.reconnected(other)
+                except Exception:
+                    log.exception("JACK watch: restoring a port's state")
+            if not any(other in link for link in self._gone):
+                faults().clear(f"port:{other}")
+                log.warning("MIDI port %s is back: %s connected to it again, its state restored", other, mine)
+
+    def _members_of(self, port: str) -> list[JackMember]:
+        with self._lock:
+            members = list(self.members)
+        return [m for m in members if any(p == port for p, _ in m.jack_ports())]
 
     def close(self) -> None:
         self._stop.set()

@@ -200,6 +200,14 @@ class MidiInput:
     def reconnected(self, port: str) -> None:
         pass
 
+    def peer_lost(self, port: str) -> None:
+        """The keyboard's port went (its client closed, the server stays up): what it held is
+        released, as when the server goes."""
+        held, self.held = sorted(self.held), set()
+        t = self.clock()
+        for ch, note in held:
+            self._deliver([0x80 | ch, note, 0], t)
+
     POLL_ACTIVE_S = 0.00025  # while the player plays: a note waits 0.125 ms on average (issue 16 part 4)
     POLL_IDLE_S = 0.002  # after 5 s of quiet: 500 wake-ups a second, under 1% CPU
 

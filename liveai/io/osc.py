@@ -37,6 +37,10 @@ MAX_BUNDLES = 16  # bundles in one datagram; a 64 KB nest of them costs python-o
 MAX_MESSAGE_BYTES = 2048  # a control message is far shorter; a 64 KB string costs python-osc ~6 ms
 MAX_BUNDLE_BYTES = 16384
 ERRORS_PER_S = 50.0  # /liveai/error replies a second to one sender
+RCVBUF_BYTES = 1 << 20  # asked of the kernel for the server's socket (it doubles it; capped at rmem_max)
+MAX_DEFERRED = 256  # latest-wins messages kept from a flood (per sender and address), at most
+DEFER_IDLE_S = 0.005  # the flood has paused when the socket is quiet this long: the kept ones go
+DEFER_MAX_S = 0.1  # under a flood that never pauses, the kept ones go at least this often
 NTP_EPOCH = 2208988800  # seconds from 1900 (OSC timetags) to 1970 (time.time)
 
 
@@ -96,6 +100,10 @@ class AddressTable:
 
     specs: Mapping[str, Any]
     parse: Callable[[str, tuple], tuple]
+    # addresses whose newest message makes the older ones moot (a parameter's value, a query, a
+    # save): one the flood limit drops is kept, the newest per sender, and handled when the flood
+    # pauses, so the last of a burst is never lost (issue 29)
+    latest_wins: frozenset[str] = frozenset()
 
 
 class OscServer:
@@ -118,10 +126,17 @@ class OscServer:
                                    "stop it, or choose another port with --osc-port") from None
             raise RuntimeError(f"cannot listen for OSC on {host}:{port}: {e.strerror or e}") from None
         self.sock.settimeout(0.25)
+        try:  # a flood's tail must not die in the kernel while this thread is busy (2 MB, ~2,700 messages)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
+        except OSError:
+            pass
         self.port = self.sock.getsockname()[1]
         self.max_rate = max_rate
         self.allow = set(allow) if allow else None
         self.received = self.dropped = self.rejected = 0
+        self.rate_dropped = 0  # dropped by the flood limit and never handled (superseded or overflow)
+        self.deferred = 0  # dropped by the flood limit, then handled as the newest of its address
+        self.merged = 0  # latest-wins messages replaced by a newer one while they waited in the socket
         self.named_ports: dict[str, int] = {}  # host -> the port it last asked answers on
         # senders that are not UDP peers (a WebSocket client, liveai.control.web): their replies
         # are handed to this function with the built message instead of sent
@@ -159,15 +174,62 @@ class OscServer:
             self._thread.join(1.0)
         self.sock.close()
 
+    def _latest_wins_keys(self) -> frozenset[bytes]:
+        """The latest-wins addresses as the bytes a datagram starts with (read without parsing:
+        a flood is being shed, at some 5 us a datagram)."""
+        return frozenset(a.encode() for a in self.table.latest_wins) if self.table is not None else frozenset()
+
+    def _flush(self, pending: dict) -> None:
+        """Handle the merged latest-wins messages, each in the place of its address's first."""
+        items = list(pending.values())
+        pending.clear()
+        for data, addr in items:
+            self.handle_datagram(data, addr)
+
+    def _flush_deferred(self, deferred: dict) -> None:
+        """Handle the newest of each latest-wins message the flood limit dropped, oldest first."""
+        items = list(deferred.values())
+        deferred.clear()
+        for data, addr in items:
+            self.dropped -= 1
+            self.rate_dropped -= 1
+            self.deferred += 1
+            self.handle_datagram(data, addr)
+
     def _loop(self) -> None:
+        """Receive and handle datagrams, under the flood limit (max_rate, half of it per sender).
+
+        Latest-wins messages are merged while datagrams wait in the socket: one within the limit
+        is handled when the socket is next empty (or before any other message, keeping the order),
+        so under a backlog only the newest of each address is parsed; one over the limit is kept,
+        the newest per sender and address, and handled when the flood pauses (DEFER_IDLE_S), or
+        every DEFER_MAX_S under a flood that never pauses. So the thread keeps up with a flood
+        (a python-osc parse costs some 30 us; shedding a datagram some 5 us) and the last of a
+        burst is never lost."""
         normal_priority_thread()
         budget, last = self.max_rate, time.monotonic()
         share = self.max_rate / 2
         senders: dict[tuple[str, int], tuple[float, float]] = {}
+        wins = self._latest_wins_keys()
+        Key = tuple[tuple[str, int], bytes]
+        pending: dict[Key, tuple[bytes, tuple[str, int]]] = {}  # within the limit, till the socket is empty
+        deferred: dict[Key, tuple[bytes, tuple[str, int]]] = {}  # over it, till the flood pauses
+        flushed = 0.0
+        timeout = 0.25
+        recv, monotonic = self.sock.recvfrom, time.monotonic
         while self._running:
             try:
-                data, addr = self.sock.recvfrom(65536)
-            except socket.timeout:
+                want = 0.0 if pending else DEFER_IDLE_S if deferred else 0.25
+                if want != timeout:
+                    timeout = want
+                    self.sock.settimeout(timeout)
+                data, addr = recv(65536)
+            except (socket.timeout, BlockingIOError):
+                if pending:  # the socket is empty: the newest of each goes now
+                    self._flush(pending)
+                elif deferred:  # the flood paused: the last of each address goes now
+                    self._flush_deferred(deferred)
+                    flushed = 0.0
                 continue
             except OSError:
                 if self._running:
@@ -177,21 +239,43 @@ class OscServer:
             if self.allow is not None and addr[0] not in self.allow:  # before the budget: a stranger's
                 self.rejected += 1  # flood must not use up what the allowed senders get
                 continue
-            now = time.monotonic()
+            now = monotonic()
             budget = min(self.max_rate, budget + (now - last) * self.max_rate)
             last = now
             # One sender gets at most half the budget, so that a flood from one (a looping patch, a
             # fuzzer) leaves the others answered; the dict is bounded against spoofed sources.
             own, seen = senders.get(addr, (share, now))
             own = min(share, own + (now - seen) * share)
+            key = data[:data.find(b"\0", 0, 256)] if wins else b""
             if budget < 1 or own < 1:  # a flood: drop rather than starve the note sender
                 self.dropped += 1
+                self.rate_dropped += 1
                 senders[addr] = (own, now)
+                if key in wins:
+                    if (addr, key) in pending:  # newer than one already let through: it takes its place
+                        pending[(addr, key)] = (data, addr)
+                        continue
+                    deferred.pop((addr, key), None)  # kept, the newest, for the pause (the older: dropped)
+                    if len(deferred) < MAX_DEFERRED:
+                        deferred[(addr, key)] = (data, addr)
+                    if not flushed:
+                        flushed = now
+                    elif now - flushed > DEFER_MAX_S:  # a flood that never pauses
+                        self._flush_deferred(deferred)
+                        flushed = 0.0
                 continue
             budget -= 1
             if len(senders) > 256:
                 senders.clear()
             senders[addr] = (own - 1, now)
+            if key in wins:
+                deferred.pop((addr, key), None)  # an older one kept for the pause is moot
+                if (addr, key) in pending:  # it takes the older one's place (a get after it still sees it)
+                    self.merged += 1
+                pending[(addr, key)] = (data, addr)
+                continue
+            if pending:  # in order: what came before this one first
+                self._flush(pending)
             self.handle_datagram(data, addr)
 
     def handle_datagram(self, data: bytes, addr: tuple[str, int]) -> None:

@@ -300,8 +300,9 @@ def test_a_fader_flood_sets_the_latest_value_once_per_loop_turn(rig):
 
 def test_queries_are_answered_once_while_waiting_and_at_a_bounded_rate(rig):
     """Status asked 2,000 times by one sender before the loop turns: one answer. Asked in a flood
-    over one (simulated) second: at most QUERY_RATE + QUERY_BURST answers, the rest dropped and
-    counted; panic still gets through, and the music's loop is not taken over."""
+    over one (simulated) second: at most QUERY_RATE + QUERY_BURST answers (and each sender's last
+    asking, held over the limit and answered after: issue 29), the rest dropped and counted; panic
+    still gets through, and the music's loop is not taken over."""
     for _ in range(2000):
         rig.server.handle_datagram(build("/liveai/status"), SENDER)
     rig.run(0.01)
@@ -315,11 +316,11 @@ def test_queries_are_answered_once_while_waiting_and_at_a_bounded_rate(rig):
             rig.server.handle_datagram(build("/liveai/status"), ("127.0.0.1", port))
             asked += 1
         rig.run(0.0002)
-    rig.run(0.01)
+    rig.run(0.05)  # and the last asking held over the rate (LATE_RETRY_S)
     answers = len(rig.replies("/liveai/status/reply"))
     dropped, merged = rig.ctl.flood_dropped - dropped0, rig.ctl.coalesced - merged0
     print(f"\nstatus flood: {asked} asked in 1 s, {answers} answered, {merged} merged, {dropped} dropped")
-    assert 0.8 * rig.ctl.QUERY_RATE <= answers <= rig.ctl.QUERY_RATE * 1.0 + rig.ctl.QUERY_BURST + 1
+    assert 0.8 * rig.ctl.QUERY_RATE <= answers <= rig.ctl.QUERY_RATE * 1.0 + rig.ctl.QUERY_BURST + 1 + 4
     assert answers + merged + dropped == asked  # each one answered, merged into a waiting one, or dropped
     rig.play(n=8)
     rig.send("/liveai/panic")

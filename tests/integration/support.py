@@ -2,6 +2,7 @@
 JACK's connection list and the grid-jitter arithmetic."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import queue
@@ -113,6 +114,65 @@ def parse_datagram(data: bytes, t: float) -> list[OscMsg]:
         tags = raw[i + 1:raw.index(b"\0", i)].decode()
         out.append(OscMsg(t, msg.address, tuple(msg.params), tags))
     return out
+
+
+# A stall probe in a process of its own, beside liveai: sleeps 1 ms at a time and notes how late
+# it woke; when it stalled in a window, so could anything else there (a shared machine's noise).
+_PROBE = r"""
+import json, sys, threading, time
+late, stop = [], threading.Event()
+def run():
+    while not stop.is_set():
+        t = time.monotonic()
+        time.sleep(0.001)
+        late.append((t, time.monotonic() - t - 0.001))
+threading.Thread(target=run, daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+stop.set()
+time.sleep(0.01)
+print(json.dumps(late), flush=True)
+"""
+
+
+class StallProbe:
+    """The machine's own timer noise in a test's windows: a 1 ms sleep loop in a process of its
+    own, each wake-up's lateness noted (a cyclictest for tests that judge timing on a shared
+    machine: a window where it woke late is one where the machine stalled, whatever liveai did)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _PROBE], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+        self.woke: list[tuple[float, float]] = []
+
+    def stop(self) -> None:
+        """End it and read what it noted (idempotent)."""
+        if self.proc.returncode is None:
+            out, _ = self.proc.communicate("", timeout=10)
+            lines = out.strip().splitlines()
+            self.woke = [tuple(x) for x in json.loads(lines[-1])] if lines else []
+
+    def late(self, t0: float, t1: float) -> list[float]:
+        """Each wake-up's lateness (s) in [t0, t1) of time.monotonic()."""
+        return [x for t, x in self.woke if t0 <= t < t1]
+
+    def worst_ms(self, t0: float, t1: float) -> float:
+        return max(self.late(t0, t1), default=0.0) * 1000
+
+
+def cpu_pressure_s() -> float:
+    """Linux's CPU pressure so far (/proc/pressure/cpu, 'some' total): the seconds during which
+    some runnable task waited for a CPU; NaN where the kernel has no PSI. Its growth over a window
+    over the window's length is the share of it that the machine was oversubscribed."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            for line in f:
+                if line.startswith("some"):
+                    return int(line.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("nan")
 
 
 class OscPeer:

@@ -58,3 +58,43 @@ def test_a_note_datagram_is_built_only_for_an_osc_output_that_sends_it():
         assert OutEvent.control(0, 64, 0).osc is None
     finally:
         out.close(), nobody.close(), rx.close()
+
+
+def test_the_newest_of_a_latest_wins_address_survives_the_flood_limit():
+    """Issue 29: a real UDP flood far over the server's rate: most is dropped and counted, but the
+    newest message of a latest-wins address from each sender is handled once the flood pauses,
+    so a fader's last value is never lost; other addresses are simply dropped."""
+    import socket
+    import threading
+    import time
+    from types import SimpleNamespace
+    from liveai.io.osc import AddressTable
+    spec = SimpleNamespace(args=())
+    table = AddressTable({"/fader": spec, "/hit": spec}, lambda path, args: tuple(args), frozenset({"/fader"}))
+    srv = OscServer(0, max_rate=200.0, table=table)
+    got: list[tuple[str, tuple]] = []
+    done = threading.Event()
+    srv.on("/fader", lambda args, d: (got.append(("/fader", args)), args[0] == 1999 and done.set()))
+    srv.on("/hit", lambda args, d: got.append(("/hit", args)))
+    srv.start()
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        t0 = time.monotonic()
+        for i in range(2000):  # 10,000 datagrams a second: 50 times the limit, not the kernel's buffer
+            if i % 5 == 0:
+                while time.monotonic() < t0 + i / 5000:
+                    time.sleep(0.0002)
+            tx.sendto(build("/fader", i), ("127.0.0.1", srv.port))
+            tx.sendto(build("/hit", i), ("127.0.0.1", srv.port))
+        t1 = time.monotonic()
+        assert done.wait(2.0), got[-3:]
+        landed = time.monotonic() - t1
+    finally:
+        tx.close()
+        srv.stop()
+    fader = [a[0] for p, a in got if p == "/fader"]
+    print(f"\n4000 datagrams in {(t1 - t0) * 1000:.0f} ms: {len(got)} handled, {srv.rate_dropped} dropped, "
+          f"{srv.deferred} held and handled; the last fader value {landed * 1000:.1f} ms after the flood")
+    assert fader[-1] == 1999 and srv.deferred >= 1
+    assert srv.rate_dropped > 1000 and len(got) < 1000
+    assert fader == sorted(fader)  # never an older value after a newer one
