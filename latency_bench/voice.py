@@ -2,6 +2,12 @@
 engine, and what the analysis costs.
 
     python -m latency_bench.voice [--takes 2]
+    python -m latency_bench.voice --runs 10 [--load] [--tracker yin|crepe]
+
+The second form is issue 25's note F1 over real JACK audio (jack_f1_run): a private JACK server on
+the dummy driver, a singer client in a process of its own playing two synthesized takes (48 notes)
+into `liveai-voice:voice` (liveai.singing.audio_in.JackSource, the real analysis thread), N runs
+on a quiet machine and N with two busy loops spinning (--load), alternating, then the medians.
 
 A feeder thread plays synthesized sung takes (liveai.singing.synthetic, 20 dB SNR) into the voice
 input's ring buffer in real time, 64 samples (4 ms) at 16 kHz per block, as a sound card's callback
@@ -16,6 +22,7 @@ CPU: the analysis thread's CPU time over the wall time, in % of one core.
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 
@@ -122,10 +129,185 @@ def section(r: dict) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------- note F1 over JACK (issue 25)
+SINGER = r"""
+import json, sys, threading, time
+import jack, numpy as np
+audio, log_path = np.load(sys.argv[1]), sys.argv[2]
+c = jack.Client("singer", no_start_server=True)
+out = c.outports.register("out")
+st = {"start": None, "xruns": 0, "playing": False}
+log = []  # (first frame, perf_counter) of every cycle while playing
+done = threading.Event()
+
+@c.set_xrun_callback
+def xrun(delay):
+    st["xruns"] += 1
+
+@c.set_process_callback
+def process(frames):
+    buf = out.get_array()
+    if not st["playing"]:
+        buf.fill(0.0)
+        return
+    f, now = c.last_frame_time, time.perf_counter()
+    if st["start"] is None:
+        st["start"] = f
+    log.append((f, now))
+    p = f - st["start"]  # by the frame counter: a missed cycle loses its audio, as a voice goes on
+    chunk = audio[p:p + frames] if p < len(audio) else audio[:0]
+    buf[:len(chunk)] = chunk
+    buf[len(chunk):] = 0.0
+    if p + frames >= len(audio):
+        done.set()
+
+c.activate()
+print("ready", c.samplerate, flush=True)
+sys.stdin.readline()
+st["playing"] = True
+done.wait(len(audio) / c.samplerate * 3 + 30)
+time.sleep(0.3)
+np.save(log_path, np.array(log, dtype=np.float64))
+print(json.dumps({"start_frame": st["start"], "xruns": st["xruns"], "done": done.is_set()}), flush=True)
+c.deactivate()
+c.close()
+"""
+
+
+def sung_melody(takes: int = 2, notes_per_take: int = 24, seed: int = 2) -> tuple[np.ndarray, list[tuple[int, float]]]:
+    """The sung takes at 16 kHz with 0.5 s between them, and their true (note, onset s) on that audio."""
+    from liveai.singing.synthetic import sung_set
+    tks = sung_set(seed=seed, takes=takes, notes_per_take=notes_per_take, snr_db=20.0, sr=SR)
+    gap = np.zeros(int(0.5 * SR), dtype=np.float32)
+    truth, off = [], 0.0
+    for tk in tks:
+        truth += [(n.pitch, off + n.onset) for n in tk.notes]
+        off += (len(tk.audio) + len(gap)) / SR
+    return np.concatenate([x for tk in tks for x in (tk.audio, gap)]), truth
+
+
+def jack_f1_run(audio16: np.ndarray, truth: list[tuple[int, float]], load: bool, tracker: str = "yin",
+                workdir: str = "/tmp") -> dict:
+    """One run on the JACK server already up (JACK_DEFAULT_SERVER): the singer plays, the real voice
+    input hears, note-ons are scored against the truth (F1, 50 ms onsets, liveai.singing.score).
+
+    The truth is placed on the clock the audio was played on: each true onset's frame, at the time
+    the singer's cycle holding it ran. The dummy driver does not keep wall time under load: a late
+    cycle is not made up (0.65 s behind after 39 s at load 3-8 here), so onsets taken as "start +
+    offset" on the wall clock drift away from audio that arrived exactly as played, and a run scored
+    that way loses every note after the first seconds (`naive_f1`, kept to show it)."""
+    import os
+    import subprocess
+    import sys
+
+    from liveai.singing.analysis import VoiceSettings
+    from liveai.singing.audio_in import JackSource, VoiceInput
+    from liveai.singing.score import score_notes
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 if load else 0)]
+    sp = voice = None
+    try:
+        time.sleep(0.5 if load else 0.0)
+        la0 = os.getloadavg()[0]
+        sr = None
+        sp = subprocess.Popen([sys.executable, "-c", SINGER, f"{workdir}/sung48k.npy", f"{workdir}/singer_log.npy"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = sp.stdout.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"the singer did not start: {line!r}")
+        sr = int(line.split()[1])
+        got: list[tuple[int, float]] = []
+        voice = VoiceInput(JackSource("singer"), lambda m, t: got.append((m.note, t)) if m.type == "note_on" else None,
+                           VoiceSettings(tracker=tracker))
+        time.sleep(0.5)
+        sp.stdin.write("go\n")
+        sp.stdin.flush()
+        res = json.loads(sp.stdout.readline())
+        sp.wait(10)
+        time.sleep(0.3)
+        voice.close()
+        stats = voice.stats
+        voice = None
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+        if voice is not None:
+            voice.close()
+        if sp is not None and sp.poll() is None:
+            sp.kill()
+            sp.wait()
+    cyc = np.load(f"{workdir}/singer_log.npy")
+    f0, t0 = res["start_frame"], cyc[0, 1]
+
+    def played_at(onset: float) -> float:
+        f = f0 + onset * sr
+        i = max(0, int(np.searchsorted(cyc[:, 0], f, side="right")) - 1)
+        return float(cyc[i, 1] + (f - cyc[i, 0]) / sr)
+
+    det = [(n, t, t) for n, t in got]
+    sc = score_notes([(n, played_at(on)) for n, on in truth], det)
+    naive = score_notes([(n, t0 + on) for n, on in truth], det)
+    lag = (cyc[-1, 1] - t0) - (cyc[-1, 0] - cyc[0, 0]) / sr
+    return {"load": load, "f1": sc.f1, "heard": sc.detected, "sung": sc.truth, "matched": sc.matched,
+            "octave_errors": sc.octave_errors, "naive_f1": naive.f1, "rig_behind_ms": 1000 * lag,
+            "singer_xruns": res["xruns"], "dropped": getattr(stats, "dropped_samples", -1),
+            "repeated": getattr(stats, "repeated_samples", -1), "gaps": getattr(stats, "gaps", -1), "lost": stats.lost_samples, "loadavg_start": la0, "loadavg_end": os.getloadavg()[0]}
+
+
+def jack_f1_series(runs: int, load: bool, tracker: str = "yin", takes: int = 2, seed: int = 2,
+                   period: int = 32, out=print) -> dict:
+    """`runs` quiet runs, and as many loaded ones when `load`, alternating on one private JACK server
+    (the bench's: dummy driver, 48 kHz, `period` frames), printed as they come; medians and spread."""
+    import statistics
+    import tempfile
+
+    from latency_bench.common import JackServer
+    audio16, truth = sung_melody(takes, 24, seed)
+    t16 = np.arange(len(audio16)) / SR
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="lvvoice") as wd, JackServer(period=period, prefix="lvvoice") as js:
+        sr = 48000
+        a48 = np.interp(np.arange(int(len(audio16) * sr / SR)) / sr, t16, audio16).astype(np.float32)
+        np.save(f"{wd}/sung48k.npy", a48)
+        out(f"voice note F1 over JACK (dummy driver, {sr} Hz, {js.period}-frame periods, "
+            f"{'real-time' if js.realtime else 'not real-time'}), tracker {tracker}, {len(truth)} notes a run; "
+            f"load = 2 busy loops")
+        for i in range(runs):
+            for ld in ((False, True) if load else (False,)):
+                r = jack_f1_run(audio16, truth, ld, tracker, wd)
+                rows.append(r)
+                out(f"  run {i + 1} {'loaded' if ld else 'quiet '}: F1 {r['f1']:.3f}, heard {r['heard']} for "
+                    f"{r['sung']} sung ({r['matched']} matched, {r['octave_errors']} octave errors); "
+                    f"missed/repeated samples {r['dropped']}/{r['repeated']} ({r['gaps']} gaps, {r['lost']} lost); "
+                    f"rig {r['rig_behind_ms']:.0f} ms behind wall time, {r['singer_xruns']} xruns, "
+                    f"F1 on the wall clock {r['naive_f1']:.3f}; load avg {r['loadavg_start']:.2f} -> {r['loadavg_end']:.2f}")
+    summary: dict = {"runs": rows}
+    for name, ld in (("quiet", False), ("loaded", True)):
+        f1s = [r["f1"] for r in rows if r["load"] == ld]
+        if f1s:
+            summary[name] = {"median": statistics.median(f1s), "min": min(f1s), "max": max(f1s), "n": len(f1s)}
+            out(f"{name}: median F1 {statistics.median(f1s):.3f} (min {min(f1s):.3f}, max {max(f1s):.3f}, {len(f1s)} runs)")
+    if "loaded" in summary:
+        d = summary["loaded"]["median"] - summary["quiet"]["median"]
+        summary["delta"] = d
+        out(f"loaded - quiet median F1: {d:+.3f} [{'ok' if abs(d) <= 0.05 else 'MISSED'} |d| <= 0.05]")
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m latency_bench.voice", description=__doc__.split("\n\n")[0])
     ap.add_argument("--takes", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=0, help="note F1 over JACK this many times (issue 25)")
+    ap.add_argument("--load", action="store_true", help="with --runs: as many runs again with two busy loops")
+    ap.add_argument("--tracker", default="yin", choices=("yin", "crepe"))
+    ap.add_argument("--json", help="with --runs: write every run's figures here")
     args = ap.parse_args(argv)
+    if args.runs:
+        r = jack_f1_series(args.runs, args.load, args.tracker, args.takes)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(r, f, indent=1)
+        return 0
     print(section(measure(args.takes)))
     return 0
 

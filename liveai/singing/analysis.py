@@ -83,6 +83,7 @@ class VoiceAnalyzer:
         # the window's centre lags its newest sample: onset estimates are moved back by this
         self.onset_lag = getattr(self.tracker, "onset_lag_s", 0.0)
         self.frames = 0
+        self.gaps = 0
         self._level_n = min(self.frame_len, self.hop * 4)
 
     def process(self, block: np.ndarray, t_last: float) -> list[NoteEvent]:
@@ -142,6 +143,16 @@ class VoiceAnalyzer:
             self._fill = keep
         self._buf[self._fill:self._fill + m] = x
         self._fill += m
+
+    def gap(self, missing: int, t: float) -> list[NoteEvent]:
+        """`missing` input samples never came before the next block (a missed audio cycle, or a
+        reader that fell behind its ring); t: the time of the first of them. No frame may span
+        the splice (it would hold a waveform nobody sang: a pitch jump, a level step), so the
+        window fills again from the next block; the segmenter bridges the gap (Segmenter.gap)."""
+        self.gaps += 1
+        self.dec = Decimator(self.dec.k)
+        self._fill = self._since_hop = 0
+        return self.seg.gap(t, missing / self.input_sr)
 
     def flush(self, t: float) -> list[NoteEvent]:
         return self.seg.flush(t)

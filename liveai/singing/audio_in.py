@@ -20,6 +20,7 @@ import mido
 import numpy as np
 
 from liveai.singing.analysis import VoiceAnalyzer, VoiceSettings
+from liveai.singing.ring import RingBuffer
 
 log = logging.getLogger(__name__)
 
@@ -29,47 +30,6 @@ APIS = ("auto", "jack", "sounddevice")
 
 class AudioUnavailable(RuntimeError):
     """No audio library, no audio server, or no device that matches."""
-
-
-class RingBuffer:
-    """Single producer (the audio callback), single consumer (the analysis thread). `written` is
-    the count of samples ever written and `stamp` the (count, time) of the newest block, each
-    replaced by one assignment: the reader never sees a half-written state."""
-
-    def __init__(self, seconds: float, sr: float) -> None:
-        self.size = 1 << int(np.ceil(np.log2(max(1024, seconds * sr))))
-        self.buf = np.zeros(self.size, dtype=np.float32)
-        self.written = 0
-        self.stamp: tuple[int, float] = (0, 0.0)
-        self.clock = time.perf_counter
-
-    def write(self, block: np.ndarray) -> None:
-        """Audio thread: copy, advance, stamp. One or two slice copies, nothing else."""
-        n = len(block)
-        i = self.written & (self.size - 1)
-        k = min(n, self.size - i)
-        self.buf[i:i + k] = block[:k]
-        if k < n:
-            self.buf[:n - k] = block[k:]
-        self.written += n
-        self.stamp = (self.written, self.clock())
-
-    def read(self, since: int) -> tuple[np.ndarray, int, float, int]:
-        """(samples written after `since`, new position, time of the newest sample, samples lost
-        because the reader fell more than the ring's length behind)."""
-        end, t = self.stamp
-        lost = max(0, end - since - self.size)
-        start = since + lost
-        n = end - start
-        if n <= 0:
-            return np.zeros(0, dtype=np.float32), since, t, 0
-        i = start & (self.size - 1)
-        k = min(n, self.size - i)
-        out = np.empty(n, dtype=np.float32)
-        out[:k] = self.buf[i:i + k]
-        if k < n:
-            out[k:] = self.buf[:n - k]
-        return out, end, t, lost
 
 
 # ---------------------------------------------------------------------- backends
@@ -140,11 +100,11 @@ class JackSource:
             self.sr = self.client.samplerate
             self.ring = RingBuffer(ring_seconds, self.sr)
             self.port = self.client.inports.register("voice")
-            write, get = self.ring.write, self.port.get_array
+            write, get, client = self.ring.write, self.port.get_array, self.client
 
             @self.client.set_process_callback
-            def process(frames: int) -> None:  # JACK's thread: a copy, nothing more
-                write(get())
+            def process(frames: int) -> None:  # JACK's thread: a copy and the cycle's first frame
+                write(get(), client.last_frame_time)
 
             srcs = self.client.get_ports(is_audio=True, is_output=True)
             if wanted.lower() == "auto":
@@ -236,7 +196,10 @@ def open_source(wanted: str, api: str = "auto"):
 class VoiceStats:
     frames: int = 0
     notes: int = 0
-    lost_samples: int = 0
+    lost_samples: int = 0  # the reader fell more than the ring's length behind
+    dropped_samples: int = 0  # the source missed cycles (its frame counter jumped): holes bridged
+    repeated_samples: int = 0  # the source delivered a cycle twice: not analysed twice
+    gaps: int = 0  # holes and losses the analysis was told of
     cpu_s: float = 0.0  # thread CPU time spent analysing
     wall_s: float = 0.0
 
@@ -245,12 +208,15 @@ class VoiceInput:
     """Sing to play: audio source -> ring -> analysis thread -> handler(mido.Message, time).
 
     Note-ons carry the estimated start of the sung note as their time (like a keyboard's key-down
-    stamp); `sent` records (that time, the time the message was handed over) for latency checks."""
+    stamp); `sent` records (that time, the time the message was handed over) for latency checks.
+    Times come from the source's sample count: the newest sample is stamped when its block
+    arrived, and each older one is that many samples (holes included) earlier, however late the
+    thread reads it. `start=False` leaves the thread unstarted: a test calls `step` itself."""
 
     POLL_S = 0.002  # how long the thread sleeps when the ring is drained: half a 4 ms block on average
 
     def __init__(self, source, handler: Callable[[mido.Message, float], None],
-                 settings: VoiceSettings | None = None, channel: int = 0) -> None:
+                 settings: VoiceSettings | None = None, channel: int = 0, start: bool = True) -> None:
         self.source = source
         self.handler = handler
         self.channel = channel
@@ -260,29 +226,56 @@ class VoiceInput:
         self.sent: list[tuple[float, float, int]] = []  # (onset estimate, handed over, note)
         self._running = True
         self._held: int | None = None
+        self._pos = source.ring.stamp[0]
         self._thread = threading.Thread(target=self._loop, name="voice", daemon=True)
-        self._thread.start()
+        if start:
+            self._thread.start()
+
+    def step(self) -> None:
+        """Analyse what the ring has gained since the last step, piece by piece between the
+        source's holes: the analyzer is told of each hole (it bridges it) instead of being handed
+        audio spliced across it, and each piece is stamped by the samples after it, holes included."""
+        ring, an, sr = self.source.ring, self.analyzer, float(self.source.sr)
+        block, end, t_last, lost = ring.read(self._pos)
+        start, self._pos = end - len(block), end
+        holes = ring.holes_in(start, end) if len(block) else []
+
+        def t_of(j: int) -> float:  # the time of sample j (a written position)
+            return t_last - ((end - 1 - j) + sum(m for h, m in holes if h > j)) / sr
+
+        pieces: list[tuple[int, int, int]] = []  # (first, end, samples missing before first)
+        a, miss = start, lost
+        for h, m in holes:
+            if h > a:
+                pieces.append((a, h, miss))
+                a, miss = h, 0
+            miss += m
+        if end > a:
+            pieces.append((a, end, miss))
+        self.stats.lost_samples += lost
+        self.stats.dropped_samples, self.stats.repeated_samples = ring.dropped, ring.repeated
+        if lost:
+            log.warning("voice analysis fell behind: %d samples skipped", lost)
+        for a, b, miss in pieces:
+            try:
+                if miss:
+                    self.stats.gaps += 1
+                    for ev in an.gap(miss, t_of(a) - miss / sr):
+                        self._emit(ev)
+                for ev in an.process(block[a - start:b - start], t_of(b - 1)):
+                    self._emit(ev)
+            except Exception:
+                log.exception("voice analysis failed on a block; skipped")
+        self.stats.frames = an.frames
 
     def _loop(self) -> None:
-        ring, an = self.source.ring, self.analyzer
-        pos = ring.stamp[0]
         t_cpu0, t_wall0 = time.thread_time(), time.perf_counter()
         while self._running:
-            block, pos, t_last, lost = ring.read(pos)
-            if lost:
-                self.stats.lost_samples += lost
-                log.warning("voice analysis fell behind: %d samples skipped", lost)
-            if len(block):
-                try:
-                    for ev in an.process(block, t_last):
-                        self._emit(ev)
-                except Exception:
-                    log.exception("voice analysis failed on a block; skipped")
-            self.stats.frames = an.frames
+            self.step()
             self.stats.cpu_s = time.thread_time() - t_cpu0
             self.stats.wall_s = time.perf_counter() - t_wall0
             time.sleep(self.POLL_S)
-        for ev in an.flush(time.perf_counter()):
+        for ev in self.analyzer.flush(time.perf_counter()):
             self._emit(ev)
 
     def _emit(self, ev) -> None:
@@ -308,7 +301,8 @@ class VoiceInput:
     def close(self) -> None:
         """Stop the thread (it sends the note-off of a held note), then close the device."""
         self._running = False
-        self._thread.join(2.0)
+        if self._thread.is_alive():
+            self._thread.join(2.0)
         if self._held is not None:  # the thread did not get to it
             try:
                 self.handler(mido.Message("note_off", channel=self.channel, note=self._held, velocity=0),

@@ -64,6 +64,7 @@ class SegmenterSettings:
     jump_ms: float = 50.0  # ...in the first moments of a voiced run, before a note (onset transients)
     octave_ms: float = 120.0  # an octave jump held longer than this is a real leap
     velocity_db: tuple[float, float] = (-45.0, -6.0)  # level mapped to velocity 30..120
+    bridge_ms: float = 100.0  # audio missing this long or less (missed cycles) does not end a held note
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,19 @@ class Segmenter:
                     events += self._on(t, center, onset, db)
                     self._center_n = n
         return events
+
+    def gap(self, t: float, seconds: float) -> list[NoteEvent]:
+        """Audio missing from t for `seconds` (the input missed cycles under load): nothing was
+        heard, neither voice nor silence, so a held note goes on through a short gap, as a
+        listener hears through a click. A longer one ends the held note where the audio stopped,
+        and no onset is built from frames on both sides of it."""
+        if seconds <= self.s.bridge_ms / 1000:
+            return []
+        self._raw.clear()
+        self._stable.clear()
+        self._hist.clear()
+        self._run_start = self._unvoiced_since = None
+        return self._off(t)
 
     def flush(self, t: float) -> list[NoteEvent]:
         return self._off(t)
