@@ -1,5 +1,9 @@
 """OSC over UDP: the control server and the note/feedback output.
 
+One cohesive thing: both ends of liveai's one UDP wire format (the parser, the flood merging, the
+reply routing and the bundle framing share its datagram helpers); split, each half would import
+the other's internals.
+
 The server is one thread on a blocking socket (not python-osc's thread-per-packet server, not its
 Dispatcher, which sleeps until bundle timetags): each datagram is parsed with python-osc's parser,
 checked against the address table (liveai.control.addresses), and its handler is called with the arguments
