@@ -107,7 +107,10 @@ def test_a_synth_port_that_goes_and_returns_is_said_and_followed(tmp_path, free_
     eng = EngineProcess("run", "--config", str(cfg), "--midi-api", "jack", "--midi-out",
                         SYNTH if how == "name" else "auto", "--band", "pop", "--generator", "rules",
                         "--record", str(takes), "--no-realtime", "--osc-port", str(port), "--oscquery-port", "-1",
-                        "--idle-bars", "0", env=env)
+                        "--idle-bars", "0",
+                        # the port in the engine's process: with the sender process (the default) the
+                        # port lives there and its loss is reported only on that process's stderr (open)
+                        *(["--sender", "thread"] if how == "name" else []), env=env)
     peer = OscPeer()
     try:
         eng.wait_for_line("ready in", 40)
