@@ -289,6 +289,9 @@ class OscOutput(OutputDevice):
     def set_listeners(self, dests: Iterable[tuple[str, int]]) -> None:
         self.listeners = tuple(d for d in dict.fromkeys(dests) if d not in self.targets)
 
+    def cancel_pending(self) -> None:
+        """Nothing waits here: a bundle sent early is the receiver's (the Scheduler asks every timed output)."""
+
     def send(self, ev: OutEvent) -> None:
         self._out(ev, None)
 
