@@ -444,6 +444,11 @@ def jack_watch() -> JackWatch:
         return _watch
 
 
+def current_watch() -> JackWatch | None:
+    """The process's watch if it has one (never starts one)."""
+    return _watch
+
+
 def _drop(w: JackWatch) -> None:
     """End a watch no port needs (its thread and its passive client) and forget it."""
     global _watch

@@ -211,7 +211,7 @@ class WireState:
             for k in [k for k in self.held if k[0] == ch]:
                 del self.held[k]
 
-    def replay(self) -> list[list[int]]:
-        """Banks before programs, then the notes that should be sounding."""
+    def replay(self, notes: bool = True) -> list[list[int]]:
+        """Banks before programs, then (with notes) the notes that should be sounding."""
         setup = [self.setup[k] for k in sorted(self.setup, key=lambda k: (k[0], k[1] == -1))]
-        return setup + list(self.held.values())
+        return setup + list(self.held.values()) if notes else setup

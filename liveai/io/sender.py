@@ -4,7 +4,14 @@ ProcessMidiOutput in the engine, sender_main in the child (`python -m liveai.io.
 The pipe carries fixed records (due time, step id, up to 3 MIDI bytes). A step is handed over
 ahead of its time under its id and stays rewritable there until its first message goes out: the
 engine's corrections (liveai.engine.unsent) rewrite it in one transaction that the process applies
-whole or refuses, and answers on its stdout (liveai.io.duequeue)."""
+whole or refuses, and answers on its stdout (liveai.io.duequeue).
+
+Faults cross the process boundary on the child's stderr (issue 29): its JACK watch raises and
+clears faults (a synth port gone, the server gone) in its own process, so each is written as a
+tagged line that the engine's reader turns back into a fault in the engine's record (the live view's
+FAULT line, the web page) and a report (/liveai/error). Any other line of the child goes on to the
+engine's stderr as before. A sender process that dies is a fault too: it is started again, and the
+synth is reset and told its banks and programs again."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +23,7 @@ import time
 from typing import Any, Callable
 
 from liveai.io.duequeue import DueQueue
+from liveai.io.output import WireState, reset_messages
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +36,8 @@ SENDER_LOOKAHEAD_S = 0.030
 SENDER_SPIN_S = 0.0015
 SENDER_NAP_S = 50e-6  # not real-time: the last SENDER_SPIN_S in naps this long, then a short spin
 STATS_MAX = 200_000  # lateness records a sender process keeps for latency_bench (about 20 MB at most)
+FAULT_TAG = "\x1eliveai-fault\t"  # a stderr line of the child that carries a fault, not text for a person
+RESTART_RETRY_S = 2.0
 
 
 class ProcessMidiOutput:
@@ -49,7 +59,6 @@ class ProcessMidiOutput:
 
     def __init__(self, spec: Any, offset: float = 0.0, lookahead: float = SENDER_LOOKAHEAD_S, rt: bool = True,
                  stats: str | None = None, record: bool = True) -> None:
-        import subprocess
         import sys
         if record:
             stats = stats or os.environ.get("LIVEAI_SENDER_STATS")  # latency_bench: the sender's lateness record
@@ -64,13 +73,27 @@ class ProcessMidiOutput:
             args.append("--rt")
         if stats:
             args += ["--stats", stats]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self._args = args
         self.name = "MIDI sender process (starting)"
-        self._fd = self.proc.stdin.fileno()
+        self.on_fault: Callable[[str], None] | None = None  # OSC /liveai/error (liveai.app.run)
+        self.restarts = 0
+        self.lost_writes = 0  # records written while the process was gone (counted, not sent)
+        self.state = WireState()  # banks and programs told, for a process started again
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._ready = False
+        self._down = False  # the process died and is being started again: writes are dropped
         self._token = 0
         self._reply = b""
+        self._spawn()
+
+    def _spawn(self) -> None:
+        import subprocess
+        self.proc = subprocess.Popen(self._args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, bufsize=0)
+        self._fd = self.proc.stdin.fileno()
+        self._hear_thread = threading.Thread(target=self._hear, args=(self.proc,), name="sender-faults", daemon=True)
+        self._hear_thread.start()
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         """The process starts while the engine loads (the model): wait for its port here."""
@@ -85,6 +108,105 @@ class ProcessMidiOutput:
         self.name = line[6:] + " (sender process)"
         self._ready = True
 
+    # -- the child's stderr: its faults, and its text for a person
+    def _hear(self, proc: Any) -> None:
+        import sys
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line.startswith(FAULT_TAG):
+                try:
+                    self._fault_line(line[len(FAULT_TAG):])
+                except Exception:
+                    log.exception("a fault from the sender process")
+                continue
+            try:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        proc.wait()
+        if self._ready and not self._closing.is_set() and proc is self.proc:
+            self._lost(proc.returncode)
+
+    def _fault_line(self, text: str) -> None:
+        """One tagged line: "fault KEY MESSAGE", "clear KEY" or "report WHY" (tab-separated)."""
+        from liveai.io.faults import faults
+        kind, _, rest = text.partition("\t")
+        if kind == "fault":
+            what, _, message = rest.partition("\t")
+            faults().raise_(what, message)
+        elif kind == "clear":
+            faults().clear(rest.partition("\t")[0])
+        elif kind == "report":
+            from liveai.io.jackwatch import current_watch
+            w = current_watch()
+            if rest.startswith("JACK server") and w is not None and w.members:
+                return  # the engine's own watch of the server says that one
+            self._tell(rest)
+
+    def _tell(self, why: str) -> None:
+        if self.on_fault is not None:
+            try:
+                self.on_fault(why)
+            except Exception:
+                log.exception("reporting the sender process's fault")
+
+    def _lost(self, rc: int | None) -> None:
+        """The process died under us (killed, crashed): said once, started again until it runs,
+        the synth reset (a note it began may sound on) and told its banks and programs again."""
+        from liveai.io.faults import faults
+        why = (f"the MIDI sender process stopped (exit {rc}): {self.name} is silent; starting it again "
+               "(the band and any take go on)")
+        log.error(why)
+        faults().raise_("sender", "MIDI sender process gone")
+        self._tell(why)
+        with self._lock:
+            self._down = True
+        while not self._closing.is_set():
+            try:
+                with self._lock:
+                    self._ready = False
+                    self._spawn()
+                    self._reply = b""
+                self.wait_ready(RESTART_RETRY_S * 5)
+                break
+            except Exception as e:
+                log.error("the MIDI sender process would not start again (%s); trying again in %g s", e, RESTART_RETRY_S)
+                self._closing.wait(RESTART_RETRY_S)
+        if self._closing.is_set():
+            return
+        self.restarts += 1
+        with self._lock:
+            setup = self.state.replay(notes=False)
+            recs = [self._rec(-1.0, ev.midi) for ev in reset_messages()] + [self._rec(-1.0, m) for m in setup]
+            try:
+                os.write(self._fd, b"".join(recs))
+            except OSError:
+                self.lost_writes += 1
+            self._down = False
+        faults().clear("sender")
+        log.warning("the MIDI sender process is back on %s: the synth reset, %d bank and program message(s) sent again",
+                    self.name, len(setup))
+
+    def _put(self, recs: bytes) -> bool:
+        """Write records to the process; while it is gone they are counted and dropped (the
+        engine never stops for a dead child: a broken pipe is its death, which _hear handles)."""
+        with self._lock:
+            if self._down:
+                self.lost_writes += 1
+                return False
+            try:
+                os.write(self._fd, recs)
+                return True
+            except OSError:
+                self.lost_writes += 1
+                return False
+
+    def _note(self, data: Any) -> None:
+        b = data if isinstance(data, (list, tuple)) else list(data)
+        if b and (b[0] & 0xF0 == 0xC0 or (b[0] & 0xF0 == 0xB0 and len(b) > 1 and b[1] in (0, 32))):
+            self.state.note(list(b))
+
     @property
     def early(self) -> float:
         """How early the Scheduler must hand this output its events."""
@@ -96,16 +218,14 @@ class ProcessMidiOutput:
         return _REC.pack(when, step, len(b), b[:3].ljust(3, b"\0"))
 
     def _write(self, when: float, data: Any) -> None:
-        rec = self._rec(when, data)
-        with self._lock:
-            os.write(self._fd, rec)
+        self._note(data)
+        self._put(self._rec(when, data))
 
     def hand(self, step: int, events: Any, when: float) -> None:
         """A step's events, due at `when`, handed over ahead under their step id (see replace)."""
         recs = b"".join(self._rec(when - self.offset, ev.midi, step) for ev in events)
         if recs:
-            with self._lock:
-                os.write(self._fd, recs)
+            self._put(recs)
 
     def replace(self, steps: list[tuple[int, Any, float]]) -> bool:
         """Rewrite steps handed over before, each (step id, its new events, due time), all or none:
@@ -113,6 +233,8 @@ class ProcessMidiOutput:
         about 0.1 ms; up to its last spin, 1.5 ms, while it waits for a send)."""
         import select
         with self._lock:
+            if self._down:
+                return False
             self._token = (self._token + 1) & 0xFFFFFFFF
             token = self._token
             recs = [_REC.pack(-1.0, token, _BEGIN, b"\0\0\0")]
@@ -120,7 +242,11 @@ class ProcessMidiOutput:
                 recs.append(_REC.pack(-1.0, step, _STEP, b"\0\0\0"))
                 recs += [self._rec(when - self.offset, ev.midi, step) for ev in events]
             recs.append(_REC.pack(-1.0, token, _END, b"\0\0\0"))
-            os.write(self._fd, b"".join(recs))
+            try:
+                os.write(self._fd, b"".join(recs))
+            except OSError:  # the process is gone (_hear starts it again): nothing was rewritten
+                self.lost_writes += 1
+                return False
             fd = self.proc.stdout.fileno()
             deadline = time.monotonic() + REPLY_TIMEOUT_S
             while True:
@@ -131,7 +257,10 @@ class ProcessMidiOutput:
                         return word == "ok"
                 left = deadline - time.monotonic()
                 r, _, _ = select.select([fd], [], [], max(0.0, left))
-                data = os.read(fd, 4096) if r else b""
+                try:
+                    data = os.read(fd, 4096) if r else b""
+                except OSError:
+                    data = b""
                 if not data:
                     log.error("%s did not answer a rewrite: the step counts as sent", self.name)
                     return False
@@ -144,9 +273,9 @@ class ProcessMidiOutput:
         """Events at once in one write: the sender process wakes once for a chord, not per note."""
         recs = []
         for ev in events:
+            self._note(ev.midi)
             recs.append(self._rec(-1.0, ev.midi))
-        with self._lock:
-            os.write(self._fd, b"".join(recs))
+        self._put(b"".join(recs))
 
     def send_at(self, ev: Any, when: float) -> None:
         self._write(when - self.offset, ev.midi)
@@ -158,16 +287,17 @@ class ProcessMidiOutput:
         self._write(when - self.offset, data)
 
     def cancel_pending(self) -> None:
-        with self._lock:
-            os.write(self._fd, _REC.pack(-1.0, 0, _FLUSH, b"\0\0\0"))
+        self._put(_REC.pack(-1.0, 0, _FLUSH, b"\0\0\0"))
 
     def close(self) -> None:
+        self._closing.set()
         try:
-            with self._lock:
-                os.write(self._fd, _REC.pack(-1.0, 0, _QUIT, b"\0\0\0"))
+            if not self._put(_REC.pack(-1.0, 0, _QUIT, b"\0\0\0")):
+                raise BrokenPipeError
             self.proc.wait(5)
         except Exception:
             self.proc.kill()
+        self._hear_thread.join(1.0)
 
 
 class Inbox:
@@ -212,6 +342,19 @@ class Inbox:
         self._buf = buf[whole:]
 
 
+def _tell_faults_to_engine() -> None:
+    """The child's faults go to the engine as tagged stderr lines (ProcessMidiOutput._hear)."""
+    import sys
+    from liveai.io.faults import faults
+    from liveai.io.jackwatch import jack_watch
+
+    def line(text: str) -> None:
+        print(FAULT_TAG + text.replace("\n", " "), file=sys.stderr, flush=True)
+
+    faults().listeners.append(lambda f: line(f"clear\t{f.what}" if f.cleared else f"fault\t{f.what}\t{f.message}"))
+    jack_watch().reporters.append(lambda why: line(f"report\t{why}"))
+
+
 def sender_main(argv: list[str] | None = None) -> int:
     """The sender process: read (due, bytes) records on stdin, send each at its time."""
     import argparse
@@ -228,6 +371,7 @@ def sender_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rt", action="store_true")
     ap.add_argument("--stats")
     a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from liveai.timing import realtime
     before = realtime.thread_ids()
     try:
@@ -240,6 +384,7 @@ def sender_main(argv: list[str] | None = None) -> int:
         return 2
     if a.api == "jack":  # the JACK client thread rtmidi started: punctual if JACK is not real-time
         realtime.short_slice(realtime.thread_ids() - before)
+        _tell_faults_to_engine()
     if a.rt:  # the sender's priority, below the audio server (liveai.timing.realtime)
         realtime.set_thread_priority(realtime.plan(midi_api=a.api).sender, "sender process")
     else:

@@ -89,7 +89,7 @@ def _wait(pred, timeout: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("how", ["name", "auto"])
+@pytest.mark.parametrize("how", ["name", "name-thread", "auto"])
 def test_a_synth_port_that_goes_and_returns_is_said_and_followed(tmp_path, free_udp_port, how):
     for tool in ("jackd", "jack_lsp"):
         if shutil.which(tool) is None:
@@ -105,12 +105,12 @@ def test_a_synth_port_that_goes_and_returns_is_said_and_followed(tmp_path, free_
     syn = Synth()
     syn2 = None
     eng = EngineProcess("run", "--config", str(cfg), "--midi-api", "jack", "--midi-out",
-                        SYNTH if how == "name" else "auto", "--band", "pop", "--generator", "rules",
+                        "auto" if how == "auto" else SYNTH, "--band", "pop", "--generator", "rules",
                         "--record", str(takes), "--no-realtime", "--osc-port", str(port), "--oscquery-port", "-1",
                         "--idle-bars", "0",
-                        # the port in the engine's process: with the sender process (the default) the
-                        # port lives there and its loss is reported only on that process's stderr (open)
-                        *(["--sender", "thread"] if how == "name" else []), env=env)
+                        # name: the port lives in the sender process (the default), whose faults reach
+                        # the engine's record and /liveai/error; name-thread: in the engine's process
+                        *(["--sender", "thread"] if how == "name-thread" else []), env=env)
     peer = OscPeer()
     try:
         eng.wait_for_line("ready in", 40)
@@ -124,7 +124,7 @@ def test_a_synth_port_that_goes_and_returns_is_said_and_followed(tmp_path, free_
         n_osc = len(peer.messages)
         t_gone = time.monotonic()
         syn.stop(kill=True)  # the synth crashes; the JACK server stays up
-        t_said, line = eng.wait_for_line(f"{SYNTH}:midi went" if how == "name" else f"{SYNTH}:midi is gone", 3)
+        t_said, line = eng.wait_for_line(f"{SYNTH}:midi went" if how != "auto" else f"{SYNTH}:midi is gone", 3)
         said = eng.t_start + t_said - t_gone
         err = peer.wait_for(lambda m: m.address == "/liveai/error" and SYNTH in str(m.args), 3.0, after=n_osc)
         err_s = err.t - t_gone

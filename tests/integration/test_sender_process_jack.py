@@ -46,3 +46,59 @@ def test_a_step_handed_to_the_process_is_rewritten_until_due_and_refused_after(j
     print(f"\nrewrite answered in {round_trip * 1000:.3f} ms; heard {[(round(t - due, 4), d) for t, d in got]}")
     assert [d for _, d in got] == [(0x90, 60, 90), (0x90, 67, 90), (0x80, 67, 0), (0x80, 60, 0)]
     assert all(abs(t - due) < 0.05 for t, _ in got[:2]) and all(abs(t - due - 0.3) < 0.05 for t, _ in got[2:])
+
+
+def test_a_sender_process_that_dies_is_said_started_again_and_told_its_programs(jack_server):
+    """Issue 29: the engine's writes to a dead child are dropped, not raised; the death is a fault
+    (the record and on_fault, which is /liveai/error on stage); the child is started again, and the
+    synth at its port is reset (a note the dead child began may sound on) and told its program."""
+    from liveai.io.faults import faults
+    rig = JackRig("rig")
+    out = ProcessMidiOutput(PortSpec("jack", f"{rig.name}:in", False, "out"), rt=False, record=False)
+    told: list[str] = []
+    out.on_fault = told.append
+    heard: list[tuple[float, str, bool]] = []  # the fault record's raises and clears, timed
+    listen = lambda f: heard.append((time.monotonic(), f.what, f.cleared is not None))  # noqa: E731
+    faults().listeners.append(listen)
+    try:
+        out.wait_ready()
+        time.sleep(0.2)
+        out.send_raw([0xC1, 33])  # the bass's program
+        out.send(OutEvent.note_on(1, 40, 90, "bass"))
+        time.sleep(0.2)
+        old = out.proc
+        t_kill = time.monotonic()
+        old.kill()
+        old.wait(5)
+        for _ in range(50):  # the engine goes on sending meanwhile: nothing raises
+            out.send(OutEvent.note_off(1, 40, "bass"))
+            out.hand(7, [OutEvent.note_on(1, 41, 90, "bass")], time.perf_counter() + 0.03)
+            assert out.replace([(7, [], time.perf_counter() + 0.03)]) in (True, False)
+            time.sleep(0.01)
+            if heard:
+                break
+        deadline = time.monotonic() + 10
+        while out.restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        back = time.monotonic() - t_kill
+        assert out.restarts == 1 and out.proc is not old
+        n_before = len(rig.received)
+        out.send(OutEvent.note_on(1, 43, 90, "bass"))
+        out.send(OutEvent.note_off(1, 43, "bass"))
+        time.sleep(0.3)
+    finally:
+        faults().listeners.remove(listen)
+        out.close()
+        rig.close()
+    assert [(w, c) for _, w, c in heard] == [("sender", False), ("sender", True)], heard
+    said = heard[0][0] - t_kill
+    print(f"\nsender process death said after {said * 1000:.0f} ms; back after {back * 1000:.0f} ms; told {told}")
+    assert told and "sender process stopped" in told[0]
+    assert not any(f.what == "sender" for f in faults().current())
+    assert said < 1.0 and back < 5.0
+    before = [tuple(d) for _, d in rig.received[:n_before]]
+    after = [tuple(d) for _, d in rig.received[n_before:]]
+    assert (0xC1, 33) in before and (0x91, 40, 90) in before, before
+    restart = before[before.index((0x91, 40, 90)) + 1:]  # what the new process sent as it came up
+    assert (0xB1, 123, 0) in restart and restart.index((0xB1, 123, 0)) < restart.index((0xC1, 33)), restart
+    assert after == [(0x91, 43, 90), (0x81, 43, 0)], after
