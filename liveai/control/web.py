@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from liveai.control.addresses import ADDRESSES, PARAMS, PREFIX
 from liveai.control.oscquery import answer, host_info
 from liveai.control.webguard import WebGuard, loopback
+from liveai.io.faults import faults
 from liveai.io.osc import build
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ NOTE_QUEUE = 512  # notes waiting for one client; beyond, the oldest go
 PARAM_BY_PATH = {p.path: p.name for p in PARAMS}
 NOTE_PATHS = {a.path for a in ADDRESSES.values() if a.topic == "notes" and a.verb == "feedback"}
 PLAYER = f"{PREFIX}/player/note"  # streamed too: the player's notes as the engine hears them
+# what is down on stage now (liveai.io.faults: a dead synth, the audio server, a MIDI port, the
+# sender process), one line, "" when all is well: the page's own stream (OSC listeners are told
+# each fault on /liveai/error as it happens)
+FAULT = f"{PREFIX}/fault"
 
 
 def missing_extra() -> str | None:
@@ -122,6 +127,10 @@ class WebServer(WebGuard):
         """On the engine loop (Engine.on_player): the player's notes, for the page's roll."""
         if self.player_listened and msg.type in ("note_on", "note_off"):
             self.publish(PLAYER, build(PLAYER, msg.note, msg.velocity if msg.type == "note_on" else 0), keep=True)
+
+    def fault_changed(self, _fault: Any = None) -> None:
+        """On a watcher's thread (liveai.io.faults listener): the page's fault line, now."""
+        self.publish(FAULT, build(FAULT, fault_text()))
 
     def publish(self, path: str, data: bytes, keep: bool = False) -> None:
         """Never blocks: the latest message per path replaces an unsent one (keep: queued, for
@@ -223,7 +232,8 @@ class WebServer(WebGuard):
             cmd, path = str(msg.get("COMMAND", "")).upper(), str(msg.get("DATA", ""))
         except (ValueError, AttributeError):
             return
-        if cmd not in ("LISTEN", "IGNORE") or (path not in PARAM_BY_PATH and path not in NOTE_PATHS and path != PLAYER):
+        if cmd not in ("LISTEN", "IGNORE") or (path not in PARAM_BY_PATH and path not in NOTE_PATHS
+                                                and path not in (PLAYER, FAULT)):
             return
         if cmd == "IGNORE":
             c.listening.discard(path)
@@ -236,6 +246,8 @@ class WebServer(WebGuard):
                     pass
             elif path in NOTE_PATHS:
                 self._listen_notes()
+            elif path == FAULT:
+                c.put(build(FAULT, fault_text()))
         self._relisten()
 
     def _relisten(self) -> None:
@@ -279,6 +291,7 @@ class WebServer(WebGuard):
             raise RuntimeError(f"cannot serve the web page on {self.host}:{self.want_port}: {self._error}")
         self.control.watchers.append(self.watch)
         self.control.engine.on_player.append(self.player)
+        faults().listeners.append(self.fault_changed)
         if self.control.oscquery is not None:
             self.control.oscquery.ws_port = self.port
         log.info("web page on %s", self.url())
@@ -313,6 +326,8 @@ class WebServer(WebGuard):
             self.control.watchers.remove(self.watch)
         if self.player in self.control.engine.on_player:
             self.control.engine.on_player.remove(self.player)
+        if self.fault_changed in faults().listeners:
+            faults().listeners.remove(self.fault_changed)
         if self.loop is not None and self._server is not None and not self.loop.is_closed():
             try:
                 self.loop.call_soon_threadsafe(self._server.close)
@@ -322,6 +337,11 @@ class WebServer(WebGuard):
             self._thread.join(2.0)
         if self._notes_sock is not None:
             self._notes_sock.close()
+
+
+def fault_text() -> str:
+    """What is down now, for the page: each fault's message, ";"-separated ("" when none)."""
+    return "; ".join(f.message for f in faults().current())
 
 
 def attach_web(control: Any, host: str = "127.0.0.1", port: int = 9003) -> WebServer:

@@ -80,6 +80,32 @@ def _programs(msgs) -> set[tuple[int, ...]]:
     return {tuple(m) for _, m in msgs if m[0] & 0xF0 == 0xC0}
 
 
+class PageFaults:
+    """The web page's fault line (liveai.control.web FAULT) as a page hears it: (time, text) each."""
+
+    def __init__(self, url: str) -> None:
+        from pythonosc.osc_message import OscMessage
+        from websockets.sync.client import connect
+        self.got: list[tuple[float, str]] = []
+        self._conn = connect(url.replace("http://", "ws://"))
+        self.ws = self._conn.__enter__()
+        self.ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": "/liveai/fault"}))
+
+        def read() -> None:
+            try:
+                for data in self.ws:
+                    m = OscMessage(data)
+                    self.got.append((time.monotonic(), m.params[0]))
+            except Exception:
+                pass
+        self._thread = threading.Thread(target=read, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._conn.__exit__(None, None, None)
+        self._thread.join(2)
+
+
 def _wait(pred, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,10 +136,16 @@ def test_a_synth_port_that_goes_and_returns_is_said_and_followed(tmp_path, free_
                         "--idle-bars", "0",
                         # name: the port lives in the sender process (the default), whose faults reach
                         # the engine's record and /liveai/error; name-thread: in the engine's process
-                        *(["--sender", "thread"] if how == "name-thread" else []), env=env)
+                        *(["--sender", "thread"] if how == "name-thread" else []),
+                        # and the web page shows the fault (the process's, through the engine's record)
+                        *(["--web", "--web-port", "0"] if how == "name" else []), env=env)
     peer = OscPeer()
+    page = None
     try:
         eng.wait_for_line("ready in", 40)
+        if how == "name":
+            import re
+            page = PageFaults(re.search(r"web page (http://\S+)", eng.output).group(1))
         peer.send(port, "/liveai/listen")
         t_first = time.monotonic()
         for n in (60, 64, 67):
@@ -144,7 +176,15 @@ def test_a_synth_port_that_goes_and_returns_is_said_and_followed(tmp_path, free_
         assert said < 1.0, said
         assert err_s < 1.0, err_s
         assert back < 5.0, back
+        if page is not None:
+            shown = [(t - t_gone, text) for t, text in page.got if t > t_gone]
+            print(f"the page showed {shown}")
+            assert page.got and page.got[0][1] == "", page.got  # nothing down at the start
+            assert shown and SYNTH in shown[0][1] and shown[0][0] < 1.0, shown
+            assert _wait(lambda: page.got[-1][1] == "", 3.0), page.got  # cleared when it is back
     finally:
+        if page is not None:
+            page.close()
         peer.close()
         eng.stop()
         time.sleep(0.3)
