@@ -82,6 +82,7 @@ def test_a_sender_process_that_dies_is_said_started_again_and_told_its_programs(
             time.sleep(0.05)
         back = time.monotonic() - t_kill
         assert out.restarts == 1 and out.proc is not old
+        time.sleep(0.1)  # what the new process sent as it came up reaches the rig
         n_before = len(rig.received)
         out.send(OutEvent.note_on(1, 43, 90, "bass"))
         out.send(OutEvent.note_off(1, 43, "bass"))

@@ -1,16 +1,19 @@
-"""The sender process's pipe (liveai.io.sender): what the engine writes to it."""
+"""The sender process's pipe: what the engine writes to it (liveai.io.sender) and what the process
+makes of it (liveai.io.sendproc)."""
 import os
 import threading
 
 from liveai.io.output import OutEvent
-from liveai.io.sender import _REC, ProcessMidiOutput
+from liveai.io.output import WireState
+from liveai.io.sender import ProcessMidiOutput
+from liveai.io.sendproc import _REC
 
 
 def test_a_chord_is_one_write_of_the_records_its_notes_make_one_by_one():
     r, w = os.pipe()
     try:
         out = ProcessMidiOutput.__new__(ProcessMidiOutput)  # the writing end only: no child process
-        out._fd, out._lock = w, threading.Lock()
+        out._fd, out._lock, out._down, out.state, out.lost_writes = w, threading.Lock(), False, WireState(), 0
         chord = [OutEvent.note_on(0, p, 90, "tenor") for p in (48, 52, 55)]
         for ev in chord:
             out.send(ev)
@@ -26,16 +29,15 @@ def test_a_chord_is_one_write_of_the_records_its_notes_make_one_by_one():
 
 
 def _recs(*recs):
-    from liveai.io.sender import _REC
     return b"".join(_REC.pack(w, s, n, bytes(b).ljust(3, b"\0")) for w, s, n, b in recs)
 
 
 def test_the_process_applies_a_rewrite_whole_at_its_end_and_answers_it():
-    """The records of the sender process's pipe (liveai.io.sender.Inbox): a step queued, then
+    """The records of the sender process's pipe (liveai.io.sendproc.Inbox): a step queued, then
     rewritten in one transaction that arrives split across two reads; then a rewrite of a step
     that already went out is refused and answered 'late'."""
     from liveai.io.duequeue import DueQueue
-    from liveai.io.sender import _BEGIN, _END, _STEP, Inbox
+    from liveai.io.sendproc import _BEGIN, _END, _STEP, Inbox
     q, sent, answers = DueQueue(), [], []
     box = Inbox(q, sent.append, answers.append)
     box.feed(_recs((5.0, 9, 3, [0x90, 60, 90]), (-1.0, 0, 3, [0x90, 40, 1])))
