@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -49,17 +49,22 @@ def write_take(path: Path, notes: int, tpb: int = 480) -> Path:
 
 
 def measure(notes: int, workdir: Path) -> dict:
+    """One `liveai show` run on a take of `notes` notes: its wall and CPU seconds and its own peak
+    resident memory (os.wait4: that child's, not the largest of every child this process had)."""
     take = write_take(workdir / f"take{notes}.mid", notes)
     svg = workdir / f"take{notes}.svg"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    err = workdir / f"show{notes}.err"
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "liveai", "show", str(take), "--out", str(svg)],
-                       capture_output=True, text=True, timeout=600)
+    with open(err, "w") as ferr:
+        proc = subprocess.Popen([sys.executable, "-m", "liveai", "show", str(take), "--out", str(svg)],
+                                stdout=subprocess.DEVNULL, stderr=ferr)
+        _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr[-2000:])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KB, the largest child so far
-    return {"notes": notes, "seconds": secs, "peak_mb": max(peak, before) / 1024, "svg_mb": svg.stat().st_size / 1e6}
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(err.read_text()[-2000:])
+    return {"notes": notes, "seconds": secs, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_mb": usage.ru_maxrss / 1024, "svg_mb": svg.stat().st_size / 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     sizes = sorted(int(x) for x in a.notes.split(","))
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(n, Path(tmp)) for n in sizes]  # smallest first: the peak is then its own
+        rows = [measure(n, Path(tmp)) for n in sizes]
     out = {"rows": rows}
     if len(rows) > 1:
         out["time_ratio"] = rows[-1]["seconds"] / rows[0]["seconds"]
@@ -78,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out))
     else:
         for r in rows:
-            print(f"{r['notes']:>7} notes: {r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB, SVG {r['svg_mb']:.1f} MB")
+            print(f"{r['notes']:>7} notes: {r['seconds']:.1f} s ({r['cpu_s']:.1f} s of CPU), peak {r['peak_mb']:.0f} MB, "
+                  f"SVG {r['svg_mb']:.1f} MB")
         if len(rows) > 1:
             print(f"time x{out['time_ratio']:.1f} for x{out['size_ratio']:.0f} the notes")
     return 0

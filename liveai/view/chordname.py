@@ -20,6 +20,21 @@ _ALIASES = {"M": "maj", "maj": "maj", "min": "min", "-": "min", "mi": "min", "M7
             "ø": "m7b5", "o": "dim", "o7": "dim7", "+": "aug", "sus": "sus4", "-7": "m7", "dom7": "7"}
 
 
+def _templates() -> tuple[tuple[int, str, tuple[int, ...], float, float], ...]:
+    """(root, quality, chord tones, size penalty, sus penalty) for every candidate, in the order
+    they are tried (the first of equal scores wins): built once, not at every bar."""
+    out = []
+    for q in _SIMPLE:
+        ivs = QUALITIES[q][0]
+        for root in range(12):
+            out.append((root, q, tuple((root + i) % 12 for i in ivs), 0.08 * (len(ivs) - 3),
+                        0.05 if q.startswith("sus") else 0.0))
+    return tuple(out)
+
+
+_TEMPLATES = _templates()
+
+
 def recognise(weights: Mapping[int, float], bass: int | None = None, min_weight: float = 1e-9) -> ChordSymbol | None:
     """The chord that best explains pitch-class weights; None when nothing sounds or no chord
     explains at least half of it. bass: the lowest pitch class sounding (names an inversion)."""
@@ -27,18 +42,19 @@ def recognise(weights: Mapping[int, float], bass: int | None = None, min_weight:
     if total <= min_weight:
         return None
     w = [max(0.0, float(weights.get(pc, 0.0))) / total for pc in range(12)]
+    faint = [x < 0.02 for x in w]
     best, best_score = None, float("-inf")
-    for q in _SIMPLE:
-        ivs = QUALITIES[q][0]
-        for root in range(12):
-            tones = [(root + i) % 12 for i in ivs]
-            inside = sum(w[t] for t in tones)
-            missing = sum(1 for t in tones if w[t] < 0.02)
-            score = inside - 0.9 * (1.0 - inside) - 0.25 * missing - 0.08 * (len(ivs) - 3) - (0.05 if q.startswith("sus") else 0.0)
-            score += 0.06 if bass == root else 0.0
-            score += 0.02 * w[root]
-            if score > best_score:
-                best, best_score = (root, q, inside), score
+    for root, q, tones, size, sus in _TEMPLATES:  # a bar of a long take: keep this loop lean
+        inside = 0
+        missing = 0
+        for t in tones:
+            inside += w[t]
+            missing += faint[t]
+        score = inside - 0.9 * (1.0 - inside) - 0.25 * missing - size - sus
+        score += 0.06 if bass == root else 0.0
+        score += 0.02 * w[root]
+        if score > best_score:
+            best, best_score = (root, q, inside), score
     if best is None or best[2] < 0.5:
         return None
     root, q, _ = best
