@@ -75,12 +75,12 @@ def test_missing_soundfont_says_what_to_install(tmp_path, monkeypatch):
 
 @pytest.mark.integration
 @needs_fluidsynth
-def _run_synth(osc_port: int, osc_out: int):
+def _run_synth(osc_port: int, osc_out: int, *extra: str):
     """`liveai run --synth` over JACK with the rules band, controlled on osc_port."""
     from tests.integration.support import EngineProcess
     return EngineProcess("run", "--synth", "--midi-api", "jack", "--no-midi", "--no-realtime", "--generator", "rules",
                          "--osc-port", str(osc_port), "--oscquery-port", "-1", "--osc-out", f"127.0.0.1:{osc_out}",
-                         "--tempo", "120", "--idle-bars", "0")
+                         "--tempo", "120", "--idle-bars", "0", *extra)
 
 
 def test_run_synth_over_jack_makes_sound(jack_server, free_udp_port):
@@ -144,35 +144,62 @@ def test_run_synth_over_jack_makes_sound(jack_server, free_udp_port):
     assert SYNTH_CLIENT not in r.stdout
 
 
-def test_a_killed_synth_is_reported_and_comes_back_with_its_programs(jack_server, free_udp_port):
-    """Issue 29 item 1: `kill -9` FluidSynth under `liveai run --synth`: the fault is said within a
-    second (the log and /liveai/error to OSC listeners), FluidSynth is running again with our output
-    wired to it within five, and it sounds again while the band plays; the run goes on."""
+def test_a_killed_synth_is_reported_and_comes_back_with_its_programs(jack_server, free_udp_port, tmp_path):
+    """Issue 29 item 1: `kill -9` FluidSynth under `liveai run --synth --record`: the fault is said
+    within a second (the log and /liveai/error to OSC listeners), FluidSynth is running again with
+    our output wired to it and sounding within five (its audio captured by a JACK client), the take
+    holds the band's notes before and after, and once the band stops the synth falls silent (no
+    note hangs on it); the run goes on."""
     jack = pytest.importorskip("jack")
     _soundfont_or_skip()
     import signal
+    import mido
     from tests.integration.support import OscPeer
     port = free_udp_port()
-    eng = _run_synth(port, free_udp_port())
+    takes = tmp_path / "takes"
+    eng = _run_synth(port, free_udp_port(), "--record", str(takes))
     client = jack.Client("liveai-test-watch", no_start_server=True)
+    peaks: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    ins = [client.inports.register(f"in_{i}") for i in (1, 2)]
+
+    @client.set_process_callback
+    def process(frames):  # runs in JACK's thread: keep it to a max()
+        m = max(float(np.abs(p.get_array()).max()) for p in ins)
+        with lock:
+            peaks.append((time.monotonic(), m))
+
+    def hear_synth() -> None:  # FluidSynth's audio outputs into ours (again after a restart)
+        outs = [p.name for p in client.get_ports(f"{SYNTH_CLIENT}:", is_audio=True, is_output=True)]
+        for src, dst in zip(outs, ins):
+            if dst.name not in [c.name for c in client.get_all_connections(src)]:
+                client.connect(src, dst)
+
+    def loudest(t0: float, t1: float = float("inf")) -> float:
+        with lock:
+            return max((m for t, m in peaks if t0 <= t < t1), default=0.0)
+
     peer = OscPeer()
     try:
         eng.wait_for_line("ready in", 40)
         peer.send(port, "/liveai/listen")
         client.activate()
+        hear_synth()
 
         def synth_pids():
             out = subprocess.run(["pgrep", "-P", str(eng.proc.pid), "fluidsynth"], capture_output=True, text=True)
             return [int(p) for p in out.stdout.split()]
 
         def wired():
-            ins = client.get_ports(f"{SYNTH_CLIENT}:", is_midi=True, is_input=True)
-            return bool(ins) and any(p.name.startswith("liveai") for p in client.get_all_connections(ins[0]))
+            ins_ = client.get_ports(f"{SYNTH_CLIENT}:", is_midi=True, is_input=True)
+            return bool(ins_) and any(p.name.startswith("liveai") for p in client.get_all_connections(ins_[0]))
         first = synth_pids()
         assert len(first) == 1 and wired()
+        t_first = time.monotonic()
         for n in (62, 66, 69):
             peer.send(port, "/liveai/player/note", n, 90)
-        time.sleep(0.5)
+        time.sleep(1.5)
+        assert loudest(t_first + 0.5) > 0.01, "FluidSynth was silent before the kill"
         t_kill = time.monotonic()
         os.kill(first[0], signal.SIGKILL)
         t_said, _ = eng.wait_for_line("FluidSynth stopped (exit -9): starting it again", 5)
@@ -182,15 +209,40 @@ def test_a_killed_synth_is_reported_and_comes_back_with_its_programs(jack_server
         assert "sounding notes restored" in line
         again = synth_pids()
         assert len(again) == 1 and again != first and wired()
+        hear_synth()
+        deadline = t_kill + 5.0
+        while time.monotonic() < deadline and loudest(eng.t_start + t_back) <= 0.01:
+            time.sleep(0.05)
+        sound_back = next((t for t, m in list(peaks) if t > eng.t_start + t_back and m > 0.01), None)
+        assert sound_back is not None and sound_back - t_kill < 5.0, "no sound within 5 s of the kill"
         peer.wait_for(lambda m: m.address == "/liveai/error" and "FluidSynth stopped" in str(m.args), 2.0)
+        time.sleep(1.0)
         for n in (62, 66, 69):
             peer.send(port, "/liveai/player/note", n, 0)
+        peer.send(port, "/liveai/stop")  # the band stops: every note it sounds ends
+        t_stop = time.monotonic()
+        time.sleep(4.0)  # release tails and reverb die away
+        tail = loudest(t_stop + 3.0)
         assert eng.proc.poll() is None  # the run goes on
     finally:
         peer.close()
         client.deactivate()
         client.close()
         eng.stop()
+    print(f"killed FluidSynth: said after {(eng.t_start + t_said - t_kill) * 1000:.0f} ms, back after "
+          f"{(eng.t_start + t_back - t_kill) * 1000:.0f} ms, sounding after {(sound_back - t_kill) * 1000:.0f} ms; "
+          f"loudest 3-4 s after the band stopped {tail:.5f}")
+    assert tail < 1e-3, f"the synth still sounds after the band stopped (peak {tail:.4f}): a note hangs"
+    take = next(takes.glob("*.mid"))
+    t, onsets = 0.0, []
+    for msg in mido.MidiFile(take):
+        t += msg.time
+        if msg.type == "note_on" and msg.velocity > 0:
+            onsets.append(t)
+    start = t_first - onsets[0]  # the take's first note is the player's first, sent at t_first
+    assert any(start + o < t_kill - 0.3 for o in onsets[3:]), onsets[:8]  # the band's, before the kill
+    assert any(start + o > eng.t_start + t_back + 0.3 for o in onsets), (t_back, onsets[-5:])  # and after
+
     def alive(pid):
         try:
             with open(f"/proc/{pid}/stat") as f:
