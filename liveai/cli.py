@@ -267,13 +267,8 @@ def cmd_bands(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from liveai.io.fluidsynth import SynthMissing, render
-    try:
-        path = render(args.midi, args.out, args.soundfont)
-    except (SynthMissing, FileNotFoundError) as e:
-        print(f"liveai: error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
+    from liveai.io.fluidsynth import render  # its errors (ValueError, SynthMissing) are main's one line
+    print(f"wrote {render(args.midi, args.out, args.soundfont)}")
     return 0
 
 
@@ -326,6 +321,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             cfg.midi_in, cfg.midi_out = cfg.midi_in or "auto", cfg.midi_out or "auto"
     else:
         cfg = make_config(args.config, _overrides(args))
+    from liveai.io.fluidsynth import check_synth
+    check_synth(cfg)  # a bad soundfont or no FluidSynth: one error now, before any port opens
     def hot(name: str | None) -> bool:  # follow the device (liveai/box/hotplug.py)
         return not cfg.virtual and name is not None and (args.box or name.lower() == "auto")
     midi_in = PortSpec(cfg.midi_api, cfg.midi_in, bool(cfg.virtual) or cfg.midi_in is None, "in", hot(cfg.midi_in))
@@ -341,6 +338,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from liveai.app.run import run_realtime, run_simulated, summary
+    from liveai.io.fluidsynth import SynthMissing, check_synth
     from liveai.music.tunes import BUILTIN, read_midi, tune_events
     o = _overrides(args)
     part = None
@@ -362,6 +360,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     o.setdefault("start_now", False)
     o.setdefault("show", True)  # the real-time demo shows where it is (only on a terminal)
     cfg = make_config(args.config, o)
+    if not args.fast:  # --synth's FluidSynth and soundfont: one error before playing, never "OSC only"
+        check_synth(cfg)
     if part is not None:  # the input follows the band's tempo (--tempo, a clamped file tempo)
         events = part.events_at(cfg.tempo)
     if args.out:  # refused before playing, not lost at the end
@@ -380,7 +380,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         try:
             session = run_realtime(cfg, None, midi_out, events=events, out=args.out)
         except Exception as e:
-            if midi_out is None:
+            if midi_out is None or isinstance(e, SynthMissing):  # --synth's own fault: OSC would not mend it
                 raise
             print(f"liveai demo: no MIDI output ({e}); playing over OSC only", file=sys.stderr)
             session = run_realtime(cfg, None, None, events=events, out=args.out)

@@ -110,3 +110,12 @@ def hanging_notes(msgs) -> set[tuple[int, int]]:
         elif kind == 0xB0 and m[1] in (120, 123):
             on = {k for k in on if k[0] != ch}
     return on
+
+
+LOG_LINE = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: "
+
+
+def said_lines(stderr: str) -> list[str]:
+    """What a command said on stderr to its user: every line but the log's (timestamped) ones."""
+    import re
+    return [ln for ln in stderr.splitlines() if ln.strip() and not re.match(LOG_LINE, ln)]

@@ -7,6 +7,8 @@ import mido
 
 from liveai.cli import build_parser
 
+from tests.helpers import said_lines
+
 
 def liveai(*args, timeout=120):
     return subprocess.run([sys.executable, "-m", "liveai", *args], capture_output=True, text=True, timeout=timeout)
@@ -212,6 +214,8 @@ def test_unclear_errors_are_one_line_naming_the_file_key_or_value(tmp_path):
     cases.append((("demo", "--fast", "--band", str(deep)), f"band style file {deep}: style 'deep': nested too deeply"))
     # render onto a folder printed a traceback; a file that is not a soundfont was replaced silently
     cases.append((("render", str(take), "--out", str(tmp_path)), f"--out {tmp_path} is a folder"))
+    cases.append((("render", str(tmp_path / "none.mid"), "--out", str(tmp_path / "x.wav")),
+                  f"no such MIDI file: {tmp_path / 'none.mid'}"))
     bad = tmp_path / "bad.sf2"
     bad.write_text("not a soundfont")
     cases.append((("render", str(take), "--out", str(tmp_path / "x.wav"), "--soundfont", str(bad)),
@@ -219,8 +223,54 @@ def test_unclear_errors_are_one_line_naming_the_file_key_or_value(tmp_path):
     for args, said in cases:
         r = liveai(*args)
         assert r.returncode == 2, (args, r.stderr)
-        assert said in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        lines = said_lines(r.stderr)
+        assert len(lines) == 1 and said in lines[0], (args, r.stderr)  # one line, and that one names it
+        assert lines[0].startswith("liveai: error: ") and "Traceback" not in r.stderr, (args, r.stderr)
     assert not (tmp_path / "x.wav").exists()
+
+
+def _unwritable_folder(tmp_path):
+    """A folder no file can be made in, even by root (who writes in a chmod 555 one): the first of
+    a read-only tmp folder, /sys and /proc that refuses a file; None if all take one."""
+    import os
+    import tempfile
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o555)
+    for d in (ro, "/sys", "/proc"):
+        try:
+            fd, name = tempfile.mkstemp(dir=d)
+        except OSError:
+            return str(d)
+        os.close(fd)
+        os.unlink(name)
+    return None
+
+
+def test_render_onto_a_read_only_folder_is_one_line_naming_the_file(tmp_path):
+    """Issue 29 item 6: `liveai render --out` where no file can be written is one error line that
+    names the file, and writes nothing."""
+    import shutil
+    from liveai.io.fluidsynth import SynthMissing, find_soundfont
+    if shutil.which("fluidsynth") is None:
+        pytest.skip("apt-get install fluidsynth")
+    try:
+        find_soundfont()
+    except SynthMissing as e:
+        pytest.skip(str(e))
+    folder = _unwritable_folder(tmp_path)
+    if folder is None:
+        pytest.skip("every folder tried takes a file here")
+    take = tmp_path / "take.mid"
+    assert liveai("demo", "--fast", "--generator", "rules", "--out", str(take)).returncode == 0
+    out = f"{folder}/x.wav"
+    r = liveai("render", str(take), "--out", out)
+    assert r.returncode == 2, r.stderr
+    lines = said_lines(r.stderr)
+    assert len(lines) == 1 and lines[0].startswith(f"liveai: error: cannot write {out}: "), r.stderr
+    assert "Traceback" not in r.stderr
+    from pathlib import Path
+    assert not Path(out).exists()
 
 
 def test_the_demo_banner_says_the_meter_once():

@@ -8,7 +8,8 @@ Format (every key optional unless said otherwise):
     name = "mypop"                  # defaults to the file name
     description = "one line for `liveai bands`"
     meters = ["4/4", "3/4"]         # the meters it has patterns for
-    fallback = "waltz"              # style played in a meter this one lacks (a 4/4-only style names one)
+    fallback = "waltz"              # style played in a meter this one lacks (a 4/4-only style names one):
+                                    # a built-in name or a .toml file (a relative path is read beside this one)
     swing = 1.0                     # long:short ratio of each pair of 8ths: 1 straight, 2 triplet (1..3)
     phrase_bars = 4                 # phrase length; fills fall in the last bar of a phrase
     fill_every = 4                  # bars between automatic fills (a multiple of phrase_bars; 0: none)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Callable
 
 from liveai.band.stylerender import HOLD_HIT, REST_HIT, Hit, render_part
-from liveai.band.style import GM_DRUMS, PITCHED, Grid, Section, Style, StyleError, load_style
+from liveai.band.style import GM_DRUMS, PITCHED, Grid, Section, Style, StyleError, fallback_source, load_style
 from liveai.generators.base import HOLD, REST, STEPS_PER_BEAT, StepContext, StepPlan, VoiceAction, note
 from liveai.music.theory import ChordSymbol
 from liveai.vocab import part_of
@@ -67,7 +67,6 @@ class BandGenerator:
     def __init__(self, style: Style, seed: int = 0, resolve: Callable[[str], Style] = load_style) -> None:
         self.seed = seed
         self._resolve = resolve
-        self._fallback_failed: str | None = None  # a fallback that could not be loaded (warned once)
         self.energy: float | None = None  # set by /liveai/energy; None: the player's own energy
         self.variation = 0  # 0: chosen by energy; i: the style's i-th variation (1 = sparsest)
         self._intro_armed = False
@@ -79,7 +78,7 @@ class BandGenerator:
         if style.chorale:
             raise StyleError(f"style {style.name!r} has no band parts (the generator's own voices play it)")
         self.style = style
-        self._fallback: Style | None = None
+        self._fallback: Style | None = None  # the style's fallback once loaded (itself if it cannot be)
         if hasattr(self, "kind"):  # playing: the new style's groove starts at the next step
             self.kind, self.section = "", None
         self.engine_swing = style.engine_swing  # the engine swings the band by this (0 straight, 1 triplet)
@@ -139,13 +138,14 @@ class BandGenerator:
         if m is not None:
             return self.style, m
         if self.style.fallback:
-            if (self._fallback is None or self._fallback.name != self.style.fallback) \
-                    and self._fallback_failed != self.style.fallback:
+            # loaded once per style (set_style clears it), not compared by name: a file's style has
+            # its own name, so that check never matched and re-read the file on every step
+            if self._fallback is None:
                 try:
-                    self._fallback = self._resolve(self.style.fallback)
+                    self._fallback = self._resolve(fallback_source(self.style.fallback, self.style.path))
                 except StyleError as e:  # said once, not on every bar (issue 29)
                     log.warning("band style %s: fallback unavailable: %s", self.style.name, e)
-                    self._fallback, self._fallback_failed = self.style, self.style.fallback
+                    self._fallback = self.style
             m = self._fallback.meter_key(spb)
             if m is not None:
                 return self._fallback, m

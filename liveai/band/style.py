@@ -309,15 +309,27 @@ def parse_style(text: str, name: str = "style", path: str = "") -> Style:
 
 
 # ------------------------------------------------------------------------------------ loading
+def fallback_source(fallback: str, style_path: str = "") -> str:
+    """What a style's fallback loads, one answer for the check at load and the load at play time:
+    a built-in style's name as is, else a style file's path. A relative path is read beside the
+    style file (else from the current folder, where it was read before); one found in neither
+    place is given beside the style file, so the error names where it was looked for."""
+    if fallback in builtin_names() or not (fallback.endswith(".toml") or "/" in fallback):
+        return fallback
+    p = Path(fallback).expanduser()
+    if p.is_absolute():
+        return str(p)
+    beside = (Path(style_path).parent if style_path else Path(".")) / p
+    return str(p) if p.is_file() and not beside.is_file() else str(beside)
+
+
 def _check_fallback(ctx: "_Ctx", fallback: str, path: str) -> None:
-    """A fallback names a built-in style or a style file (as given, or beside this one): checked
+    """A fallback names a built-in style or a style file (beside this one, or as given): checked
     at load, once, rather than failing on every bar of a meter the style lacks."""
     if fallback in builtin_names():
         return
-    here = Path(path).parent if path else Path(".")
-    if fallback.endswith(".toml") or "/" in fallback:
-        if Path(fallback).expanduser().is_file() or (here / fallback).is_file():
-            return
+    if (fallback.endswith(".toml") or "/" in fallback) and Path(fallback_source(fallback, path)).is_file():
+        return
     raise ctx.error(["fallback"], f"{fallback!r} names no style (built-in: {', '.join(builtin_names())}; "
                                   "or a path to a .toml style file)")
 

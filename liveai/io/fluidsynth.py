@@ -68,19 +68,40 @@ def check_soundfont(path: Path) -> None:
 
 def find_soundfont(explicit: str | None = None) -> str:
     """The soundfont to play: the one given, else $LIVEAI_SOUNDFONT, else a GM soundfont from the
-    system's packages."""
+    system's packages. One the user names (either way) that is missing or not a SoundFont is an
+    error, never quietly replaced by the system's."""
     if explicit:
-        p = Path(explicit).expanduser()
-        if not p.is_file():
-            raise SynthMissing(f"soundfont {explicit} does not exist")
-        check_soundfont(p)
-        return str(p)
+        return _users_soundfont(explicit)
     env = os.environ.get("LIVEAI_SOUNDFONT")
-    for cand in ([env] if env else []) + list(SOUNDFONTS):
+    if env:
+        try:
+            return _users_soundfont(env)
+        except SynthMissing as e:
+            raise SynthMissing(f"$LIVEAI_SOUNDFONT: {e}") from None
+    for cand in SOUNDFONTS:
         if Path(cand).is_file():
             return str(Path(cand).resolve())
     raise SynthMissing(f"no General MIDI soundfont found (looked at {', '.join(SOUNDFONTS)}); "
                        f"install one with: {APT_SOUNDFONT}, or give --soundfont FILE.sf2")
+
+
+def _users_soundfont(given: str) -> str:
+    """A soundfont the user named: it exists, is a file and is a SoundFont."""
+    p = Path(given).expanduser()
+    if not p.exists():
+        raise SynthMissing(f"soundfont {given} does not exist")
+    if not p.is_file():
+        raise SynthMissing(f"soundfont {given} is not a file")
+    check_soundfont(p)
+    return str(p)
+
+
+def check_synth(cfg: object) -> None:
+    """With --synth, what is the user's to fix (FluidSynth installed, the soundfont) is checked
+    before any port opens: one error at start, never a fallback to OSC or a failure later."""
+    if getattr(cfg, "synth", False):
+        find_fluidsynth()  # what to install comes first
+        find_soundfont(getattr(cfg, "soundfont", None))
 
 
 def audio_driver(midi_api: str, wanted: str | None = None) -> str:
@@ -318,7 +339,7 @@ def render(midi_path: str | os.PathLike, wav_path: str | os.PathLike, soundfont:
     sf = find_soundfont(soundfont)
     src, dst = Path(midi_path), Path(wav_path)
     if not src.is_file():
-        raise FileNotFoundError(f"no such MIDI file: {src}")
+        raise ValueError(f"no such MIDI file: {src}")
     if dst.is_dir():
         raise ValueError(f"--out {dst} is a folder: give the WAV file's name, e.g. {dst / 'take.wav'}")
     try:

@@ -117,3 +117,63 @@ def test_a_fallback_that_names_no_style_is_an_error_at_load_and_a_lost_one_is_sa
         for _ in range(50):
             assert band._style_for(12) == (style, None)  # 3/4: not in the style, the fallback is gone
     assert sum("fallback unavailable" in r.getMessage() for r in caplog.records) == 1
+
+
+WALTZY = """
+name = "waltzy"
+meters = ["3/4"]
+[parts.bass]
+range = [28, 52]
+[variations.sparse]
+bass = { "3/4" = "R-----" }
+[variations.full]
+energy = 0.7
+bass = { "3/4" = "R-5-5-" }
+"""
+
+
+def test_a_fallback_file_beside_the_style_plays_from_any_folder_and_is_read_once(tmp_path, monkeypatch, caplog):
+    """Issue 29 item 6: a fallback "waltzy.toml" beside mine.toml passed the check at load but was
+    looked for in the current folder at play time (run from elsewhere: "fallback unavailable"),
+    and the path fallback was read again on every step. Now it is found beside the style file,
+    from any folder, and read once: deleting it after the first 3/4 bar changes nothing."""
+    import logging
+
+    from liveai.band.generator import BandGenerator
+    st, elsewhere = tmp_path / "st", tmp_path / "elsewhere"
+    st.mkdir(), elsewhere.mkdir()
+    (st / "mine.toml").write_text(GOOD.replace('meters = ["4/4"]', 'meters = ["4/4"]\nfallback = "waltzy.toml"'))
+    (st / "waltzy.toml").write_text(WALTZY)
+    monkeypatch.chdir(elsewhere)
+    style = load_style("../st/mine.toml")
+    band = BandGenerator(style)
+    with caplog.at_level(logging.WARNING, logger="liveai.band.generator"):
+        fb, m = band._style_for(12)  # 3/4: the style lacks it, its fallback plays
+        assert (fb.name, m) == ("waltzy", "3/4")
+        (st / "waltzy.toml").unlink()
+        for _ in range(50):
+            assert band._style_for(12) == (fb, "3/4")
+        assert band._style_for(16) == (style, "4/4")
+    assert not [r.getMessage() for r in caplog.records if "fallback" in r.getMessage()]
+    with pytest.raises(StyleError, match=r"mine.toml: style 't': fallback \(line 4\): 'waltzy.toml' names no style"):
+        load_style("../st/mine.toml")  # now gone: said at load, naming the file, the key and the value
+
+
+def test_a_fallback_path_is_read_beside_the_style_before_the_current_folder(tmp_path, monkeypatch):
+    """One answer for load and play (fallback_source): beside the style file first; a path that
+    is only under the current folder still works, as it did; an absolute path is itself."""
+    from liveai.band.style import fallback_source
+    st, here = tmp_path / "st", tmp_path / "here"
+    (st / "sub").mkdir(parents=True), (here / "sub").mkdir(parents=True)
+    monkeypatch.chdir(here)
+    mine = str(st / "mine.toml")
+    (here / "sub" / "w.toml").write_text(WALTZY.replace('"waltzy"', '"cwd"'))
+    assert fallback_source("sub/w.toml", mine) == "sub/w.toml"  # only here: read from here
+    (st / "sub" / "w.toml").write_text(WALTZY.replace('"waltzy"', '"beside"'))
+    assert fallback_source("sub/w.toml", mine) == str(st / "sub" / "w.toml")  # beside wins
+    assert fallback_source("none.toml", mine) == str(st / "none.toml")  # missing: where it was looked for
+    assert fallback_source(str(st / "sub" / "w.toml"), "") == str(st / "sub" / "w.toml")
+    assert fallback_source("waltz", mine) == "waltz"
+    (st / "mine.toml").write_text(GOOD.replace('meters = ["4/4"]', 'meters = ["4/4"]\nfallback = "sub/w.toml"'))
+    from liveai.band.generator import BandGenerator
+    assert BandGenerator(load_style(mine))._style_for(12)[0].name == "beside"

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import wave
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -71,6 +72,56 @@ def test_missing_soundfont_says_what_to_install(tmp_path, monkeypatch):
         find_soundfont(str(tmp_path / "given.sf2"))
     with pytest.raises(SynthMissing):
         render(tmp_path / "x.mid", tmp_path / "x.wav")
+
+
+def test_a_bad_liveai_soundfont_is_an_error_naming_the_variable_and_the_file(tmp_path, monkeypatch):
+    """Issue 29 item 6: $LIVEAI_SOUNDFONT naming a file that is not a SoundFont (or none) was
+    quietly replaced by the system's soundfont."""
+    bad = tmp_path / "bad.sf2"
+    bad.write_text("not a soundfont")
+    for given, why in ((bad, "is not a SoundFont (.sf2 or .sf3)"), (tmp_path / "none.sf2", "does not exist"),
+                       (tmp_path, "is not a file")):
+        monkeypatch.setenv("LIVEAI_SOUNDFONT", str(given))
+        with pytest.raises(SynthMissing) as e:
+            find_soundfont()
+        assert str(e.value) == f"$LIVEAI_SOUNDFONT: soundfont {given} {why}"
+    real = tmp_path / "real.sf2"  # a SoundFont's header is all the check reads
+    real.write_bytes(b"RIFF\0\0\0\0sfbk")
+    monkeypatch.setenv("LIVEAI_SOUNDFONT", str(real))
+    assert find_soundfont() == str(real)  # a good one is used
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize("args, env", [
+    (("render", "TAKE", "--out", "OUT"), True),
+    (("render", "TAKE", "--out", "OUT", "--soundfont", "BAD"), False),
+    (("run", "--synth", "--soundfont", "BAD"), False),
+    (("run", "--synth"), True),
+    (("demo", "--synth", "--soundfont", "BAD"), False),
+    (("demo", "--synth"), True),
+], ids=["render-env", "render-flag", "run-flag", "run-env", "demo-flag", "demo-env"])
+def test_a_bad_soundfont_is_one_error_line_before_anything_opens(tmp_path, args, env):
+    """Issue 29 item 6: `render` with a bad $LIVEAI_SOUNDFONT wrote a WAV with the system's sound;
+    `demo --synth --soundfont bad.sf2` first said, falsely, "no MIDI output (...); playing over OSC
+    only". Each is now exactly one error line naming the file (and the variable), at once: no MIDI
+    port, JACK server or OSC port is needed to say it, and nothing is written."""
+    from tests.helpers import said_lines
+    bad = tmp_path / "bad.sf2"
+    bad.write_text("not a soundfont")
+    take = demo_take(tmp_path / "take.mid", bars=1)
+    out = tmp_path / "y.wav"
+    argv = [{"TAKE": str(take), "OUT": str(out), "BAD": str(bad)}.get(a, a) for a in args]
+    repo = str(Path(__file__).resolve().parents[2])
+    environ = {k: v for k, v in os.environ.items() if k != "LIVEAI_SOUNDFONT"} | {"PYTHONPATH": repo}
+    if env:
+        environ["LIVEAI_SOUNDFONT"] = str(bad)
+    r = subprocess.run([sys.executable, "-m", "liveai", *argv], capture_output=True, text=True, timeout=60,
+                       env=environ, cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    want = f"liveai: error: {'$LIVEAI_SOUNDFONT: ' if env else ''}soundfont {bad} is not a SoundFont (.sf2 or .sf3)"
+    assert said_lines(r.stderr) == [want], r.stderr
+    assert r.stdout == ""  # refused before the demo's banner, and nothing played
+    assert not out.exists()
 
 
 @pytest.mark.integration
