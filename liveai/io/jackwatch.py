@@ -197,6 +197,7 @@ class JackWatch:
         self.watch_s = watch_s
         self.members: list[JackMember] = []
         self.reporters: list[Callable[[str], None]] = []  # told of a fault once (OSC /liveai/error)
+        self.link_listeners: list[Callable[[set[tuple[str, str]]], None]] = []  # told the noted connections as they change
         self.generation = 0  # +1 each time the server is lost: a port opened before is dead
         self.up = True
         self.losses = self.rejoins = 0
@@ -224,6 +225,19 @@ class JackWatch:
                 self._thread.start()
             self.members.append(member)
             self._links.update(peers)
+
+    def restore(self, links: list[tuple[str, str]]) -> None:
+        """Connections to make again (a sender process started after a crash), as the ones of a
+        rejoin: each as soon as both its ends are there, for RECONNECT_FOR_S."""
+        with self._lock:
+            self._links.update(links)
+            self._pending.update(links)
+            self._pending_until = time.monotonic() + RECONNECT_FOR_S
+
+    def restored(self, links: list[tuple[str, str]]) -> bool:
+        """True once none of these is waiting to be made."""
+        with self._lock:
+            return not (set(links) & self._pending)
 
     def remove(self, member: JackMember) -> None:
         """Stop watching a member; the last one out (with the server up) ends the watch, so a
@@ -355,6 +369,12 @@ class JackWatch:
                 self._links |= old - links
                 self._watch_peers()
                 self._links &= links | self._pending
+            if self._links != old:
+                for fn in list(self.link_listeners):
+                    try:
+                        fn(set(self._links))
+                    except Exception:
+                        log.exception("JACK watch: telling the connections")
 
     def _ours(self) -> set[str]:
         with self._lock:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 REPLY_TIMEOUT_S = 2.0  # a sender process that cannot answer a rewrite in this long is stuck
 SENDER_LOOKAHEAD_S = 0.030
 RESTART_RETRY_S = 2.0
+RESTART_MAX_S = 30.0  # the longest wait between tries while the sender process cannot start
 
 
 class ProcessMidiOutput:
@@ -65,25 +66,37 @@ class ProcessMidiOutput:
         if stats:
             args += ["--stats", stats]
         self._args = args
+        self.spec = spec
         self.name = "MIDI sender process (starting)"
         self.on_fault: Callable[[str], None] | None = None  # OSC /liveai/error (liveai.app.run)
         self.restarts = 0
         self.lost_writes = 0  # records written while the process was gone (counted, not sent)
         self.state = WireState()  # banks and programs told, for a process started again
+        self.fault_key = f"sender:{spec.port_name}"  # the main output and the clock out apart
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._restarting = threading.Lock()  # one restart at a time
         self._ready = False
         self._down = False  # the process died and is being started again: writes are dropped
         self._token = 0
         self._reply = b""
-        self._spawn()
+        self._lost_procs: set[int] = set()  # pids whose death was taken up (once each)
+        self._child_faults: set[str] = set()  # fault keys the process raised (cleared when it goes)
+        self._links: list[tuple[str, str]] = []  # its port's connections, as it last said them
+        self._tries = 0
+        self._start(self._spawn())
 
-    def _spawn(self) -> None:
+    def _spawn(self, links: list[tuple[str, str]] = ()) -> Any:
+        """A new process (outside the lock: a fork must not hold up hand/send); _start swaps it in."""
         import subprocess
-        self.proc = subprocess.Popen(self._args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, bufsize=0)
-        self._fd = self.proc.stdin.fileno()
-        self._hear_thread = threading.Thread(target=self._hear, args=(self.proc,), name="sender-faults", daemon=True)
+        extra = [a for src, dst in links for a in ("--link", src, dst)]
+        return subprocess.Popen(self._args + extra, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, bufsize=0)
+
+    def _start(self, proc: Any) -> None:
+        self.proc = proc
+        self._fd = proc.stdin.fileno()
+        self._hear_thread = threading.Thread(target=self._hear, args=(proc,), name="sender-faults", daemon=True)
         self._hear_thread.start()
 
     def wait_ready(self, timeout: float = 20.0) -> None:
@@ -98,6 +111,18 @@ class ProcessMidiOutput:
             raise RuntimeError(f"MIDI sender process failed: {line or 'no reply'}")
         self.name = line[6:] + " (sender process)"
         self._ready = True
+        proc = self.proc
+        if proc.poll() is not None and not self._closing.is_set() and self._claim(proc):
+            # it said ready and died before anyone watched for that: taken up here
+            threading.Thread(target=self._lost, args=(proc,), name="sender-restart", daemon=True).start()
+
+    def _claim(self, proc: Any) -> bool:
+        """True once per process: its death is taken up by one caller only."""
+        with self._lock:
+            if proc.pid in self._lost_procs:
+                return False
+            self._lost_procs.add(proc.pid)
+            return True
 
     # -- the child's stderr: its faults, and its text for a person
     def _hear(self, proc: Any) -> None:
@@ -116,24 +141,41 @@ class ProcessMidiOutput:
             except (OSError, ValueError):
                 pass
         proc.wait()
-        if self._ready and not self._closing.is_set() and proc is self.proc:
-            self._lost(proc.returncode)
+        self._forget_child_faults()
+        if self._ready and not self._closing.is_set() and proc is self.proc and self._claim(proc):
+            self._lost(proc)
 
     def _fault_line(self, text: str) -> None:
-        """One tagged line: "fault KEY MESSAGE", "clear KEY" or "report WHY" (tab-separated)."""
+        """One tagged line: "fault KEY MESSAGE", "clear KEY", "report WHY" or "links SRC DST ..."
+        (tab-separated)."""
         from liveai.io.faults import faults
         kind, _, rest = text.partition("\t")
         if kind == "fault":
             what, _, message = rest.partition("\t")
-            faults().raise_(what, message)
+            if faults().raise_(what, message):
+                self._child_faults.add(what)
         elif kind == "clear":
-            faults().clear(rest.partition("\t")[0])
+            what = rest.partition("\t")[0]
+            if what in self._child_faults:
+                self._child_faults.discard(what)
+                faults().clear(what)
         elif kind == "report":
             from liveai.io.jackwatch import current_watch
             w = current_watch()
             if rest.startswith("JACK server") and w is not None and w.members:
                 return  # the engine's own watch of the server says that one
             self._tell(rest)
+        elif kind == "links":
+            ends = rest.split("\t") if rest else []
+            self._links = list(zip(ends[::2], ends[1::2]))
+
+    def _forget_child_faults(self) -> None:
+        """A process that went can no longer clear what it raised: its faults end with it (a new
+        one raises them again if they still hold)."""
+        from liveai.io.faults import faults
+        for what in list(self._child_faults):
+            faults().clear(what)
+        self._child_faults.clear()
 
     def _tell(self, why: str) -> None:
         if self.on_fault is not None:
@@ -142,43 +184,57 @@ class ProcessMidiOutput:
             except Exception:
                 log.exception("reporting the sender process's fault")
 
-    def _lost(self, rc: int | None) -> None:
-        """The process died under us (killed, crashed): said once, started again until it runs,
-        the synth reset (a note it began may sound on) and told its banks and programs again."""
+    def _lost(self, proc: Any) -> None:
+        """The process died under us (killed, crashed): said once, started again until it runs
+        (its port's connections made again), the synth reset (a note it began may sound on) and
+        told its banks and programs again."""
         from liveai.io.faults import faults
-        why = (f"the MIDI sender process stopped (exit {rc}): {self.name} is silent; starting it again "
-               "(the band and any take go on)")
-        log.error(why)
-        faults().raise_("sender", "MIDI sender process gone")
-        self._tell(why)
-        with self._lock:
-            self._down = True
-        while not self._closing.is_set():
-            try:
-                with self._lock:
-                    self._ready = False
-                    self._spawn()
-                    self._reply = b""
-                self.wait_ready(RESTART_RETRY_S * 5)
-                break
-            except Exception as e:
-                log.error("the MIDI sender process would not start again (%s); trying again in %g s", e, RESTART_RETRY_S)
-                self._closing.wait(RESTART_RETRY_S)
-        if self._closing.is_set():
-            return
-        time.sleep(CONNECT_SETTLE_S)  # JACK drops what is sent in the first periods after a connect
-        with self._lock:
-            setup = self.state.replay(notes=False)
-            recs = [self._rec(-1.0, ev.midi) for ev in reset_messages()] + [self._rec(-1.0, m) for m in setup]
-            try:
-                os.write(self._fd, b"".join(recs))
-            except OSError:
-                self.lost_writes += 1
-            self._down = False
-        self.restarts += 1
-        faults().clear("sender")
-        log.warning("the MIDI sender process is back on %s: the synth reset, %d bank and program message(s) sent again",
-                    self.name, len(setup))
+        with self._restarting:
+            if self._closing.is_set():
+                return
+            why = (f"the MIDI sender process stopped (exit {proc.returncode}): {self.name} is silent; starting it "
+                   "again (the band and any take go on)")
+            log.error(why)
+            faults().raise_(self.fault_key, "MIDI sender process gone")
+            self._tell(why)
+            with self._lock:
+                self._down = True
+            failures = 0
+            while not self._closing.is_set():
+                try:
+                    new = self._spawn(self._links)
+                    with self._lock:
+                        if self._closing.is_set():
+                            new.kill()
+                            break
+                        self._ready = False
+                        self._start(new)
+                        self._reply = b""
+                    self.wait_ready(RESTART_RETRY_S * 5)
+                    break
+                except Exception as e:
+                    failures += 1
+                    wait = min(RESTART_MAX_S, RESTART_RETRY_S * 2 ** min(failures - 1, 8))
+                    if failures == 1 or failures % 10 == 0:  # keep the journal small while it cannot start
+                        log.error("the MIDI sender process would not start again (%s, %d tries); trying again in "
+                                  "%g s", e, failures, wait)
+                    self._closing.wait(wait)
+            if self._closing.is_set():
+                faults().clear(self.fault_key)
+                return
+            time.sleep(CONNECT_SETTLE_S)  # JACK drops what is sent in the first periods after a connect
+            with self._lock:
+                setup = self.state.replay(notes=False)
+                recs = [self._rec(-1.0, ev.midi) for ev in reset_messages()] + [self._rec(-1.0, m) for m in setup]
+                try:
+                    os.write(self._fd, b"".join(recs))
+                except OSError:
+                    self.lost_writes += 1
+                self._down = False
+            self.restarts += 1
+            faults().clear(self.fault_key)
+            log.warning("the MIDI sender process is back on %s (%d connection(s) made again): the synth reset, "
+                        "%d bank and program message(s) sent again", self.name, len(self._links), len(setup))
 
     def _put(self, recs: bytes) -> bool:
         """Write records to the process; while it is gone they are counted and dropped (the
@@ -282,7 +338,8 @@ class ProcessMidiOutput:
         self._put(_REC.pack(-1.0, 0, _FLUSH, b"\0\0\0"))
 
     def close(self) -> None:
-        self._closing.set()
+        with self._lock:
+            self._closing.set()  # under the lock: a restart that spawns now kills what it made
         try:
             if not self._put(_REC.pack(-1.0, 0, _QUIT, b"\0\0\0")):
                 raise BrokenPipeError
@@ -290,3 +347,4 @@ class ProcessMidiOutput:
         except Exception:
             self.proc.kill()
         self._hear_thread.join(1.0)
+        self._forget_child_faults()

@@ -25,6 +25,7 @@ _FLUSH, _QUIT, _BEGIN, _STEP, _END = 0xFF, 0xFE, 0xFD, 0xFC, 0xFB
 SENDER_SPIN_S = 0.0015
 SENDER_NAP_S = 50e-6  # not real-time: the last SENDER_SPIN_S in naps this long, then a short spin
 STATS_MAX = 200_000  # lateness records a sender process keeps for latency_bench (about 20 MB at most)
+LINKS_WAIT_S = 2.0  # a process started again waits this long for its old connections before it is ready
 FAULT_TAG = "\x1eliveai-fault\t"  # a stderr line of the child that carries a fault, not text for a person
 
 
@@ -70,17 +71,29 @@ class Inbox:
         self._buf = buf[whole:]
 
 
-def _tell_faults_to_engine() -> None:
-    """The child's faults go to the engine as tagged stderr lines (ProcessMidiOutput._hear)."""
-    import sys
+def _say(text: str) -> None:
+    """One line to the engine on stderr, in one write (a log record of another thread cannot cut
+    it); an engine that is gone is no reason to stop: the notes still have to be ended."""
+    try:
+        os.write(2, (text.replace("\n", " ") + "\n").encode())
+    except OSError:
+        pass
+
+
+def _tell_faults_to_engine(port: str) -> None:
+    """The child's faults, and its port's connections, go to the engine as tagged stderr lines
+    (ProcessMidiOutput._hear): a process started again after a crash makes those connections again."""
     from liveai.io.faults import faults
     from liveai.io.jackwatch import jack_watch
 
     def line(text: str) -> None:
-        print(FAULT_TAG + text.replace("\n", " "), file=sys.stderr, flush=True)
+        _say(FAULT_TAG + text)
 
     faults().listeners.append(lambda f: line(f"clear\t{f.what}" if f.cleared else f"fault\t{f.what}\t{f.message}"))
-    jack_watch().reporters.append(lambda why: line(f"report\t{why}"))
+    w = jack_watch()
+    w.reporters.append(lambda why: line(f"report\t{why}"))
+    w.link_listeners.append(lambda links: line("links" + "".join(f"\t{a}\t{b}" for a, b in sorted(links)
+                                                                if port in (a, b))))
 
 
 def sender_main(argv: list[str] | None = None) -> int:
@@ -91,14 +104,19 @@ def sender_main(argv: list[str] | None = None) -> int:
     import sys
 
     from liveai.io.midi import MidiOutput, PortSpec
-    ap = argparse.ArgumentParser(prog="python -m liveai.io.sender")
+    ap = argparse.ArgumentParser(prog="python -m liveai.io.sendproc")
     ap.add_argument("--api", default="alsa")
     ap.add_argument("--port-name", default="out")
     ap.add_argument("--virtual", action="store_true")
     ap.add_argument("--connect")
     ap.add_argument("--rt", action="store_true")
     ap.add_argument("--stats")
+    ap.add_argument("--link", nargs=2, action="append", default=[], metavar=("SRC", "DST"),
+                    help="a connection of our port to make again (a process started after a crash)")
     a = ap.parse_args(argv)
+    import signal
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the engine ends us (QUIT, or its end of the pipe):
+        signal.signal(sig, signal.SIG_IGN)       # a Ctrl-C at the terminal is the engine's to handle
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from liveai.timing import realtime
     before = realtime.thread_ids()
@@ -112,7 +130,16 @@ def sender_main(argv: list[str] | None = None) -> int:
         return 2
     if a.api == "jack":  # the JACK client thread rtmidi started: punctual if JACK is not real-time
         realtime.short_slice(realtime.thread_ids() - before)
-        _tell_faults_to_engine()
+        _tell_faults_to_engine(out.jack_port)
+        if a.link:  # made before we say ready: the engine's reset and programs must reach them
+            from liveai.io.jackwatch import CONNECT_SETTLE_S, jack_watch
+            links = [tuple(x) for x in a.link]
+            w = jack_watch()
+            w.restore(links)
+            deadline = time.monotonic() + LINKS_WAIT_S
+            while not w.restored(links) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(CONNECT_SETTLE_S)
     if a.rt:  # the sender's priority, below the audio server (liveai.timing.realtime)
         realtime.set_thread_priority(realtime.plan(midi_api=a.api).sender, "sender process")
     else:
@@ -176,10 +203,12 @@ def sender_main(argv: list[str] | None = None) -> int:
     for msg in q.remaining():  # note-offs still queued go out: nothing is left hanging
         if msg and msg[0] & 0xF0 in (0x80, 0xB0):
             send(msg)
-    if held and inbox.running:  # the engine vanished (killed, crashed): end every note it began
-        print(f"liveai sender: the engine is gone; ending {len(held)} notes it left sounding", file=sys.stderr, flush=True)
+    vanished = held and inbox.running  # the engine was killed or crashed: end every note it began
+    n_held = len(held)
     for ch, note in sorted(held):
         raw([0x80 | ch, note, 0])
+    if vanished:  # said after the notes end (the engine's end of stderr may be gone too)
+        _say(f"liveai sender: the engine is gone; ended {n_held} notes it left sounding")
     if a.stats:
         with open(a.stats, "w") as f:
             json.dump({"lateness": list(lateness or ())}, f)
